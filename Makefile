@@ -1,0 +1,67 @@
+# `make dev`: install everything, then run the local marketplace.
+# `make test`: install everything, then run every test (forge + pytest).
+# Only Python 3.11, Node 20 and npm are assumed; nothing is downloaded at run time.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NODE_BIN := $(CURDIR)/node_modules/.bin
+export PATH := $(NODE_BIN):$(PATH)
+# forge, py-solc-x and ape compile with the pinned solcjs through tools/solc.
+export FOUNDRY_SOLC := $(CURDIR)/tools/solc
+export FOUNDRY_OFFLINE := true
+export SCATTER_SOLC := $(CURDIR)/tools/solc
+export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts clean
+
+install: $(VENV)/.installed node_modules/.installed build/solcx/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# py-solc-x (and ape-solidity through it) find compilers in SOLCX_BINARY_PATH as solc-v<version>.
+build/solcx/.installed: tools/solc package.json
+	mkdir -p build/solcx
+	ln -sf $(CURDIR)/tools/solc build/solcx/solc-v$$(node -p 'require("./node_modules/solc/package.json").version')
+	touch $@
+
+dev: install
+	$(BIN)/scatter dev
+
+test: install lint typecheck forge-test pytest
+
+forge-test: node_modules/.installed
+	forge test
+	forge snapshot --check --match-contract Gas --snap contracts/.gas-snapshot
+
+gas-snapshot: node_modules/.installed
+	forge snapshot --match-contract Gas --snap contracts/.gas-snapshot
+
+forge-coverage: node_modules/.installed
+	forge coverage --report summary --no-match-coverage 'contracts/test/'
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check scatter tests scripts
+	$(BIN)/ruff format --check scatter tests scripts
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+# Recompile contracts/ into scatter/chain/artifacts (tests check they are current).
+artifacts: install
+	$(BIN)/scatter contracts build
+
+clean:
+	rm -rf build $(VENV) node_modules
