@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IStakeRegistry} from "./interfaces/IStakeRegistry.sol";
+
+/// @title Stake registry of Scatter hosters and validators
+/// @notice Registration, stake and exit of nodes, one registration per (role, address).
+///         Stakes never leave this contract directly: `exit` credits them to the
+///         pull-payment ledger of the inheriting contract (`_credit`), which also
+///         holds the ETH.
+/// @dev Abstract: the inheriting market supplies the minimum stakes, the exit delay
+///      and the ledger. Collateral is locked and slashed through `_lock`, `_unlock`
+///      and `_slash`.
+abstract contract StakeRegistry is IStakeRegistry {
+    /*//////////////////////////////////////////////////////////////
+                               CONSTANTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Longest endpoint URL accepted, in bytes.
+    uint256 public constant MAX_ENDPOINT_BYTES = 256;
+
+    /*//////////////////////////////////////////////////////////////
+                                STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    mapping(Role role => mapping(address account => Node)) private _nodes;
+    /// @dev Append-only discovery list: an address is pushed the first time it joins a role.
+    mapping(Role role => address[]) private _nodeList;
+    mapping(Role role => mapping(address account => bool)) private _listed;
+
+    /*//////////////////////////////////////////////////////////////
+                               OPERATIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IStakeRegistry
+    function join(Role role, string calldata endpoint, uint64 capacity) external payable {
+        Node storage n = _nodes[role][msg.sender];
+        if (n.status != NodeStatus.None) revert AlreadyRegistered(msg.sender, role);
+        _checkEndpoint(endpoint);
+        uint256 minimum = _minStake(role);
+        if (msg.value < minimum) revert InsufficientStake(msg.value, minimum);
+
+        n.stake = uint128(msg.value); // msg.value cannot exceed the ETH supply (< 2^128)
+        n.capacity = capacity;
+        n.status = NodeStatus.Active;
+        n.endpoint = endpoint;
+        if (!_listed[role][msg.sender]) {
+            _listed[role][msg.sender] = true;
+            _nodeList[role].push(msg.sender);
+        }
+        emit NodeJoined(msg.sender, role, msg.value, capacity, endpoint);
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function updateNode(Role role, string calldata endpoint, uint64 capacity) external {
+        Node storage n = _registered(role, msg.sender);
+        _checkEndpoint(endpoint);
+        n.capacity = capacity;
+        n.endpoint = endpoint;
+        emit NodeUpdated(msg.sender, role, capacity, endpoint);
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function topUp(Role role) external payable {
+        if (msg.value == 0) revert ZeroValue();
+        Node storage n = _registered(role, msg.sender);
+        uint128 stake = n.stake + uint128(msg.value);
+        n.stake = stake;
+        emit StakeAdded(msg.sender, role, msg.value, stake);
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function announceExit(Role role) external {
+        Node storage n = _registered(role, msg.sender);
+        if (n.status != NodeStatus.Active) revert NotActive(msg.sender, role);
+        uint64 exitAt = uint64(block.timestamp) + _exitDelay();
+        n.exitAt = exitAt;
+        n.status = NodeStatus.Exiting;
+        emit ExitAnnounced(msg.sender, role, exitAt);
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function exit(Role role) external {
+        Node storage n = _registered(role, msg.sender);
+        if (n.status != NodeStatus.Exiting) revert ExitNotAnnounced(msg.sender, role);
+        if (block.timestamp < n.exitAt) revert ExitDelayNotOver(block.timestamp, n.exitAt);
+        if (n.locked != 0) revert StakeLocked(n.locked);
+
+        uint256 stake = n.stake;
+        delete _nodes[role][msg.sender];
+        emit NodeExited(msg.sender, role, stake);
+        _credit(msg.sender, stake);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IStakeRegistry
+    function node(Role role, address account) external view returns (Node memory) {
+        return _nodes[role][account];
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function freeStake(Role role, address account) public view returns (uint256) {
+        Node storage n = _nodes[role][account];
+        if (n.status != NodeStatus.Active) return 0;
+        return n.stake - n.locked;
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function isEligibleValidator(address account) public view returns (bool) {
+        Node storage n = _nodes[Role.Validator][account];
+        return n.status == NodeStatus.Active && n.stake >= _minStake(Role.Validator);
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function nodeCount(Role role) external view returns (uint256) {
+        return _nodeList[role].length;
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function nodesPage(Role role, uint256 offset, uint256 limit) external view returns (address[] memory page) {
+        address[] storage list = _nodeList[role];
+        uint256 len = list.length;
+        if (offset >= len) return new address[](0);
+        uint256 end = len - offset < limit ? len : offset + limit;
+        page = new address[](end - offset);
+        for (uint256 i; i < page.length; ++i) {
+            page[i] = list[offset + i];
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          INTERNAL OPERATIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Lock `amount` of an Active hoster's free stake as deal collateral.
+    function _lock(address hoster, uint256 amount) internal {
+        Node storage n = _nodes[Role.Hoster][hoster];
+        if (n.status == NodeStatus.None) revert NotRegistered(hoster, Role.Hoster);
+        if (n.status != NodeStatus.Active) revert NotActive(hoster, Role.Hoster);
+        uint256 free = n.stake - n.locked;
+        if (amount > free) revert InsufficientStake(free, amount);
+        n.locked += uint128(amount); // amount <= free < 2^128
+    }
+
+    /// @dev Release collateral of a finished deal.
+    function _unlock(address hoster, uint256 amount) internal {
+        _nodes[Role.Hoster][hoster].locked -= uint128(amount);
+    }
+
+    /// @dev Burn locked collateral out of a hoster's stake; the caller credits it elsewhere.
+    function _slash(address hoster, uint256 amount) internal {
+        Node storage n = _nodes[Role.Hoster][hoster];
+        n.stake -= uint128(amount);
+        n.locked -= uint128(amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                             HOOKS (MARKET)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Minimum stake to join `role`.
+    function _minStake(Role role) internal view virtual returns (uint256);
+
+    /// @dev Seconds between `announceExit` and `exit`.
+    function _exitDelay() internal view virtual returns (uint64);
+
+    /// @dev Credit `amount` wei to `account` in the pull-payment ledger.
+    function _credit(address account, uint256 amount) internal virtual;
+
+    /*//////////////////////////////////////////////////////////////
+                            PRIVATE HELPERS
+    //////////////////////////////////////////////////////////////*/
+
+    function _registered(Role role, address account) private view returns (Node storage n) {
+        n = _nodes[role][account];
+        if (n.status == NodeStatus.None) revert NotRegistered(account, role);
+    }
+
+    function _checkEndpoint(string calldata endpoint) private pure {
+        uint256 len = bytes(endpoint).length;
+        if (len == 0 || len > MAX_ENDPOINT_BYTES) revert InvalidEndpoint();
+    }
+}

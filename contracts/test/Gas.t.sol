@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IMarket} from "../interfaces/IMarket.sol";
+import {FileRegistry} from "../FileRegistry.sol";
+import {MarketFixture} from "./utils/MarketFixture.sol";
+
+/// @notice Steady-state gas of the hot operations (docs/gas.md). Each test makes exactly one
+///         measured call, recorded with vm.snapshotGasLastCall (contracts/snapshots/GasTest.json);
+///         `forge snapshot --match-contract Gas --snap contracts/.gas-snapshot` pins the totals.
+/// @dev vm.cool makes the contract's storage cold again before the measured call, as in a
+///      fresh transaction. Goals (execution gas of the call): bid 6 slots <= 180k, accept <= 100k,
+///      settle 10 epochs quorum 2 <= 90k, fault + reopen <= 120k, add 512 B entry <= 80k.
+contract GasTest is MarketFixture {
+    FileRegistry internal files;
+    address internal reporter = makeAddr("reporter");
+
+    function setUp() public override {
+        super.setUp();
+        files = new FileRegistry();
+        // Steady state: counters already non-zero, the client has a balance.
+        uint256 warmBid = _bid(1, 1);
+        _accept(hoster3, warmBid, 0);
+        vm.prank(client);
+        files.add(hex"01");
+    }
+
+    function test_gas_bid6Slots() public {
+        bytes[] memory cids = _cids(6);
+        assertEq(cids[0].length, 36);
+        uint256 value = uint256(PRICE) * 6 * 720;
+        vm.cool(address(market));
+        vm.prank(client);
+        market.bid{value: value}(cids, 1 << 20, 6, PRICE, 720, new string[](0));
+        uint256 gasUsed = vm.snapshotGasLastCall("bid_6_slots");
+        assertLe(gasUsed, 180_000);
+    }
+
+    function test_gas_accept() public {
+        uint256 bidId = _bid(6, 720);
+        vm.cool(address(market));
+        vm.prank(hoster);
+        market.accept(bidId, 2);
+        uint256 gasUsed = vm.snapshotGasLastCall("accept");
+        assertLe(gasUsed, 100_000);
+    }
+
+    function test_gas_settle10EpochsQuorum2_first() public {
+        (uint256 dealId, uint32 start) = _deal();
+        _warpEpochs(11);
+        IMarket.Signature[] memory sigs = _sigs(dealId, start, start + 9, true, 2);
+        vm.cool(address(market));
+        market.settle(dealId, start, start + 9, sigs);
+        vm.snapshotGasLastCall("settle_10_epochs_quorum_2_first");
+    }
+
+    function test_gas_settle10EpochsQuorum2_steady() public {
+        (uint256 dealId, uint32 start) = _deal();
+        _warpEpochs(12);
+        market.settle(dealId, start, start, _sigs(dealId, start, start, true, 2));
+        IMarket.Signature[] memory sigs = _sigs(dealId, start + 1, start + 10, true, 2);
+        vm.cool(address(market));
+        market.settle(dealId, start + 1, start + 10, sigs);
+        uint256 gasUsed = vm.snapshotGasLastCall("settle_10_epochs_quorum_2");
+        assertLe(gasUsed, 90_000);
+    }
+
+    function test_gas_faultMissedReopen() public {
+        (uint256 dealId, uint32 start) = _deal();
+        _warpEpochs(2);
+        market.settle(dealId, start, start, _sigs(dealId, start, start, true, 2));
+        _warpEpochs(GRACE + 1);
+        vm.cool(address(market));
+        vm.prank(reporter);
+        market.faultMissed(dealId);
+        uint256 gasUsed = vm.snapshotGasLastCall("fault_missed_reopen");
+        assertLe(gasUsed, 120_000);
+        assertEq(market.getBid(market.getDeal(dealId).bidId).openSlots & 1, 1);
+    }
+
+    function test_gas_fileAdd512Bytes() public {
+        bytes memory metadata = new bytes(512);
+        for (uint256 i; i < 512; ++i) {
+            metadata[i] = bytes1(uint8(i * 7 + 1));
+        }
+        vm.cool(address(files));
+        vm.prank(client);
+        files.add(metadata);
+        uint256 gasUsed = vm.snapshotGasLastCall("file_add_512B");
+        assertLe(gasUsed, 80_000);
+    }
+
+    function _deal() private returns (uint256 dealId, uint32 start) {
+        uint256 bidId = _bid(6, 720);
+        dealId = _accept(hoster, bidId, 0);
+        start = market.getDeal(dealId).startEpoch;
+    }
+}

@@ -1,0 +1,5 @@
+"""``python -m scatter`` runs the CLI."""
+
+from scatter.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Deploy Market and FileRegistry with web3.py (used by ``scatter deploy``,
+``scatter dev`` and the ape script alike)."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from scatter.chain.artifacts import load_artifact
+from scatter.chain.deployments import Deployment
+from scatter.chain.params import MarketParams
+from scatter.chain.tx import Transactor, rpc_guard
+from scatter.errors import ContractError, ScatterValueError
+
+
+def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
+    """A Web3 over HTTP; fails with one line if the endpoint does not answer."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ScatterValueError(f"RPC URL must start with http:// or https://, got {rpc_url!r}")
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    rpc_guard(f"connecting to {rpc_url}", lambda: w3.eth.chain_id)
+    return w3
+
+
+def deploy(w3: Web3, account: LocalAccount, params: MarketParams) -> Deployment:
+    """Deploy both contracts from ``account``; returns where they are (not yet recorded)."""
+    params.validate()
+    chain_id = rpc_guard("reading chain id", lambda: w3.eth.chain_id)
+    balance = rpc_guard("reading balance", lambda: w3.eth.get_balance(account.address))
+    if balance == 0:
+        raise ScatterValueError(f"deployer {account.address} has no ETH on chain {chain_id}: fund it first")
+    tx = Transactor(w3, account)
+    market_art = load_artifact("Market")
+    files_art = load_artifact("FileRegistry")
+    market = tx.deploy(market_art.abi, market_art.bytecode, params.as_struct(), what="deploying Market")
+    files = tx.deploy(files_art.abi, files_art.bytecode, what="deploying FileRegistry")
+    market_address = market["contractAddress"]
+    files_address = files["contractAddress"]
+    if market_address is None or files_address is None:
+        raise ContractError("deployment receipt carries no contract address")
+    on_chain = w3.eth.contract(address=market_address, abi=market_art.abi).functions.params().call()
+    return Deployment(
+        chain_id=chain_id,
+        market=str(market_address),
+        file_registry=str(files_address),
+        block=int(market["blockNumber"]),
+        deployer=str(account.address),
+        params=MarketParams.from_struct(on_chain).to_json(),
+    )

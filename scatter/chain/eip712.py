@@ -1,0 +1,120 @@
+"""EIP-712 attestations: what validators sign and the Market verifies.
+
+The domain binds every signature to one chain id and one Market address, and
+the message to one deal and one epoch range, so a signature cannot be
+replayed across deals, epochs, chains or deployments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+DOMAIN_NAME = "Scatter Market"
+DOMAIN_VERSION = "1"
+
+ATTESTATION_TYPES: dict[str, list[dict[str, str]]] = {
+    "Attestation": [
+        {"name": "dealId", "type": "uint256"},
+        {"name": "fromEpoch", "type": "uint32"},
+        {"name": "toEpoch", "type": "uint32"},
+        {"name": "ok", "type": "bool"},
+        {"name": "evidence", "type": "bytes32"},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A validator's verdict on epochs [from_epoch, to_epoch] of a deal."""
+
+    deal_id: int
+    from_epoch: int
+    to_epoch: int
+    ok: bool
+    evidence: bytes = b"\x00" * 32
+
+    def __post_init__(self) -> None:
+        if len(self.evidence) != 32:
+            raise ValueError("evidence must be a 32-byte digest")
+        if not 0 <= self.from_epoch <= self.to_epoch < 2**32:
+            raise ValueError(f"invalid epoch range {self.from_epoch}..{self.to_epoch}")
+
+
+@dataclass(frozen=True)
+class SignedAttestation:
+    attestation: Attestation
+    signer: str
+    v: int
+    r: bytes
+    s: bytes
+
+    def as_contract_tuple(self) -> tuple[bytes, int, bytes, bytes]:
+        """The ``IMarket.Signature`` struct: (evidence, v, r, s)."""
+        return (self.attestation.evidence, self.v, self.r, self.s)
+
+
+def typed_data(chain_id: int, market: str, att: Attestation) -> dict[str, Any]:
+    """The full EIP-712 message (as ``eth_signTypedData_v4`` takes it)."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            **ATTESTATION_TYPES,
+        },
+        "primaryType": "Attestation",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": market,
+        },
+        "message": {
+            "dealId": att.deal_id,
+            "fromEpoch": att.from_epoch,
+            "toEpoch": att.to_epoch,
+            "ok": att.ok,
+            "evidence": att.evidence,
+        },
+    }
+
+
+def digest(chain_id: int, market: str, att: Attestation) -> bytes:
+    """The 32-byte EIP-712 digest (equals ``Market.attestationDigest``)."""
+    from eth_utils import keccak
+
+    signable = encode_typed_data(full_message=typed_data(chain_id, market, att))
+    return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+
+
+def sign_attestation(private_key: bytes | str, chain_id: int, market: str, att: Attestation) -> SignedAttestation:
+    """Sign ``att`` for the Market at ``market`` on ``chain_id``."""
+    signed = Account.sign_typed_data(private_key, full_message=typed_data(chain_id, market, att))
+    signer = Account.from_key(private_key).address
+    return SignedAttestation(
+        attestation=att,
+        signer=signer,
+        v=signed.v,
+        r=signed.r.to_bytes(32, "big"),
+        s=signed.s.to_bytes(32, "big"),
+    )
+
+
+def recover_signer(chain_id: int, market: str, signed: SignedAttestation) -> str:
+    """The address that produced ``signed`` (for checks before submitting)."""
+    message = encode_typed_data(full_message=typed_data(chain_id, market, signed.attestation))
+    vrs = (signed.v, int.from_bytes(signed.r, "big"), int.from_bytes(signed.s, "big"))
+    return str(Account.recover_message(message, vrs=vrs))
+
+
+def quorum_tuples(signed: list[SignedAttestation]) -> list[tuple[bytes, int, bytes, bytes]]:
+    """Signatures ordered by signer address ascending, as the Market requires."""
+    ordered = sorted(signed, key=lambda s: int(s.signer, 16))
+    return [s.as_contract_tuple() for s in ordered]

@@ -1,0 +1,402 @@
+"""CAR v1 (Content Addressable aRchive) writer and verifying reader.
+
+Format (https://ipld.io/specs/transport/car/carv1/): ``varint(len) header``
+then sections ``varint(len) CID data``. The header is the dag-cbor map
+``{"roots": [CID, ...], "version": 1}``, encoded here by hand (two keys).
+
+:class:`CarWriter` writes in one pass even when the root is known only at the
+end (the importer's root comes last): on a seekable output it writes a
+placeholder header of the expected length and rewrites it in place at
+:meth:`CarWriter.finish` (shifting the body if the real root's length differs);
+on a non-seekable output it spools to a temporary file. Blocks are never held
+in memory. :func:`read_car` verifies every block against its CID; CAR v2 input
+is accepted (its inner v1 payload is read).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO, Final
+
+from multiformats import CID
+
+from scatter.errors import ScatterValueError
+from scatter.ipfs.block import Block, verify_block
+from scatter.ipfs.cid import (
+    CODEC_DAG_PB,
+    MAX_BLOCK_SIZE,
+    cid_bytes,
+    cid_from_bytes,
+    cid_str,
+    make_cid,
+)
+from scatter.ipfs.errors import BlockTooLargeError, CarFormatError, InvalidCIDError, UnsupportedCIDError
+
+__all__ = ["CarWriter", "encode_header", "read_car", "write_car"]
+
+#: Longest accepted header (roots list); real headers are tens of bytes.
+MAX_HEADER_SIZE: Final = 1024 * 1024
+_CARV2_PRAGMA: Final = bytes.fromhex("0aa16776657273696f6e02")
+_PLACEHOLDER_ROOT: Final = make_cid(1, CODEC_DAG_PB, b"\x12\x20" + bytes(32))
+_COPY_SIZE: Final = 1024 * 1024
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _cbor_head(major: int, n: int) -> bytes:
+    if n < 24:
+        return bytes((major << 5 | n,))
+    if n < 0x100:
+        return bytes((major << 5 | 24, n))
+    if n < 0x10000:
+        return bytes((major << 5 | 25,)) + n.to_bytes(2, "big")
+    return bytes((major << 5 | 26,)) + n.to_bytes(4, "big")
+
+
+def encode_header(roots: Sequence[CID]) -> bytes:
+    """The length-prefixed CAR v1 header for ``roots``."""
+    body = bytearray(b"\xa2\x65roots")
+    body += _cbor_head(4, len(roots))
+    for root in roots:
+        link = b"\x00" + cid_bytes(root)
+        body += b"\xd8\x2a" + _cbor_head(2, len(link)) + link
+    body += b"\x67version\x01"
+    return _uvarint(len(body)) + bytes(body)
+
+
+class CarWriter:
+    """Write a CAR v1 block by block; roots may be given now or at :meth:`finish`.
+
+    ``dedupe`` skips a block already written (identical chunks of a file).
+    """
+
+    def __init__(self, out: BinaryIO, roots: Sequence[CID] | None = None, *, dedupe: bool = True) -> None:
+        self._final = out
+        self._roots = list(roots) if roots is not None else None
+        self._dedupe = dedupe
+        self._seen: set[bytes] = set()
+        self._spool: BinaryIO | None = None
+        self._placeholder = b""
+        self._start = 0
+        self.block_count = 0
+        self.bytes_written = 0
+        self._closed = False
+        if self._roots is not None:
+            self._out = out
+            self._emit(encode_header(self._roots))
+        elif _seekable(out):
+            self._out = out
+            self._start = out.tell()
+            self._placeholder = encode_header([_PLACEHOLDER_ROOT])
+            self._emit(self._placeholder)
+        else:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish()
+            self._out = self._spool
+
+    def _emit(self, data: bytes) -> None:
+        self._out.write(data)
+        self.bytes_written += len(data)
+
+    def write(self, block: Block) -> None:
+        """Append one block (its CID and bytes)."""
+        if self._closed:
+            raise ScatterValueError("CAR writer already finished")
+        key = cid_bytes(block.cid)
+        if self._dedupe:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        self._emit(_uvarint(len(key) + len(block.data)) + key)
+        self._emit(block.data)
+        self.block_count += 1
+
+    def write_blocks(self, blocks: Iterable[Block]) -> None:
+        for block in blocks:
+            self.write(block)
+
+    def finish(self, roots: Sequence[CID] | None = None) -> int:
+        """Complete the CAR (writing the header if roots were not known); return its size."""
+        if self._closed:
+            raise ScatterValueError("CAR writer already finished")
+        self._closed = True
+        if self._roots is not None:
+            if roots is not None and list(roots) != self._roots:
+                raise ScatterValueError("roots given at finish() differ from those given at creation")
+            return self.bytes_written
+        if not roots:
+            raise ScatterValueError("give the CAR's roots to finish(); they were not known at creation")
+        header = encode_header(list(roots))
+        if self._spool is not None:
+            self._final.write(header)
+            self._spool.seek(0)
+            shutil.copyfileobj(self._spool, self._final, _COPY_SIZE)
+            self._spool.close()
+            self.bytes_written += len(header)
+            return self.bytes_written
+        out = self._out
+        end = out.tell()
+        body_start = self._start + len(self._placeholder)
+        delta = len(header) - len(self._placeholder)
+        if delta:
+            _shift(out, body_start, end, delta)
+        out.seek(self._start)
+        out.write(header)
+        out.seek(end + delta)
+        if delta < 0:
+            out.truncate()
+        self.bytes_written += delta
+        return self.bytes_written
+
+    def __enter__(self) -> CarWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._spool is not None and not self._closed:
+            self._spool.close()
+
+
+def _seekable(f: BinaryIO) -> bool:
+    try:
+        return f.seekable()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _shift(f: BinaryIO, start: int, end: int, delta: int) -> None:
+    """Move bytes [start, end) of ``f`` by ``delta`` (in bounded pieces)."""
+    if delta < 0:
+        pos = start
+        while pos < end:
+            n = min(_COPY_SIZE, end - pos)
+            f.seek(pos)
+            piece = f.read(n)
+            f.seek(pos + delta)
+            f.write(piece)
+            pos += n
+    else:
+        pos = end
+        while pos > start:
+            n = min(_COPY_SIZE, pos - start)
+            f.seek(pos - n)
+            piece = f.read(n)
+            f.seek(pos - n + delta)
+            f.write(piece)
+            pos -= n
+
+
+def write_car(out: BinaryIO, roots: Sequence[CID], blocks: Iterable[Block]) -> int:
+    """Write a whole CAR v1; return the number of bytes written."""
+    writer = CarWriter(out, roots)
+    writer.write_blocks(blocks)
+    return writer.finish()
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _read_exact(stream: BinaryIO, n: int, what: str) -> bytes:
+    data = stream.read(n)
+    if len(data) == n:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = stream.read(n - got)
+        if not more:
+            raise CarFormatError(f"CAR truncated in {what}: expected {n} bytes, got {got}")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _read_varint(stream: BinaryIO, *, eof_ok: bool) -> int | None:
+    result = 0
+    shift = 0
+    first = True
+    while True:
+        b = stream.read(1)
+        if not b:
+            if first and eof_ok:
+                return None
+            raise CarFormatError("CAR truncated inside a length prefix")
+        first = False
+        result |= (b[0] & 0x7F) << shift
+        if b[0] < 0x80:
+            return result
+        shift += 7
+        if shift > 56:
+            raise CarFormatError("CAR length prefix is not a valid varint")
+
+
+class _Cbor:
+    """Just enough of a (dag-)CBOR decoder for CAR headers: maps, arrays, strings,
+    integers, booleans, null and tag 42 (CIDs)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.pos = 0
+
+    def _take(self, n: int) -> bytes:
+        if self.pos + n > len(self.raw):
+            raise CarFormatError("CAR header is truncated CBOR")
+        out = self.raw[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def _arg(self, info: int) -> int:
+        if info < 24:
+            return info
+        if info in (24, 25, 26, 27):
+            return int.from_bytes(self._take(1 << (info - 24)), "big")
+        raise CarFormatError("CAR header uses indefinite-length or reserved CBOR")
+
+    def value(self, depth: int = 0) -> object:
+        if depth > 16:
+            raise CarFormatError("CAR header CBOR nests too deeply")
+        initial = self._take(1)[0]
+        major, info = initial >> 5, initial & 0x1F
+        if major == 7:
+            simple = {20: False, 21: True, 22: None}
+            if info not in simple:
+                raise CarFormatError("CAR header has an unsupported CBOR simple value")
+            return simple[info]
+        n = self._arg(info)
+        if major == 0:
+            return n
+        if major == 1:
+            return -1 - n
+        if major == 2:
+            return self._take(n)
+        if major == 3:
+            try:
+                return self._take(n).decode("utf-8")
+            except UnicodeDecodeError:
+                raise CarFormatError("CAR header has a non-UTF-8 string") from None
+        if major == 4:
+            return [self.value(depth + 1) for _ in range(n)]
+        if major == 5:
+            out: dict[object, object] = {}
+            for _ in range(n):
+                key = self.value(depth + 1)
+                if not isinstance(key, str):
+                    raise CarFormatError("CAR header map has a non-string key")
+                out[key] = self.value(depth + 1)
+            return out
+        # major 6: tag
+        inner = self.value(depth + 1)
+        if n != 42 or not isinstance(inner, bytes) or not inner.startswith(b"\x00"):
+            raise CarFormatError(f"CAR header has an unexpected CBOR tag {n}")
+        try:
+            cid, used = cid_from_bytes(inner[1:])
+        except (InvalidCIDError, UnsupportedCIDError) as exc:
+            raise CarFormatError(f"CAR header root is not a usable CID: {exc}") from None
+        if used != len(inner) - 1:
+            raise CarFormatError("CAR header root CID has trailing bytes")
+        return cid
+
+
+def _decode_header(raw: bytes) -> tuple[int, list[CID]]:
+    decoder = _Cbor(raw)
+    header = decoder.value()
+    if decoder.pos != len(raw):
+        raise CarFormatError("CAR header has trailing bytes")
+    if not isinstance(header, dict) or not isinstance(header.get("version"), int):
+        raise CarFormatError("CAR header is not a map with a version")
+    version = header["version"]
+    if version == 2:
+        return 2, []
+    if version != 1:
+        raise CarFormatError(f"unsupported CAR version {version}; this reader handles CAR v1 and v2")
+    roots = header.get("roots")
+    if not isinstance(roots, list) or not all(isinstance(r, CID) for r in roots):
+        raise CarFormatError("CAR v1 header has no list of root CIDs")
+    return 1, roots
+
+
+class _Limited(io.RawIOBase):
+    """A read-only view of the next ``size`` bytes of a stream (CAR v2's inner v1)."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self._left:
+            n = self._left
+        data = self._stream.read(n) if n else b""
+        self._left -= len(data)
+        return data
+
+
+def read_car(
+    stream: BinaryIO,
+    *,
+    max_block_size: int = MAX_BLOCK_SIZE,
+    verify: bool = True,
+) -> tuple[list[CID], Iterator[Block]]:
+    """Read a CAR's roots now and return an iterator over its verified blocks.
+
+    Raises :class:`CarFormatError` for a truncated or malformed CAR,
+    :class:`BlockIntegrityError` for a block that does not match its CID,
+    :class:`BlockTooLargeError` for a section over ``max_block_size``.
+    """
+    length = _read_varint(stream, eof_ok=True)
+    if length is None:
+        raise CarFormatError("empty stream: not a CAR")
+    if length == 0 or length > MAX_HEADER_SIZE:
+        raise CarFormatError(f"CAR header length {length} is out of range")
+    raw = _read_exact(stream, length, "the header")
+    version, roots = _decode_header(raw)
+    if version == 2:
+        if _uvarint(length) + raw != _CARV2_PRAGMA:
+            raise CarFormatError("malformed CAR v2 pragma")
+        fixed = _read_exact(stream, 40, "the CAR v2 header")
+        data_offset = int.from_bytes(fixed[16:24], "little")
+        data_size = int.from_bytes(fixed[24:32], "little")
+        skip = data_offset - len(_CARV2_PRAGMA) - 40
+        if skip < 0:
+            raise CarFormatError("CAR v2 data offset points inside its header")
+        _read_exact(stream, skip, "the CAR v2 padding")
+        inner: BinaryIO = io.BufferedReader(_Limited(stream, data_size))
+        return read_car(inner, max_block_size=max_block_size, verify=verify)
+    return roots, _iter_blocks(stream, max_block_size, verify)
+
+
+def _iter_blocks(stream: BinaryIO, max_block_size: int, verify: bool) -> Iterator[Block]:
+    limit = max_block_size + 128  # room for the CID
+    while True:
+        length = _read_varint(stream, eof_ok=True)
+        if length is None:
+            return
+        if length == 0:
+            raise CarFormatError("CAR section of length 0")
+        if length > limit:
+            raise BlockTooLargeError(
+                f"CAR section of {length} bytes exceeds the {max_block_size}-byte block limit"
+            )
+        section = _read_exact(stream, length, "a block")
+        try:
+            cid, used = cid_from_bytes(section)
+        except (InvalidCIDError, UnsupportedCIDError) as exc:
+            raise CarFormatError(f"CAR section has a bad CID: {exc}") from None
+        data = section[used:]
+        if verify:
+            verify_block(cid, data, max_size=max_block_size)
+        yield Block(cid, data)
+
+
+def describe(roots: Sequence[CID]) -> str:
+    return ", ".join(cid_str(r) for r in roots)
