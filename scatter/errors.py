@@ -35,7 +35,9 @@ class ScatterTimeoutError(ScatterError, TimeoutError):
 class ContractError(ScatterError, RuntimeError):
     """A transaction or call reverted; the message names the contract's custom error."""
 
-    def __init__(self, message: str, *, error_name: str | None = None, args_: tuple[object, ...] = ()) -> None:
+    def __init__(
+        self, message: str, *, error_name: str | None = None, args_: tuple[object, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.error_name = error_name
         self.error_args = args_

@@ -29,7 +29,9 @@ def load_artifact(name: str) -> Artifact:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ToolchainError(f"artifact {name} missing from the package; rebuild with `make artifacts`") from exc
+        raise ToolchainError(
+            f"artifact {name} missing from the package; rebuild with `make artifacts`"
+        ) from exc
     return Artifact(
         name=data["contractName"],
         abi=data["abi"],

@@ -8,7 +8,6 @@ Settings mirror ``foundry.toml`` so forge and the shipped bytecode agree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +121,3 @@ def stale_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[str]:
         if not path.exists() or path.read_text() != render(contract):
             stale.append(name)
     return stale
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

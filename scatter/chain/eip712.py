@@ -88,13 +88,15 @@ def typed_data(chain_id: int, market: str, att: Attestation) -> dict[str, Any]:
 
 def digest(chain_id: int, market: str, att: Attestation) -> bytes:
     """The 32-byte EIP-712 digest (equals ``Market.attestationDigest``)."""
-    from eth_utils import keccak
+    from eth_utils.crypto import keccak
 
     signable = encode_typed_data(full_message=typed_data(chain_id, market, att))
     return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
 
 
-def sign_attestation(private_key: bytes | str, chain_id: int, market: str, att: Attestation) -> SignedAttestation:
+def sign_attestation(
+    private_key: bytes | str, chain_id: int, market: str, att: Attestation
+) -> SignedAttestation:
     """Sign ``att`` for the Market at ``market`` on ``chain_id``."""
     signed = Account.sign_typed_data(private_key, full_message=typed_data(chain_id, market, att))
     signer = Account.from_key(private_key).address

@@ -8,8 +8,9 @@ and checks the commitment before returning anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
@@ -53,21 +54,20 @@ class FileRegistry:
     def metadata(self, file_id: int) -> bytes:
         """The current ciphertext of an entry, checked against its on-chain commitment."""
         entry = self.entry(file_id)
-        for event in (self.contract.events.FileAdded, self.contract.events.FileReplaced,
-                      self.contract.events.FileTransferred):  # fmt: skip
-            logs = rpc_guard(
-                "reading file events",
-                lambda ev=event: ev().get_logs(
-                    from_block=entry.updated_block,
-                    to_block=entry.updated_block,
-                    argument_filters={"fileId": file_id},
-                ),
-            )
-            for log in logs:
+        events = self.contract.events
+        for event in (events.FileAdded, events.FileReplaced, events.FileTransferred):
+
+            def logs_of(ev: Any = event) -> Any:
+                block = entry.updated_block
+                return ev().get_logs(from_block=block, to_block=block, argument_filters={"fileId": file_id})
+
+            for log in rpc_guard("reading file events", logs_of):
                 blob = bytes(log["args"]["metadata"])
                 if keccak(blob) == entry.commitment:
                     return blob
-        raise ScatterIntegrityError(f"file {file_id}: no event at block {entry.updated_block} matches its commitment")
+        raise ScatterIntegrityError(
+            f"file {file_id}: no event at block {entry.updated_block} matches its commitment"
+        )
 
     def _send(self, name: str, *args: object) -> object:
         if self._tx is None:

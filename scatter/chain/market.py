@@ -147,7 +147,9 @@ class Market:
     def hoster_in_bid(self, bid_id: int, hoster: str) -> bool:
         return bool(self._call("hosterInBid", bid_id, Web3.to_checksum_address(hoster)))
 
-    def attestation_digest(self, deal_id: int, from_epoch: int, to_epoch: int, ok: bool, evidence: bytes) -> bytes:
+    def attestation_digest(
+        self, deal_id: int, from_epoch: int, to_epoch: int, ok: bool, evidence: bytes
+    ) -> bytes:
         return bytes(self._call("attestationDigest", deal_id, from_epoch, to_epoch, ok, evidence))
 
     # ----------------------------------------------------------------- writes
@@ -200,7 +202,9 @@ class Market:
         receipt = self._send("accept", bid_id, slot)
         return int(self._event_arg(receipt, "SlotAccepted", "dealId"))
 
-    def settle(self, deal_id: int, from_epoch: int, to_epoch: int, sigs: list[SignedAttestation]) -> TxReceipt:
+    def settle(
+        self, deal_id: int, from_epoch: int, to_epoch: int, sigs: list[SignedAttestation]
+    ) -> TxReceipt:
         return self._send("settle", deal_id, from_epoch, to_epoch, quorum_tuples(sigs))
 
     def fault_failed(

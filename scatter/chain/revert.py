@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from scatter.chain.artifacts import DEPLOYABLE, load_artifact
 from scatter.errors import ContractError
@@ -50,7 +50,9 @@ def _errors_by_selector() -> dict[bytes, tuple[str, list[str], list[str]]]:
 
 def decode_revert(data: bytes | str | None, *, context: str = "transaction") -> ContractError:
     """A :class:`ContractError` for raw revert data (custom error, Error(string) or Panic)."""
-    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else (data or b"")
+    raw = (
+        bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else (data or b"")
+    )
     selector, body = raw[:4], raw[4:]
     if not raw:
         return ContractError(f"{context} reverted without a reason")

@@ -70,9 +70,9 @@ def solc_path() -> Path:
     if on_path:
         candidates.append(Path(on_path))
     try:
-        import solcx
+        from solcx.install import get_executable
 
-        candidates.append(Path(solcx.get_executable(SOLC_VERSION)))
+        candidates.append(Path(get_executable(SOLC_VERSION)))
     except Exception:  # solcx raises its own SolcNotInstalled; any failure means "not there"
         pass
     for candidate in candidates:

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from scatter.chain.revert import decode_revert
 from scatter.errors import ContractError, ScatterConnectionError, ScatterTimeoutError
@@ -75,7 +75,7 @@ class Transactor:
     def send(self, fn: ContractFunction, *, value: int = 0, what: str | None = None) -> TxReceipt:
         """Build, sign and send ``fn``; wait for its receipt; raise ContractError on revert."""
         label = what or fn.fn_name
-        params: TxParams = {"from": self.account.address, "value": value}
+        params: TxParams = {"from": self.account.address, "value": Wei(value)}
         tx = rpc_guard(label, lambda: fn.build_transaction(params))
         return self._sign_send_wait(tx, label, replay=lambda: fn.call(params))
 
@@ -88,7 +88,9 @@ class Transactor:
 
     def _sign_send_wait(self, tx: TxParams, label: str, replay: Callable[[], Any] | None) -> TxReceipt:
         tx = dict(tx)  # type: ignore[assignment]
-        tx["nonce"] = rpc_guard(label, lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        tx["nonce"] = rpc_guard(
+            label, lambda: self.w3.eth.get_transaction_count(self.account.address, "pending")
+        )
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         tx_hash = rpc_guard(label, lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -21,12 +22,12 @@ ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 def dev_account(index: int) -> LocalAccount:
     """The ``index``-th account of anvil's default mnemonic (dev chains only)."""
     Account.enable_unaudited_hdwallet_features()
-    return Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return cast(LocalAccount, Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"))
 
 
 def from_private_key(key: str) -> LocalAccount:
     try:
-        return Account.from_key(key.strip())
+        return cast(LocalAccount, Account.from_key(key.strip()))
     except (ValueError, TypeError) as exc:
         raise ScatterValueError("invalid private key: expected 32 bytes of hex (0x...)") from exc
 
@@ -42,7 +43,7 @@ def from_keystore(path: Path, password: str) -> LocalAccount:
         key = Account.decrypt(data, password)
     except ValueError as exc:
         raise ScatterValueError(f"cannot decrypt keystore {path}: wrong password?") from exc
-    return Account.from_key(key)
+    return cast(LocalAccount, Account.from_key(key))
 
 
 def write_keystore(account: LocalAccount, path: Path, password: str) -> None:
@@ -71,5 +72,6 @@ def load_account(
             raise ScatterValueError("keystore given without a password: set SCATTER_KEYSTORE_PASSWORD")
         return from_keystore(keystore, password)
     raise ScatterValueError(
-        "no signing key: set SCATTER_PRIVATE_KEY or SCATTER_KEYSTORE (+ SCATTER_KEYSTORE_PASSWORD), e.g. in .env"
+        "no signing key: set SCATTER_PRIVATE_KEY, or SCATTER_KEYSTORE and SCATTER_KEYSTORE_PASSWORD "
+        "(in the environment or .env)"
     )

@@ -15,7 +15,9 @@ def deploy_command(
     epoch_seconds: int = typer.Option(None, help="Override the preset's epoch length."),
     quorum: int = typer.Option(None, help="Override the validator quorum."),
     grace_epochs: int = typer.Option(None, help="Override the grace period in epochs."),
-    keystore: Path = typer.Option(None, envvar="SCATTER_KEYSTORE", help="Encrypted keystore of the deployer."),
+    keystore: Path = typer.Option(
+        None, envvar="SCATTER_KEYSTORE", help="Encrypted keystore of the deployer."
+    ),
     dev_account: int = typer.Option(None, help="Use anvil's dev account N (local chains only)."),
     record: str = typer.Option(
         None, help="Where to record the addresses: a path, or 'package' for the shipped record."

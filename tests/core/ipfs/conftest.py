@@ -36,3 +36,14 @@ def load_vectors(name: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def make_bytes() -> Callable[[dict[str, Any], int], bytes]:
     return recipe_bytes
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``kubo_vector`` / ``independent_vector`` over the golden vector files."""
+    for fixture, name in (
+        ("kubo_vector", "unixfs_cid_vectors.json"),
+        ("independent_vector", "unixfs_cid_vectors_independent.json"),
+    ):
+        if fixture in metafunc.fixturenames:
+            vectors = load_vectors(name)
+            metafunc.parametrize(fixture, vectors, ids=[v["name"] for v in vectors])

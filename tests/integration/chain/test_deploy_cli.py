@@ -90,15 +90,27 @@ def test_dev_network_starts_and_keeps_its_deployment_across_restarts(tmp_path: P
     assert record["chains"]["31337"]["market"] == summary["contracts"]["market"]
 
 
-@pytest.mark.skipif(shutil.which("ape", path=str(Path(sys.executable).parent)) is None, reason="eth-ape not installed")
+@pytest.mark.skipif(
+    shutil.which("ape", path=str(Path(sys.executable).parent)) is None, reason="eth-ape not installed"
+)
 def test_ape_script_deploys_with_the_same_function(tmp_path: Path) -> None:
     with Anvil() as node:
         record = tmp_path / "ape-deployments.json"
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", f"ethereum:local:{node.url}"],
+            [
+                str(Path(sys.executable).parent / "ape"),
+                "run",
+                "deploy",
+                "--network",
+                f"ethereum:local:{node.url}",
+            ],
             cwd=REPO,
-            env={**os.environ, "SCATTER_DEV_ACCOUNT": "0", "SCATTER_DEPLOYMENTS": str(record),
-                 "SCATTER_EPOCH_SECONDS": "11"},  # fmt: skip
+            env={
+                **os.environ,
+                "SCATTER_DEV_ACCOUNT": "0",
+                "SCATTER_DEPLOYMENTS": str(record),
+                "SCATTER_EPOCH_SECONDS": "11",
+            },
             capture_output=True,
             text=True,
             timeout=300,

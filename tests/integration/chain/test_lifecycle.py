@@ -32,9 +32,9 @@ def register_all(chain: Chain) -> None:
         chain.market(v).join(Role.VALIDATOR, f"http://127.0.0.1:{9100 + v}", 0, 2 * ETHER)
 
 
-def attest(chain: Chain, signers: tuple[int, ...], deal_id: int, start: int, end: int, ok: bool = True) -> list[
-    SignedAttestation
-]:
+def attest(
+    chain: Chain, signers: tuple[int, ...], deal_id: int, start: int, end: int, ok: bool = True
+) -> list[SignedAttestation]:
     att = Attestation(deal_id=deal_id, from_epoch=start, to_epoch=end, ok=ok, evidence=b"\x07" * 32)
     return [
         sign_attestation(chain.account(i).key, chain.deployment.chain_id, chain.deployment.market, att)
@@ -58,7 +58,11 @@ def test_full_lifecycle_balances_to_the_wei(chain: Chain) -> None:
     assert market.node(Role.HOSTER, chain.account(HOSTER_A).address).status == NodeStatus.ACTIVE
 
     bid_id = client.bid(
-        [shard_cid(0), shard_cid(1)], size=2**20, slot_count=2, price_per_epoch=PRICE, duration_epochs=DURATION
+        [shard_cid(0), shard_cid(1)],
+        size=2**20,
+        slot_count=2,
+        price_per_epoch=PRICE,
+        duration_epochs=DURATION,
     )
     assert market.get_bid(bid_id).escrow == PRICE * 2 * DURATION
     deal_a = chain.market(HOSTER_A).accept(bid_id, 0)
@@ -82,7 +86,9 @@ def test_full_lifecycle_balances_to_the_wei(chain: Chain) -> None:
     with pytest.raises(ContractError, match="EpochAlreadyPaid"):
         chain.market(HOSTER_A).settle(deal_a, start, start + 2, sigs)
     with pytest.raises(ContractError, match="NoQuorum"):
-        chain.market(HOSTER_A).settle(deal_a, start + 3, start + 3, attest(chain, VALIDATORS[:1], deal_a, start + 3, start + 3))
+        chain.market(HOSTER_A).settle(
+            deal_a, start + 3, start + 3, attest(chain, VALIDATORS[:1], deal_a, start + 3, start + 3)
+        )
 
     # Withdraw moves the balance out as ETH.
     hoster_a = chain.account(HOSTER_A).address
@@ -133,15 +139,19 @@ def test_full_lifecycle_balances_to_the_wei(chain: Chain) -> None:
 def test_fail_quorum_faults_and_pays_the_signers(chain: Chain) -> None:
     register_all(chain)
     market = chain.market(0)
-    bid_id = chain.market(CLIENT).bid([shard_cid(0)], size=10, slot_count=1, price_per_epoch=PRICE, duration_epochs=5)
+    bid_id = chain.market(CLIENT).bid(
+        [shard_cid(0)], size=10, slot_count=1, price_per_epoch=PRICE, duration_epochs=5
+    )
     deal = chain.market(HOSTER_A).accept(bid_id, 0)
     start = market.get_deal(deal).start_epoch
     chain.warp_to_epoch(start)
     collateral = market.get_deal(deal).collateral
     sigs = attest(chain, VALIDATORS[:2], deal, start, start, ok=False)
     # ok=True signatures do not fault; ok=False ones do.
-    with pytest.raises(ContractError, match="IneligibleValidator|InvalidSignature"):
-        market.fault_failed(deal, start, start, attest(chain, VALIDATORS[:2], deal, start, start, ok=True)[:1] + sigs[1:])
+    with pytest.raises(ContractError, match=r"IneligibleValidator|InvalidSignature"):
+        market.fault_failed(
+            deal, start, start, attest(chain, VALIDATORS[:2], deal, start, start, ok=True)[:1] + sigs[1:]
+        )
     market.fault_failed(deal, start, start, sigs)
     assert market.get_deal(deal).status == DealStatus.FAULTED
     to_reporters = collateral - collateral * market.params().slash_client_bps // 10_000
@@ -152,13 +162,17 @@ def test_fail_quorum_faults_and_pays_the_signers(chain: Chain) -> None:
 def test_signature_for_another_chain_is_rejected(chain: Chain) -> None:
     register_all(chain)
     market = chain.market(0)
-    bid_id = chain.market(CLIENT).bid([shard_cid(0)], size=10, slot_count=1, price_per_epoch=PRICE, duration_epochs=5)
+    bid_id = chain.market(CLIENT).bid(
+        [shard_cid(0)], size=10, slot_count=1, price_per_epoch=PRICE, duration_epochs=5
+    )
     deal = chain.market(HOSTER_A).accept(bid_id, 0)
     start = market.get_deal(deal).start_epoch
     chain.warp_to_epoch(start + 1)
     att = Attestation(deal_id=deal, from_epoch=start, to_epoch=start, ok=True, evidence=b"\x07" * 32)
-    foreign = [sign_attestation(chain.account(v).key, 1, chain.deployment.market, att) for v in VALIDATORS[:2]]
-    with pytest.raises(ContractError, match="IneligibleValidator|SignersNotSorted"):
+    foreign = [
+        sign_attestation(chain.account(v).key, 1, chain.deployment.market, att) for v in VALIDATORS[:2]
+    ]
+    with pytest.raises(ContractError, match=r"IneligibleValidator|SignersNotSorted"):
         market.settle(deal, start, start, foreign)
 
 
