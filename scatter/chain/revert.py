@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
 
+from scatter.chain._abi import abi_type
 from scatter.chain.artifacts import DEPLOYABLE, load_artifact
 from scatter.errors import ContractError
 
@@ -28,13 +28,6 @@ HINTS: dict[str, str] = {
 }
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param["components"])
-        return f"({inner}){param['type'][5:]}"
-    return str(param["type"])
-
-
 @cache
 def _errors_by_selector() -> dict[bytes, tuple[str, list[str], list[str]]]:
     table: dict[bytes, tuple[str, list[str], list[str]]] = {}
@@ -42,7 +35,7 @@ def _errors_by_selector() -> dict[bytes, tuple[str, list[str], list[str]]]:
         for item in load_artifact(name).abi:
             if item.get("type") != "error":
                 continue
-            types = [_abi_type(p) for p in item["inputs"]]
+            types = [abi_type(p) for p in item["inputs"]]
             selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
             table[selector] = (item["name"], [p["name"] for p in item["inputs"]], types)
     return table

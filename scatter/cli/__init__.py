@@ -24,9 +24,9 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     # One line per command-group module; keep alphabetical.
-    from scatter.cli import contracts, deploy, dev
+    from scatter.cli import contracts, deploy, dev, formats, ipfs
 
-    for module in (contracts, deploy, dev):
+    for module in (contracts, deploy, dev, formats, ipfs):
         module.register(app)
 
 

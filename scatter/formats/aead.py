@@ -23,7 +23,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from scatter.formats import aead_schema as schema
-from scatter.formats.errors import FormatError, InvalidParametersError, TamperedError, TruncatedError, WrongKeyError
+from scatter.formats.errors import (
+    FormatError,
+    InvalidParametersError,
+    TamperedError,
+    TruncatedError,
+    WrongKeyError,
+)
 from scatter.formats.params import DEFAULT_SEGMENT_SIZE
 
 Buffer = bytes | bytearray | memoryview
@@ -52,7 +58,9 @@ def key_check_value(key: bytes, salt: bytes) -> bytes:
 def make_header(key: bytes, segment_size: int = DEFAULT_SEGMENT_SIZE, *, salt: bytes | None = None) -> bytes:
     """Build a v1 header for ``key``; ``salt`` is random unless given (test vectors only)."""
     salt = os.urandom(schema.SALT_SIZE) if salt is None else salt
-    return schema.AeadHeader(segment_size=segment_size, salt=salt, key_check=key_check_value(key, salt)).pack()
+    return schema.AeadHeader(
+        segment_size=segment_size, salt=salt, key_check=key_check_value(key, salt)
+    ).pack()
 
 
 class SegmentCipher:
@@ -110,7 +118,9 @@ class Encryptor:
     ``header`` goes first; then the bytes returned by :meth:`update` and :meth:`finalize`, in order.
     """
 
-    def __init__(self, key: bytes, segment_size: int = DEFAULT_SEGMENT_SIZE, *, salt: bytes | None = None) -> None:
+    def __init__(
+        self, key: bytes, segment_size: int = DEFAULT_SEGMENT_SIZE, *, salt: bytes | None = None
+    ) -> None:
         self.header = make_header(key, segment_size, salt=salt)
         self._cipher = SegmentCipher(key, self.header)
         self._size = segment_size
@@ -180,7 +190,7 @@ class Decryptor:
         out: list[bytes] = []
         if self._cipher is None:
             if len(self._buf) >= 5:
-                schema.AeadHeader.unpack(bytes(self._buf[: min(len(self._buf), schema.HEADER_SIZE)]))
+                schema.check_prefix(bytes(self._buf[:5]))
             if len(self._buf) < schema.HEADER_SIZE:
                 return out
             self._cipher = SegmentCipher(self._key, bytes(self._buf[: schema.HEADER_SIZE]))
@@ -245,7 +255,9 @@ class SegmentLayout:
         body = self.ciphertext_length - schema.HEADER_SIZE
         full = self.segment_size + schema.TAG_SIZE
         if body < schema.TAG_SIZE:
-            raise TruncatedError(f"ciphertext of {self.ciphertext_length} bytes is too short to hold one segment")
+            raise TruncatedError(
+                f"ciphertext of {self.ciphertext_length} bytes is too short to hold one segment"
+            )
         tail = body % full
         if body != schema.TAG_SIZE and 0 < tail <= schema.TAG_SIZE:
             raise FormatError(

@@ -79,16 +79,32 @@ class AeadHeader:
         """Parse a header; checks magic, then version, then algorithm, then fields."""
         if len(data) < 5:
             raise FormatError(f"not a Scatter encrypted file: {len(data)} bytes is shorter than a header")
-        if bytes(data[:4]) != MAGIC:
-            raise FormatError("not a Scatter encrypted file (magic is not 'SCEA'); check you passed the ciphertext")
-        if data[4] not in SUPPORTED_VERSIONS:
-            raise UnsupportedVersionError("encryption format", data[4], SUPPORTED_VERSIONS)
+        check_prefix(data)
         if len(data) < HEADER_SIZE:
             raise FormatError(f"encryption header truncated: {len(data)} of {HEADER_SIZE} bytes")
         _, version, algorithm, segment_size, salt, key_check = _HEADER.unpack_from(data)
         if algorithm != ALG_AES256GCM_HKDF_SHA256:
             raise UnsupportedVersionError("encryption algorithm", algorithm, (ALG_AES256GCM_HKDF_SHA256,))
-        return cls(segment_size=segment_size, salt=salt, key_check=key_check, version=version, algorithm=algorithm)
+        try:
+            return cls(
+                segment_size=segment_size,
+                salt=salt,
+                key_check=key_check,
+                version=version,
+                algorithm=algorithm,
+            )
+        except InvalidParametersError as exc:
+            raise FormatError(f"encryption header: {exc}; the header is damaged") from None
+
+
+def check_prefix(data: bytes | memoryview) -> None:
+    """Check the magic and version of (at least the first 5 bytes of) a header."""
+    if bytes(data[:4]) != MAGIC:
+        raise FormatError(
+            "not a Scatter encrypted file (magic is not 'SCEA'); check you passed the ciphertext"
+        )
+    if data[4] not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersionError("encryption format", data[4], SUPPORTED_VERSIONS)
 
 
 def nonce(index: int, last: bool) -> bytes:

@@ -106,7 +106,8 @@ class ShardEncoder:
             block, length = layout.stripe(self._stripe)
             if len(self._pending) < length:
                 return
-            stripe = bytes(self._pending[:length])
+            with memoryview(self._pending) as view:
+                stripe = bytes(view[:length])
             del self._pending[:length]
             if not self._headers_sent:
                 out.append(list(self.headers(file_id_of(stripe))))
@@ -236,12 +237,12 @@ def _trim(blocks: list[Buffer], length: int) -> list[Buffer]:
 
 
 def _difference(a: ShardHeader, b: ShardHeader) -> str:
-    if a.file_id != b.file_id or a.ciphertext_length != b.ciphertext_length:
-        return "it is a shard of a different file"
-    return (
-        f"parameters differ ({a.k}/{a.n} codec {int(a.codec)} block {a.block_size} v{a.version} vs "
-        f"{b.k}/{b.n} codec {int(b.codec)} block {b.block_size} v{b.version})"
-    )
+    if (a.version, a.codec, a.k, a.n, a.block_size) != (b.version, b.codec, b.k, b.n, b.block_size):
+        return (
+            f"parameters differ ({a.k}/{a.n} codec {int(a.codec)} block {a.block_size} v{a.version} vs "
+            f"{b.k}/{b.n} codec {int(b.codec)} block {b.block_size} v{b.version})"
+        )
+    return "it is a shard of a different file"
 
 
 def decode_shards(streams: Iterable[BinaryIO]) -> Iterator[Buffer]:

@@ -20,8 +20,7 @@ class UnsupportedVersionError(FormatError):
     def __init__(self, what: str, version: int, supported: tuple[int, ...]) -> None:
         wanted = ", ".join(str(v) for v in supported)
         super().__init__(
-            f"unsupported {what} version {version} (this release reads {wanted}); "
-            "upgrade scatter to read it"
+            f"unsupported {what} version {version} (this release reads {wanted}); upgrade scatter to read it"
         )
         self.what = what
         self.version = version

@@ -95,7 +95,9 @@ def metadata_key_from_signature(signature: bytes) -> bytes:
 def recover_signer(signature: bytes) -> str:
     """The checksummed address that signed the key request (for checking a wallet's answer)."""
     _split(signature)
-    return str(Account.recover_message(encode_typed_data(full_message=key_request_typed_data()), signature=signature))
+    return str(
+        Account.recover_message(encode_typed_data(full_message=key_request_typed_data()), signature=signature)
+    )
 
 
 def sign_key_request(account: LocalAccount) -> bytes:
@@ -114,7 +116,9 @@ def derive_metadata_key(
     signature = bytes(sign(key_request_typed_data()))
     signer = recover_signer(signature)
     if signer.lower() != address.lower():
-        raise WrongKeyError(f"the key request was signed by {signer}, not by the owner {address}; switch accounts")
+        raise WrongKeyError(
+            f"the key request was signed by {signer}, not by the owner {address}; switch accounts"
+        )
     if check_deterministic:
         again = bytes(sign(key_request_typed_data()))
         if metadata_key_from_signature(again) != metadata_key_from_signature(signature):

@@ -35,7 +35,21 @@ SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
 _TOP_KEYS = {"v", "name", "type", "cur", "hist"}
-_VERSION_KEYS = {"size", "sha256", "key", "aead", "seg", "codec", "k", "n", "block", "len", "shards", "bid", "t"}
+_VERSION_KEYS = {
+    "size",
+    "sha256",
+    "key",
+    "aead",
+    "seg",
+    "codec",
+    "k",
+    "n",
+    "block",
+    "len",
+    "shards",
+    "bid",
+    "t",
+}
 
 
 def _cid_str(value: str | CID) -> str:
@@ -106,7 +120,9 @@ class FileVersion:
         try:
             codec = Codec(obj["codec"])
         except ValueError:
-            raise UnsupportedVersionError("erasure codec", obj["codec"], tuple(int(c) for c in Codec)) from None
+            raise UnsupportedVersionError(
+                "erasure codec", obj["codec"], tuple(int(c) for c in Codec)
+            ) from None
         try:
             cids = tuple(str(CID.decode(c)) for c in shards)
         except Exception as exc:
@@ -161,7 +177,9 @@ class FileMetadata:
             raise FormatError("metadata: the record is not a CBOR map")
         version = obj.get("v")
         if version not in SUPPORTED_VERSIONS:
-            raise UnsupportedVersionError("metadata schema", version if type(version) is int else -1, SUPPORTED_VERSIONS)
+            raise UnsupportedVersionError(
+                "metadata schema", version if type(version) is int else -1, SUPPORTED_VERSIONS
+            )
         if set(obj) != _TOP_KEYS:
             raise FormatError("metadata: the record has missing or unknown fields")
         if not isinstance(obj["name"], str) or not isinstance(obj["type"], str):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from scatter.formats.errors import FormatError, UnsupportedVersionError
+from scatter.formats.errors import FormatError, InvalidParametersError, TruncatedError, UnsupportedVersionError
 from scatter.formats.params import Codec, ErasureParams
 
 MAGIC = b"SCSH"
@@ -62,7 +62,15 @@ class ShardHeader:
 
     def family(self) -> tuple[int, int, int, int, int, int, bytes]:
         """Everything but the index: equal for all shards of one encoding of one file."""
-        return (self.version, self.codec, self.k, self.n, self.block_size, self.ciphertext_length, self.file_id)
+        return (
+            self.version,
+            self.codec,
+            self.k,
+            self.n,
+            self.block_size,
+            self.ciphertext_length,
+            self.file_id,
+        )
 
     def pack(self) -> bytes:
         return _HEADER.pack(
@@ -84,22 +92,25 @@ class ShardHeader:
         if data[4] not in SUPPORTED_VERSIONS:
             raise UnsupportedVersionError("shard format", data[4], SUPPORTED_VERSIONS)
         if len(data) < HEADER_SIZE:
-            raise FormatError(f"shard header truncated: {len(data)} of {HEADER_SIZE} bytes")
+            raise TruncatedError(f"shard header truncated: {len(data)} of {HEADER_SIZE} bytes; fetch the shard again")
         _, version, codec, k, n, index, block_size, length, file_id = _HEADER.unpack_from(data)
         try:
             codec_id = Codec(codec)
         except ValueError:
             raise UnsupportedVersionError("erasure codec", codec, tuple(int(c) for c in Codec)) from None
-        return cls(
-            codec=codec_id,
-            k=k,
-            n=n,
-            index=index,
-            block_size=block_size,
-            ciphertext_length=length,
-            file_id=file_id,
-            version=version,
-        )
+        try:
+            return cls(
+                codec=codec_id,
+                k=k,
+                n=n,
+                index=index,
+                block_size=block_size,
+                ciphertext_length=length,
+                file_id=file_id,
+                version=version,
+            )
+        except InvalidParametersError as exc:
+            raise FormatError(f"shard header: {exc}; the shard is damaged") from None
 
 
 @dataclass(frozen=True, slots=True)

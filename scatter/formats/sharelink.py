@@ -119,7 +119,14 @@ def _check_base(base: str) -> None:
     if base == SCHEME_BASE:
         return
     parts = urlsplit(base)
-    if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment or "?" in base or "#" in base:
+    if (
+        parts.scheme != "https"
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in base
+        or "#" in base
+    ):
         raise InvalidParametersError(f"share link base must be {SCHEME_BASE!r} or an https URL, got {base!r}")
 
 

@@ -14,7 +14,7 @@ from scatter.ipfs.abc import BlockStore, GcResult
 from scatter.ipfs.block import Block, verify_block
 from scatter.ipfs.car import CarWriter, read_car
 from scatter.ipfs.cid import CODEC_RAW, cid_str
-from scatter.ipfs.dag import links_of, walk_dag
+from scatter.ipfs.dag import links_of, missing_blocks, walk_dag
 from scatter.ipfs.errors import BlockNotFoundError
 
 
@@ -75,27 +75,8 @@ class LocalBlockStore(BlockStore):
         return writer.finish()
 
     def missing(self, root: CID) -> list[CID]:
-        """Blocks of the DAG under ``root`` that are not held (stops descending at gaps)."""
-        gaps: list[CID] = []
-        seen: set[bytes] = set()
-        stack = [root]
-        while stack:
-            cid = stack.pop()
-            key = bytes(cid.digest)
-            if key in seen:
-                continue
-            seen.add(key)
-            if cid.codec.code == CODEC_RAW:
-                if not self.has(cid):
-                    gaps.append(cid)
-                continue
-            try:
-                data = self.get(cid)
-            except BlockNotFoundError:
-                gaps.append(cid)
-                continue
-            stack.extend(links_of(cid, data))
-        return gaps
+        """Blocks of the DAG under ``root`` that are not held (see :func:`missing_blocks`)."""
+        return missing_blocks(root, self)
 
     def _pin_locked(self, cid: CID) -> None:
         gaps = self.missing(cid)

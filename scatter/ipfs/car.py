@@ -19,7 +19,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 from multiformats import CID
 
@@ -333,12 +333,12 @@ class _Limited(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:
-        if n < 0 or n > self._left:
-            n = self._left
+    def readinto(self, buf: Any) -> int:
+        n = min(len(buf), self._left)
         data = self._stream.read(n) if n else b""
+        buf[: len(data)] = data
         self._left -= len(data)
-        return data
+        return len(data)
 
 
 def read_car(

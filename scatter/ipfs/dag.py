@@ -20,7 +20,7 @@ from scatter.ipfs.cid import CODEC_DAG_PB, CODEC_RAW, cid_bytes, cid_str
 from scatter.ipfs.dagpb import UnixFSData, UnixFSType, decode_node, decode_unixfs
 from scatter.ipfs.errors import BlockNotFoundError, DagFormatError, UnsupportedCIDError
 
-__all__ = ["ByteRange", "DagScope", "links_of", "resolve_path", "walk_dag"]
+__all__ = ["ByteRange", "DagScope", "file_size", "links_of", "missing_blocks", "resolve_path", "walk_dag"]
 
 
 class DagScope(StrEnum):
@@ -160,3 +160,31 @@ def resolve_path(root: CID, segments: Sequence[str], source: BlockSource) -> tup
         else:
             raise BlockNotFoundError(f"no entry {name!r} in directory {cid_str(cid)}")
     return passed, cid
+
+
+def missing_blocks(root: CID, source: BlockSource, *, limit: int | None = None) -> list[CID]:
+    """Blocks of the DAG under ``root`` that ``source`` does not hold.
+
+    Reads only dag-pb nodes; raw leaves are checked with ``has``. Does not
+    descend below a missing node. Stops after ``limit`` gaps if given.
+    """
+    gaps: list[CID] = []
+    seen: set[bytes] = set()
+    stack = [root]
+    while stack and (limit is None or len(gaps) < limit):
+        cid = stack.pop()
+        key = bytes(cid.digest)
+        if key in seen:
+            continue
+        seen.add(key)
+        if cid.codec.code == CODEC_RAW:
+            if not source.has(cid):
+                gaps.append(cid)
+            continue
+        try:
+            data = source.get(cid)
+        except BlockNotFoundError:
+            gaps.append(cid)
+            continue
+        stack.extend(reversed(links_of(cid, data)))
+    return gaps

@@ -1,0 +1,1 @@
+"""Benchmarks runnable as ``python -m scatter.bench.<name>``; figures go to docs/."""

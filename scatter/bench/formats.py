@@ -1,0 +1,148 @@
+"""Benchmark of the local file pipeline: ``python -m scatter.bench.formats [--size 1GiB]``.
+
+Measures, on one generated file and in one run:
+
+* ``sha256``  — hashlib.sha256 over the file (the yardstick: reading + hashing once);
+* ``encode``  — encrypt + erasure-code + UnixFS CIDs + CARs (+ raw shard files), one pass;
+* ``decode``  — from parity shards only (real Reed-Solomon decoding), decrypt, verify sha256.
+
+Each phase runs in a child process so that its peak RSS is its own (``wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if m is None or m.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"size like 1GiB, 256MiB or 1000000, not {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _make_input(path: Path, size: int) -> None:
+    chunk = 64 * 1024 * 1024
+    block = os.urandom(chunk)
+    with path.open("wb") as f:
+        left = size
+        while left > 0:
+            n = min(chunk, left)
+            f.write(block[:n])
+            # Vary each chunk so that no two UnixFS leaves are identical (no dedupe shortcut).
+            block = block[1:] + block[:1]
+            left -= n
+
+
+def _phase(args: list[str]) -> dict[str, Any]:
+    """Run one phase in a child; return its JSON result plus its peak RSS."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scatter.bench.formats", "--phase", *args], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark phase {args[0]} failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+    return result
+
+
+def _run_phase(argv: list[str]) -> int:
+    phase, src, work = argv[0], Path(argv[1]), Path(argv[2])
+    if phase == "sha256":
+        import hashlib
+
+        t = time.perf_counter()
+        h = hashlib.sha256()
+        with src.open("rb") as f:
+            while chunk := f.read(4 * 1024 * 1024):
+                h.update(chunk)
+        elapsed = time.perf_counter() - t
+        print(json.dumps({"seconds": elapsed, "digest": h.hexdigest()}))
+        return 0
+    from scatter.formats import params
+    from scatter.formats.pipeline import decode_dir, encode_file, load_manifest
+
+    if phase == "encode":
+        erasure = params.parse_shards(argv[3])
+        t = time.perf_counter()
+        m = encode_file(src, work, erasure=erasure)
+        elapsed = time.perf_counter() - t
+        print(json.dumps({"seconds": elapsed, "digest": m.sha256.hex(), "stored": sum(s.size for s in m.shards)}))
+        return 0
+    if phase == "decode":
+        m = load_manifest(work)
+        parity = list(range(m.erasure.n - m.erasure.k, m.erasure.n))
+        t = time.perf_counter()
+        decode_dir(work, work / "decoded.bin", use=parity)
+        elapsed = time.perf_counter() - t
+        (work / "decoded.bin").unlink()
+        print(json.dumps({"seconds": elapsed, "shards_used": parity}))
+        return 0
+    raise SystemExit(f"unknown phase {phase}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--phase":
+        return _run_phase(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m scatter.bench.formats", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"), help="input size (default 1GiB)")
+    parser.add_argument("--shards", default="3/6", help="k/n (default 3/6)")
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    ns = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(dir=ns.dir, prefix="scatter-bench-") as tmp:
+        base = Path(tmp)
+        src = base / "input.bin"
+        _make_input(src, ns.size)
+        mib = ns.size / 2**20
+        sha = _phase(["sha256", str(src), str(base / "out")])
+        enc = _phase(["encode", str(src), str(base / "out"), ns.shards])
+        if enc["digest"] != sha["digest"]:
+            raise SystemExit("encode saw different bytes than sha256: benchmark invalid")
+        dec = _phase(["decode", str(src), str(base / "out")])
+    results = {
+        "size_bytes": ns.size,
+        "shards": ns.shards,
+        "cpus": os.cpu_count(),
+        "sha256_mib_s": round(mib / sha["seconds"], 1),
+        "encode_mib_s": round(mib / enc["seconds"], 1),
+        "encode_vs_sha256": round(sha["seconds"] / enc["seconds"], 3),
+        "decode_from_parity_mib_s": round(mib / dec["seconds"], 1),
+        "decode_shards_used": dec["shards_used"],
+        "stored_bytes": enc["stored"],
+        "peak_rss_mib": {"sha256": sha["peak_rss_mib"], "encode": enc["peak_rss_mib"], "decode": dec["peak_rss_mib"]},
+    }
+    if ns.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"input {mib:.0f} MiB, shards {ns.shards}, {os.cpu_count()} CPUs")
+    print(f"  sha256 (yardstick)          {results['sha256_mib_s']:>8} MiB/s   peak RSS {sha['peak_rss_mib']} MiB")
+    print(
+        f"  encode (enc+RS+CIDs+CARs)   {results['encode_mib_s']:>8} MiB/s   peak RSS {enc['peak_rss_mib']} MiB"
+        f"   = {results['encode_vs_sha256']}x sha256"
+    )
+    print(
+        f"  decode from parity {dec['shards_used']}  {results['decode_from_parity_mib_s']:>8} MiB/s"
+        f"   peak RSS {dec['peak_rss_mib']} MiB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

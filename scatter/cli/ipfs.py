@@ -1,0 +1,350 @@
+"""``scatter cid``, ``scatter car`` and ``scatter ipfs ...``: the IPFS layer from the shell.
+
+Thin shell over :mod:`scatter.ipfs`; heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from scatter.cli._output import console, emit_json, err_console
+from scatter.errors import ScatterValueError
+
+if TYPE_CHECKING:
+    from scatter.ipfs.embedded import EmbeddedBlockStore
+
+ipfs_app = typer.Typer(
+    name="ipfs",
+    help="The embedded IPFS block store and its Trustless Gateway.",
+    no_args_is_help=True,
+)
+
+_STORE_HELP = "Block store directory (default: $SCATTER_IPFS_STORE or .scatter/ipfs)."
+
+
+def _store_dir(store: Path | None) -> Path:
+    if store is not None:
+        return store
+    return Path(os.environ.get("SCATTER_IPFS_STORE", ".scatter/ipfs"))
+
+
+def _open_store(store: Path | None) -> EmbeddedBlockStore:
+    from scatter.ipfs.embedded import EmbeddedBlockStore
+
+    return EmbeddedBlockStore(_store_dir(store))
+
+
+def _check_version(cid_version: int) -> int:
+    if cid_version not in (0, 1):
+        raise ScatterValueError(f"--cid-version must be 0 or 1, not {cid_version}")
+    return cid_version
+
+
+def _file_size(path: Path) -> int:
+    if not path.exists():
+        raise ScatterValueError(f"no such file: {path}")
+    if path.is_dir():
+        raise ScatterValueError(f"{path} is a directory; give a file")
+    return path.stat().st_size
+
+
+@contextmanager
+def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], object]]:
+    """A rich progress bar on stderr for work over ``total`` bytes (hidden when quiet or small)."""
+    if quiet or total < 64 * 1024 * 1024 or not err_console.is_terminal:
+        yield lambda _n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def cid_command(
+    path: Path = typer.Argument(..., help="File to compute the CID of."),
+    cid_version: int = typer.Option(1, "--cid-version", help="0: Kubo's default; 1: --cid-version=1."),
+    json_out: bool = typer.Option(False, "--json", help="Print CID, size and block count as JSON."),
+) -> None:
+    """Print the CID that `ipfs add [--cid-version=1]` would give PATH (nothing is stored).
+
+    Example: scatter cid movie.mp4 --json
+    """
+    from scatter.ipfs.unixfs import import_file
+
+    size = _file_size(path)
+    with _progress(size, "hashing", json_out) as advance:
+        result = import_file(path, cid_version=_check_version(cid_version), progress=advance)
+    if json_out:
+        emit_json({"cid": str(result.root), "size": result.size, "blocks": result.block_count})
+    else:
+        console.print(str(result.root))
+
+
+def car_command(
+    path: Path = typer.Argument(..., help="File to pack."),
+    out: Path = typer.Option(..., "-o", "--output", help="CAR file to write."),
+    cid_version: int = typer.Option(1, "--cid-version", help="0 or 1, as for `scatter cid`."),
+    json_out: bool = typer.Option(False, "--json", help="Print root, sizes and block count as JSON."),
+) -> None:
+    """Pack PATH into a CAR v1 (UnixFS, as `ipfs add`), in one pass with bounded memory.
+
+    Example: scatter car shard.bin -o shard.car
+    """
+    from scatter.ipfs.car import CarWriter
+    from scatter.ipfs.unixfs import import_file
+
+    size = _file_size(path)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        with tmp.open("w+b") as f, _progress(size, "packing", json_out) as advance:
+            writer = CarWriter(f)
+            result = import_file(
+                path, writer.write, cid_version=_check_version(cid_version), progress=advance
+            )
+            car_size = writer.finish([result.root])
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if json_out:
+        emit_json(
+            {
+                "cid": str(result.root),
+                "size": result.size,
+                "blocks": writer.block_count,
+                "car": str(out),
+                "carSize": car_size,
+            }
+        )
+    else:
+        console.print(f"{result.root}  {out} ({car_size} bytes, {writer.block_count} blocks)")
+
+
+def add_command(
+    path: Path = typer.Argument(..., help="File to add."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    cid_version: int = typer.Option(1, "--cid-version", help="0 or 1, as for `scatter cid`."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Add a file to the embedded store and pin it (as `ipfs add`).
+
+    Example: scatter ipfs add report.pdf
+    """
+    from scatter.ipfs.unixfs import import_file
+
+    size = _file_size(path)
+    bs = _open_store(store)
+    with _progress(size, "adding", json_out) as advance:
+        result = import_file(path, bs.put, cid_version=_check_version(cid_version), progress=advance)
+    bs.pin(result.root)
+    if json_out:
+        emit_json({"cid": str(result.root), "size": result.size, "blocks": result.block_count})
+    else:
+        console.print(f"added {result.root} {path.name}")
+
+
+def get_command(
+    cid: str = typer.Argument(..., help="Root CID of a UnixFS file."),
+    out: Path = typer.Option(..., "-o", "--output", help="Where to write the file (or the CAR with --car)."),
+    car: bool = typer.Option(False, "--car", help="Write the DAG as a CAR instead of the file."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Rebuild a file (verified block by block) or export its CAR from the embedded store.
+
+    Example: scatter ipfs get bafy... -o report.pdf
+    """
+    from scatter.ipfs.cid import parse_cid
+    from scatter.ipfs.exporter import export_file
+
+    root = parse_cid(cid)
+    bs = _open_store(store)
+    if car:
+        tmp = out.with_name(f".{out.name}.partial")
+        try:
+            with tmp.open("wb") as f:
+                size = bs.export_car(root, f)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    else:
+        size = export_file(root, bs, out)
+    if json_out:
+        emit_json({"cid": str(root), "output": str(out), "size": size, "car": car})
+    else:
+        console.print(f"wrote {out} ({size} bytes)")
+
+
+def import_command(
+    car: Path = typer.Argument(..., help="CAR file to import."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    no_pin: bool = typer.Option(False, "--no-pin", help="Store the blocks without pinning the roots."),
+    json_out: bool = typer.Option(False, "--json", help="Print the roots as JSON."),
+) -> None:
+    """Import a CAR (every block verified) and pin its roots once complete (as `ipfs dag import`)."""
+    if not car.is_file():
+        raise ScatterValueError(f"no such CAR file: {car}")
+    bs = _open_store(store)
+    with car.open("rb") as f:
+        roots = bs.import_car(f, pin=not no_pin)
+    if json_out:
+        emit_json({"roots": [str(r) for r in roots], "pinned": not no_pin})
+    else:
+        for r in roots:
+            console.print(f"{'pinned' if not no_pin else 'imported'} {r}")
+
+
+def pin_command(
+    cid: str = typer.Argument(..., help="Root CID whose whole DAG is held locally."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Pin a DAG recursively (it must be complete in the store; nothing is fetched)."""
+    from scatter.ipfs.cid import parse_cid
+
+    root = parse_cid(cid)
+    _open_store(store).pin(root)
+    if json_out:
+        emit_json({"pinned": str(root)})
+    else:
+        console.print(f"pinned {root}")
+
+
+def unpin_command(
+    cid: str = typer.Argument(..., help="Pinned root CID."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Remove a pin; the blocks go at the next `scatter ipfs gc`."""
+    from scatter.ipfs.cid import parse_cid
+
+    root = parse_cid(cid)
+    _open_store(store).unpin(root)
+    if json_out:
+        emit_json({"unpinned": str(root)})
+    else:
+        console.print(f"unpinned {root}")
+
+
+def ls_command(
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print pins and store size as JSON."),
+) -> None:
+    """List the pinned roots and the store's size."""
+    bs = _open_store(store)
+    pins = bs.pins()
+    stat = bs.stat()
+    if json_out:
+        emit_json({"pins": [str(p) for p in pins], "blocks": stat.block_count, "bytes": stat.size_bytes})
+        return
+    for p in pins:
+        console.print(str(p))
+    err_console.print(f"{len(pins)} pins, {stat.block_count} blocks, {stat.size_bytes} bytes in {bs.path}")
+
+
+def gc_command(
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print what was removed as JSON."),
+) -> None:
+    """Delete every block that no pin reaches."""
+    result = _open_store(store).gc()
+    if json_out:
+        emit_json({"removedBlocks": result.removed_blocks, "freedBytes": result.freed_bytes})
+    else:
+        console.print(f"removed {result.removed_blocks} blocks, freed {result.freed_bytes} bytes")
+
+
+def fetch_command(
+    cid: str = typer.Argument(..., help="Root CID to fetch."),
+    gateway: list[str] = typer.Option(..., "--gateway", "-g", help="Trustless gateway URL (repeatable)."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    car: bool = typer.Option(False, "--car", help="Ask for one CAR stream first, then blocks."),
+    concurrency: int = typer.Option(8, help="Requests in flight."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Fetch a DAG from trustless gateways, verifying every block, and pin it.
+
+    Example: scatter ipfs fetch bafy... -g http://127.0.0.1:8080 -g http://127.0.0.1:8081
+    """
+    from scatter.ipfs.cid import parse_cid
+    from scatter.ipfs.gateway.client import fetch_dag
+
+    root = parse_cid(cid)
+    result = fetch_dag(gateway, root, _open_store(store), prefer_car=car, concurrency=concurrency)
+    if json_out:
+        emit_json(
+            {
+                "cid": str(root),
+                "fetchedBlocks": result.fetched_blocks,
+                "fetchedBytes": result.fetched_bytes,
+                "alreadyHeld": result.already_held,
+                "rejected": result.rejected,
+            }
+        )
+    else:
+        console.print(
+            f"fetched and pinned {root} ({result.fetched_blocks} blocks, {result.fetched_bytes} bytes)"
+        )
+        for line in result.rejected:
+            err_console.print(f"rejected: {line}")
+
+
+def serve_command(
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on (0: any free port)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the URL as JSON once listening."),
+) -> None:
+    """Serve the embedded store as a Trustless Gateway (local blocks only); Ctrl-C stops.
+
+    Example: scatter ipfs serve --port 8080
+    """
+    import threading
+
+    from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
+
+    server = GatewayServer(create_gateway_app(_open_store(store)), host=host, port=port).start()
+    if json_out:
+        emit_json({"url": server.url, "store": str(_store_dir(store))})
+    else:
+        console.print(f"trustless gateway on {server.url} over {_store_dir(store)}")
+    import sys
+
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cid")(cid_command)
+    app.command("car")(car_command)
+    for name, fn in (
+        ("add", add_command),
+        ("get", get_command),
+        ("import", import_command),
+        ("pin", pin_command),
+        ("unpin", unpin_command),
+        ("ls", ls_command),
+        ("gc", gc_command),
+        ("fetch", fetch_command),
+        ("serve", serve_command),
+    ):
+        ipfs_app.command(name)(fn)
+    app.add_typer(ipfs_app)

@@ -1,0 +1,97 @@
+"""A shard read back out of its CAR, in order, with bounded memory and every block verified.
+
+One scan records where each block's bytes lie in the CAR (a few dozen bytes per
+256 KiB block); then the UnixFS exporter walks the DAG from the root, reading
+each block at its offset and checking it against its CID. The shard's bytes come
+out as a file-like stream, so :class:`~scatter.formats.erasure.ShardSet` reads a
+CAR exactly as it reads a raw shard file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from multiformats import CID
+
+from scatter.formats.errors import FormatError
+from scatter.ipfs.abc import BlockSource
+from scatter.ipfs.car import read_car
+from scatter.ipfs.cid import cid_bytes, cid_str
+from scatter.ipfs.errors import BlockNotFoundError
+from scatter.ipfs.exporter import iter_file
+
+
+class CarBlockSource(BlockSource):
+    """Blocks of one CAR file, found by offset (the file stays open until :meth:`close`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._file = Path(path).open("rb")  # noqa: SIM115 - closed in close()
+        self._index: dict[bytes, tuple[int, int]] = {}
+        try:
+            roots, blocks = read_car(self._file, verify=False)
+            for block in blocks:
+                end = self._file.tell()
+                self._index.setdefault(cid_bytes(block.cid), (end - len(block.data), len(block.data)))
+        except BaseException:
+            self._file.close()
+            raise
+        if len(roots) != 1:
+            self._file.close()
+            raise FormatError(f"{path}: a shard CAR has exactly one root, this one has {len(roots)}")
+        self.root: CID = roots[0]
+
+    def get(self, cid: CID) -> bytes:
+        where = self._index.get(cid_bytes(cid))
+        if where is None:
+            raise BlockNotFoundError(f"block {cid_str(cid)} is not in this CAR; the CAR is incomplete")
+        self._file.seek(where[0])
+        return self._file.read(where[1])
+
+    def has(self, cid: CID) -> bool:
+        return cid_bytes(cid) in self._index
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _ChunksReader(io.RawIOBase):
+    """A read-only stream over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes], on_close: BlockSource | None = None) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self._source = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return 0
+            self._pending = memoryview(nxt)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        if isinstance(self._source, CarBlockSource):
+            self._source.close()
+        super().close()
+
+
+def open_car_shard(path: str | Path, expected_root: str | CID | None = None) -> BinaryIO:
+    """The shard bytes stored in the CAR at ``path``, as a buffered binary stream (close it)."""
+    source = CarBlockSource(path)
+    if expected_root is not None:
+        want = expected_root if isinstance(expected_root, CID) else CID.decode(expected_root)
+        if source.root != want:
+            source.close()
+            raise FormatError(f"{path}: CAR root is {cid_str(source.root)}, expected {cid_str(want)}")
+    raw = _ChunksReader(iter_file(source.root, source, verify=True), on_close=source)
+    return io.BufferedReader(raw, buffer_size=1024 * 1024)

@@ -1,0 +1,1 @@
+"""The IPFS Trustless Gateway protocol: server (:mod:`.server`) and client (:mod:`.client`)."""

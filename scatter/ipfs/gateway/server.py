@@ -1,0 +1,277 @@
+"""Trustless Gateway server over a block store (Kubo's ``Gateway.NoFetch``: local blocks only).
+
+``GET``/``HEAD /ipfs/{cid}[/{path}]`` answers ``application/vnd.ipld.raw`` (one
+block, no path) or ``application/vnd.ipld.car`` (``dag-scope``,
+``entity-bytes``, UnixFS path resolution), chosen by ``Accept`` or
+``?format=raw|car``. It never fetches: a block not held is a 404, or a 412 for
+``Cache-Control: only-if-cached``. Bad input is a 400 with a one-line reason.
+
+The app is a plain Starlette application so the hoster can mount it beside its
+own routes (upload, ``/healthz``, ``/metrics``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Final
+
+import uvicorn
+from multiformats import CID
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from scatter.errors import ScatterError, ScatterValueError
+from scatter.ipfs.abc import BlockSource
+from scatter.ipfs.car import encode_header
+from scatter.ipfs.cid import cid_bytes, cid_str, parse_cid
+from scatter.ipfs.dag import DagScope, file_size, missing_blocks, resolve_path, walk_dag
+from scatter.ipfs.errors import BlockNotFoundError
+from scatter.ipfs.gateway._protocol import (
+    CAR_CONTENT_TYPE,
+    CAR_CONTENT_TYPE_DUPS,
+    IMMUTABLE,
+    RAW,
+    CarParams,
+    GatewayRequestError,
+    negotiate,
+    parse_car_params,
+    resolve_range,
+)
+
+__all__ = ["GatewayServer", "create_gateway_app"]
+
+_BATCH: Final = 1024 * 1024  # coalesce small CAR sections into writes of about this size
+_MAX_PATH: Final = 4096
+
+
+def _error(status: int, message: str) -> Response:
+    return PlainTextResponse(
+        message.splitlines()[0] + "\n", status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _only_if_cached(request: Request) -> bool:
+    return "only-if-cached" in request.headers.get("cache-control", "").lower()
+
+
+def _etag_matches(request: Request, etag: str) -> bool:
+    inm = request.headers.get("if-none-match")
+    if not inm:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+class _Gateway:
+    def __init__(self, store: BlockSource) -> None:
+        self.store = store
+
+    async def ipfs(self, request: Request) -> Response:
+        try:
+            return await self._ipfs(request)
+        except GatewayRequestError as exc:
+            return _error(exc.status, str(exc))
+        except BlockNotFoundError as exc:
+            if _only_if_cached(request):
+                return _error(412, f"{exc} (only-if-cached)")
+            return _error(404, f"{exc}; this gateway serves only blocks it holds")
+        except ScatterValueError as exc:
+            return _error(400, str(exc))
+        except ScatterError as exc:
+            return _error(500, str(exc))
+
+    async def _ipfs(self, request: Request) -> Response:
+        rest: str = request.path_params["rest"]
+        if len(rest) > _MAX_PATH:
+            raise GatewayRequestError("path too long")
+        cid_text, _, path = rest.partition("/")
+        root = parse_cid(cid_text)
+        segments = [s for s in path.split("/") if s]
+        if any(s in (".", "..") for s in segments):
+            raise GatewayRequestError("path segments '.' and '..' are not allowed")
+        query = dict(request.query_params)
+        kind = negotiate(request.headers.get("accept"), query.get("format"))
+        if kind == RAW:
+            if segments:
+                raise GatewayRequestError(
+                    "raw block responses take no path: ask for /ipfs/{cid} of the block itself"
+                )
+            return await self._raw(request, root)
+        return await self._car(
+            request, root, segments, parse_car_params(query, request.headers.get("accept"))
+        )
+
+    def _common(self, root: CID, roots: list[CID], path: str) -> dict[str, str]:
+        return {
+            "Cache-Control": IMMUTABLE,
+            "X-Ipfs-Path": f"/ipfs/{cid_str(root)}{path}",
+            "X-Ipfs-Roots": ",".join(cid_str(c) for c in roots),
+            "Vary": "Accept",
+            "X-Content-Type-Options": "nosniff",
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Expose-Headers": "Content-Length, ETag, X-Ipfs-Path, X-Ipfs-Roots",
+        }
+
+    async def _raw(self, request: Request, cid: CID) -> Response:
+        name = cid_str(cid)
+        etag = f'"{name}.raw"'
+        if _etag_matches(request, etag) and self.store.has(cid):
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+        data = self.store.get(cid)  # BlockNotFoundError -> 404 / 412
+        headers = self._common(cid, [cid], "")
+        headers.update(
+            {
+                "ETag": etag,
+                "Content-Disposition": f'attachment; filename="{name}.bin"',
+                "Content-Length": str(len(data)),
+            }
+        )
+        body = b"" if request.method == "HEAD" else data
+        response = Response(body, media_type=RAW, headers=headers)
+        if request.method == "HEAD":
+            response.headers["Content-Length"] = str(len(data))
+        return response
+
+    async def _car(self, request: Request, root: CID, segments: list[str], params: CarParams) -> Response:
+        store = self.store
+        passed, target = resolve_path(root, segments, store) if segments else ([], root)
+        roots = [b.cid for b in passed] + [target]
+        digest = hashlib.sha256(f"{'/'.join(segments)}|{params.etag_suffix()}".encode()).hexdigest()[:16]
+        etag = f'W/"{cid_str(root)}.car.{digest}"'
+        if _etag_matches(request, etag) and store.has(target):
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+        if not store.has(target):
+            raise BlockNotFoundError(f"block {cid_str(target)} is not held here", cid=target)
+        byte_range = None
+        if params.entity_bytes is not None:
+            size = file_size(target, store)
+            if size is not None:
+                byte_range = resolve_range(params.entity_bytes, size)
+        if params.scope is DagScope.ALL and byte_range is None:
+            gaps = await asyncio.to_thread(missing_blocks, target, store, limit=1)
+            if gaps:
+                raise BlockNotFoundError(
+                    f"the DAG of {cid_str(target)} is incomplete here (missing {cid_str(gaps[0])})",
+                    cid=gaps[0],
+                )
+        path = "/" + "/".join(segments) if segments else ""
+        headers = self._common(root, roots, path)
+        headers.update(
+            {
+                "ETag": etag,
+                "Content-Disposition": f'attachment; filename="{cid_str(root)}.car"',
+            }
+        )
+        media = CAR_CONTENT_TYPE_DUPS if params.dups else CAR_CONTENT_TYPE
+        if request.method == "HEAD":
+            return Response(b"", headers=headers, media_type=media)
+
+        def body() -> Iterator[bytes]:
+            yield encode_header([target])
+            buf = bytearray()
+            for block in passed:
+                buf += _section(block.cid, block.data)
+            for block in walk_dag(
+                target, store, scope=params.scope, byte_range=byte_range, dedupe=not params.dups
+            ):
+                key = cid_bytes(block.cid)
+                prefix = _varint(len(key) + len(block.data)) + key
+                if len(block.data) >= _BATCH // 4:
+                    if buf:
+                        yield bytes(buf)
+                        buf.clear()
+                    yield prefix + block.data
+                else:
+                    buf += prefix
+                    buf += block.data
+                    if len(buf) >= _BATCH:
+                        yield bytes(buf)
+                        buf.clear()
+            if buf:
+                yield bytes(buf)
+
+        return StreamingResponse(body(), headers=headers, media_type=media)
+
+    async def ipns(self, request: Request) -> Response:
+        return _error(501, "IPNS is not served here; ask for /ipfs/{cid}")
+
+
+def _section(cid: CID, data: bytes) -> bytes:
+    key = cid_bytes(cid)
+    return _varint(len(key) + len(data)) + key + data
+
+
+def create_gateway_app(store: BlockSource) -> Starlette:
+    """A Starlette app serving the Trustless Gateway over ``store``."""
+    gw = _Gateway(store)
+    routes = [
+        Route("/ipfs/{rest:path}", gw.ipfs, methods=["GET", "HEAD"]),
+        Route("/ipns/{rest:path}", gw.ipns, methods=["GET", "HEAD"]),
+    ]
+    return Starlette(routes=routes)
+
+
+class GatewayServer:
+    """Run a gateway app with uvicorn in a background thread (tests, CLI, dev network).
+
+    ``port=0`` picks a free port; :attr:`url` is known once :meth:`start` returns.
+    """
+
+    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((host, port))
+        except OSError as exc:
+            self._sock.close()
+            raise ScatterValueError(
+                f"cannot listen on {host}:{port} ({exc}); choose another --port"
+            ) from None
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> GatewayServer:
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise ScatterError("gateway server failed to start")
+            threading.Event().wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
