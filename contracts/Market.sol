@@ -17,8 +17,6 @@ import {SlotBits} from "./libraries/SlotBits.sol";
 ///      pricePerEpoch x (durationEpochs - slotOffset - paidEpochs of the slot's active deal, if any).
 ///      Only `withdraw` sends ETH; every other payment credits `balanceOf`.
 contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
-    using SlotBits for uint256;
-
     /*//////////////////////////////////////////////////////////////
                                CONSTANTS
     //////////////////////////////////////////////////////////////*/
@@ -109,10 +107,10 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         uint32 bit = SlotBits.bit(slot);
         if (b.openSlots & bit == 0) revert SlotNotOpen(bidId, slot);
 
-        uint256 refund = uint256(b.pricePerEpoch) * (b.durationEpochs - _slotOffsets[bidId][slot]);
+        uint128 refund = uint128(b.pricePerEpoch) * (b.durationEpochs - _slotOffsets[bidId][slot]);
         b.openSlots &= ~bit;
         b.closedSlots |= bit;
-        b.escrow -= uint128(refund);
+        b.escrow -= refund;
         emit SlotCancelled(bidId, slot, refund);
         _credit(b.client, refund);
     }
@@ -149,8 +147,7 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
 
         uint32 offset = _slotOffsets[bidId][slot];
         uint256 budget = b.durationEpochs - offset;
-        uint256 collateral = uint256(b.pricePerEpoch) * budget * _collateralBps / _BPS;
-        _lock(msg.sender, collateral);
+        uint128 collateral = _lock(msg.sender, uint256(b.pricePerEpoch) * budget * _collateralBps / _BPS);
         _hosterInBid[bidId][msg.sender] = true;
         b.openSlots = open & ~bit;
 
@@ -158,6 +155,7 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         dealId = ++_dealCount;
         _deals[dealId] = Deal({
             hoster: msg.sender,
+            // forge-lint: disable-next-line(unsafe-typecast) -- ids are sequential, far below 2^64
             bidId: uint64(bidId),
             slot: slot,
             status: DealStatus.Active,
@@ -165,9 +163,9 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
             paidThrough: start - 1,
             paidEpochs: 0,
             slotOffset: offset,
-            collateral: uint128(collateral) // <= free stake < 2^128
+            collateral: collateral
         });
-        emit SlotAccepted(bidId, dealId, msg.sender, slot, start, _clampEpoch(start + budget - 1), uint128(collateral));
+        emit SlotAccepted(bidId, dealId, msg.sender, slot, start, _clampEpoch(start + budget - 1), collateral);
     }
 
     /// @inheritdoc IMarket
@@ -194,11 +192,11 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         Bid storage b = _bids[d.bidId];
         uint32 current = currentEpoch();
         // Faultable once the first unpaid epoch (paidThrough + 1) is more than grace epochs old,
-        // and only while some epoch of the deal's budget is unpaid.
-        uint256 faultableFrom = uint256(d.paidThrough) + _graceEpochs + 1;
-        if (current < faultableFrom || d.paidThrough >= _endEpoch(d, b.durationEpochs)) {
-            revert GraceNotOver(current, faultableFrom);
-        }
+        // and only while some epoch of the deal's budget is unpaid (a fully paid deal: never).
+        uint256 faultableFrom = d.paidThrough < _endEpoch(d, b.durationEpochs)
+            ? uint256(d.paidThrough) + _graceEpochs + 1
+            : type(uint256).max;
+        if (current < faultableFrom) revert GraceNotOver(current, faultableFrom);
         address[] memory reporters = new address[](1);
         reporters[0] = msg.sender;
         _fault(dealId, d, b, true, reporters);
@@ -213,11 +211,11 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         uint32 current = currentEpoch();
         if (current < finishableFrom) revert DealNotOver(current, finishableFrom);
 
-        uint256 refund = uint256(b.pricePerEpoch) * (duration - d.slotOffset - d.paidEpochs);
+        uint128 refund = uint128(b.pricePerEpoch) * (duration - d.slotOffset - d.paidEpochs);
         _deals[dealId].status = DealStatus.Finished;
         _unlock(d.hoster, d.collateral);
         b.closedSlots |= SlotBits.bit(d.slot);
-        b.escrow -= uint128(refund);
+        b.escrow -= refund;
         emit DealFinished(dealId, d.hoster, refund);
         _credit(b.client, refund);
     }
@@ -370,10 +368,10 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         });
     }
 
-    /// @dev Slash a deal's collateral, pay client and reporters, reopen or close its slot.
+    /// @dev Slash a deal's collateral, pay client and reporters, reopen its slot.
     function _fault(uint256 dealId, Deal memory d, Bid storage b, bool missed, address[] memory reporters) private {
-        uint256 slashed = d.collateral;
-        uint256 share = (slashed - slashed * _slashClientBps / _BPS) / reporters.length;
+        uint128 slashed = d.collateral;
+        uint256 share = (slashed - uint256(slashed) * _slashClientBps / _BPS) / reporters.length;
         uint256 toReporters = share * reporters.length;
         uint256 toClient = slashed - toReporters; // includes the split's dust
 
@@ -422,7 +420,8 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev An attested range must be unpaid (fromEpoch > paidThrough), within the deal
+    /// @dev An attested range must be unpaid (fromEpoch > paidThrough; a settlement that skips
+    ///      unpaid epochs only from the hoster), within the deal
     ///      (toEpoch <= end) and over: toEpoch < current epoch to settle; a failure of the
     ///      current epoch may already be reported (toEpoch <= current epoch).
     function _checkRange(Deal memory d, uint32 durationEpochs, uint32 fromEpoch, uint32 toEpoch, bool settling)
@@ -431,6 +430,11 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     {
         if (fromEpoch > toEpoch) revert InvalidEpochRange(fromEpoch, toEpoch);
         if (fromEpoch <= d.paidThrough) revert EpochAlreadyPaid(fromEpoch, d.paidThrough);
+        // Skipped epochs can never be paid: only the hoster, who loses them, may skip.
+        uint256 nextUnpaid = uint256(d.paidThrough) + 1;
+        if (settling && fromEpoch != nextUnpaid && msg.sender != d.hoster) {
+            revert OnlyHosterMaySkip(fromEpoch, nextUnpaid);
+        }
         uint32 current = currentEpoch();
         if (settling ? toEpoch >= current : toEpoch > current) revert EpochNotOver(toEpoch, current);
         uint256 end = _endEpoch(d, durationEpochs);
@@ -448,14 +452,14 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         address[] memory signers
     ) private {
         uint32 epochs = toEpoch - fromEpoch + 1;
-        uint256 amount = uint256(b.pricePerEpoch) * epochs;
-        uint256 share = amount * _validatorFeeBps / _BPS / signers.length;
+        uint128 amount = uint128(b.pricePerEpoch) * epochs;
+        uint256 share = uint256(amount) * _validatorFeeBps / _BPS / signers.length;
         uint256 fee = share * signers.length;
 
         Deal storage ds = _deals[dealId];
         ds.paidThrough = toEpoch;
         ds.paidEpochs = d.paidEpochs + epochs;
-        b.escrow -= uint128(amount); // amount <= the deal's unpaid budget, which the escrow holds
+        b.escrow -= amount; // amount <= the deal's unpaid budget, which the escrow holds
         emit DealSettled(dealId, d.hoster, fromEpoch, toEpoch, amount - fee, fee);
 
         _credit(d.hoster, amount - fee);
@@ -470,6 +474,7 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     }
 
     function _clampEpoch(uint256 epoch) private pure returns (uint32) {
+        // forge-lint: disable-next-line(unsafe-typecast) -- bounded by the comparison
         return epoch > type(uint32).max ? type(uint32).max : uint32(epoch);
     }
 

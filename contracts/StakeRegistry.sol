@@ -83,6 +83,7 @@ abstract contract StakeRegistry is IStakeRegistry {
     function exit(Role role) external {
         Node storage n = _registered(role, msg.sender);
         if (n.status != NodeStatus.Exiting) revert ExitNotAnnounced(msg.sender, role);
+        // forge-lint: disable-next-line(block-timestamp) -- a delay of hours/days; seconds of drift do not matter
         if (block.timestamp < n.exitAt) revert ExitDelayNotOver(block.timestamp, n.exitAt);
         if (n.locked != 0) revert StakeLocked(n.locked);
 
@@ -135,26 +136,28 @@ abstract contract StakeRegistry is IStakeRegistry {
                           INTERNAL OPERATIONS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Lock `amount` of an Active hoster's free stake as deal collateral.
-    function _lock(address hoster, uint256 amount) internal {
+    /// @dev Lock `amount` of an Active hoster's free stake as deal collateral; returns it as uint128.
+    function _lock(address hoster, uint256 amount) internal returns (uint128 locked) {
         Node storage n = _nodes[Role.Hoster][hoster];
         if (n.status == NodeStatus.None) revert NotRegistered(hoster, Role.Hoster);
         if (n.status != NodeStatus.Active) revert NotActive(hoster, Role.Hoster);
         uint256 free = n.stake - n.locked;
         if (amount > free) revert InsufficientStake(free, amount);
-        n.locked += uint128(amount); // amount <= free < 2^128
+        // forge-lint: disable-next-line(unsafe-typecast) -- amount <= free stake < 2^128
+        locked = uint128(amount);
+        n.locked += locked;
     }
 
     /// @dev Release collateral of a finished deal.
-    function _unlock(address hoster, uint256 amount) internal {
-        _nodes[Role.Hoster][hoster].locked -= uint128(amount);
+    function _unlock(address hoster, uint128 amount) internal {
+        _nodes[Role.Hoster][hoster].locked -= amount;
     }
 
     /// @dev Burn locked collateral out of a hoster's stake; the caller credits it elsewhere.
-    function _slash(address hoster, uint256 amount) internal {
+    function _slash(address hoster, uint128 amount) internal {
         Node storage n = _nodes[Role.Hoster][hoster];
-        n.stake -= uint128(amount);
-        n.locked -= uint128(amount);
+        n.stake -= amount;
+        n.locked -= amount;
     }
 
     /*//////////////////////////////////////////////////////////////

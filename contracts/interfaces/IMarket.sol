@@ -91,6 +91,7 @@ interface IMarket is IStakeRegistry {
     error DealNotActive(uint256 dealId);
     error InvalidEpochRange(uint256 fromEpoch, uint256 toEpoch);
     error EpochAlreadyPaid(uint256 epoch, uint256 paidThrough);
+    error OnlyHosterMaySkip(uint256 fromEpoch, uint256 nextUnpaid);
     error EpochNotOver(uint256 epoch, uint256 currentEpoch);
     error EpochAfterDealEnd(uint256 epoch, uint256 endEpoch);
     error NoQuorum(uint256 have, uint256 need);
@@ -155,7 +156,8 @@ interface IMarket is IStakeRegistry {
     function accept(uint256 bidId, uint8 slot) external returns (uint256 dealId);
 
     /// @notice Pay epochs [fromEpoch, toEpoch] of a deal with a quorum of `ok` attestations.
-    /// @dev fromEpoch > paidThrough; toEpoch < currentEpoch and <= the deal's end;
+    /// @dev fromEpoch > paidThrough (only the deal's hoster may skip unpaid epochs: anyone else must
+    ///      start at paidThrough + 1); toEpoch < currentEpoch and <= the deal's end;
     ///      signers strictly ascending, each an eligible validator other than the deal's hoster and client.
     function settle(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, Signature[] calldata sigs) external;
 

@@ -6,11 +6,13 @@ pragma solidity ^0.8.24;
 library SlotBits {
     /// @dev The bit of `slot`; 0 when `slot` is out of range (so no slot bit ever matches).
     function bit(uint256 slot) internal pure returns (uint32) {
+        // forge-lint: disable-next-line(incorrect-shift,unsafe-typecast) -- 1 << slot < 2^32 for slot < 32
         return slot < 32 ? uint32(1 << slot) : 0;
     }
 
     /// @dev The low `slotCount` bits set (`slotCount` <= 32).
     function mask(uint256 slotCount) internal pure returns (uint32) {
+        // forge-lint: disable-next-line(incorrect-shift) -- shifts 1 by slotCount, as intended
         return uint32((1 << slotCount) - 1);
     }
 

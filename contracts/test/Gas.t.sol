@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {VmSafe} from "forge-std/Vm.sol";
+
 import {IMarket} from "../interfaces/IMarket.sol";
 import {FileRegistry} from "../FileRegistry.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
@@ -32,8 +34,7 @@ contract GasTest is MarketFixture {
         vm.cool(address(market));
         vm.prank(client);
         market.bid{value: value}(cids, 1 << 20, 6, PRICE, 720, new string[](0));
-        uint256 gasUsed = vm.snapshotGasLastCall("bid_6_slots");
-        assertLe(gasUsed, 180_000);
+        _record("bid_6_slots", 180_000);
     }
 
     function test_gas_accept() public {
@@ -41,8 +42,7 @@ contract GasTest is MarketFixture {
         vm.cool(address(market));
         vm.prank(hoster);
         market.accept(bidId, 2);
-        uint256 gasUsed = vm.snapshotGasLastCall("accept");
-        assertLe(gasUsed, 100_000);
+        _record("accept", 100_000);
     }
 
     function test_gas_settle10EpochsQuorum2_first() public {
@@ -51,7 +51,7 @@ contract GasTest is MarketFixture {
         IMarket.Signature[] memory sigs = _sigs(dealId, start, start + 9, true, 2);
         vm.cool(address(market));
         market.settle(dealId, start, start + 9, sigs);
-        vm.snapshotGasLastCall("settle_10_epochs_quorum_2_first");
+        _record("settle_10_epochs_quorum_2_first", type(uint256).max);
     }
 
     function test_gas_settle10EpochsQuorum2_steady() public {
@@ -61,8 +61,7 @@ contract GasTest is MarketFixture {
         IMarket.Signature[] memory sigs = _sigs(dealId, start + 1, start + 10, true, 2);
         vm.cool(address(market));
         market.settle(dealId, start + 1, start + 10, sigs);
-        uint256 gasUsed = vm.snapshotGasLastCall("settle_10_epochs_quorum_2");
-        assertLe(gasUsed, 90_000);
+        _record("settle_10_epochs_quorum_2", 90_000);
     }
 
     function test_gas_faultMissedReopen() public {
@@ -73,8 +72,7 @@ contract GasTest is MarketFixture {
         vm.cool(address(market));
         vm.prank(reporter);
         market.faultMissed(dealId);
-        uint256 gasUsed = vm.snapshotGasLastCall("fault_missed_reopen");
-        assertLe(gasUsed, 120_000);
+        _record("fault_missed_reopen", 120_000);
         assertEq(market.getBid(market.getDeal(dealId).bidId).openSlots & 1, 1);
     }
 
@@ -86,8 +84,15 @@ contract GasTest is MarketFixture {
         vm.cool(address(files));
         vm.prank(client);
         files.add(metadata);
-        uint256 gasUsed = vm.snapshotGasLastCall("file_add_512B");
-        assertLe(gasUsed, 80_000);
+        _record("file_add_512B", 80_000);
+    }
+
+    /// @dev Record the last call's gas in contracts/snapshots/GasTest.json and check its goal.
+    ///      `forge coverage` builds without the optimizer: its figures are neither recorded nor checked.
+    function _record(string memory name, uint256 goal) private {
+        if (vm.isContext(VmSafe.ForgeContext.Coverage)) return;
+        uint256 gasUsed = vm.snapshotGasLastCall(name);
+        assertLe(gasUsed, goal, name);
     }
 
     function _deal() private returns (uint256 dealId, uint32 start) {

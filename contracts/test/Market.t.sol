@@ -328,6 +328,26 @@ contract MarketTest is MarketFixture {
         assertEq(market.getBid(1).escrow, 0);
     }
 
+    function test_settle_onlyHosterMaySkipEpochs() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        _warpEpochs(6);
+        IMarket.Signature[] memory sigs = _sigs(dealId, start + 2, start + 4, true, 3);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.OnlyHosterMaySkip.selector, start + 2, start));
+        market.settle(dealId, start + 2, start + 4, sigs);
+        vm.prank(hoster);
+        market.settle(dealId, start + 2, start + 4, sigs);
+        assertEq(market.getDeal(dealId).paidThrough, start + 4);
+    }
+
+    function test_settle_anyoneMaySettleTheNextUnpaidRange() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        _warpEpochs(6);
+        IMarket.Signature[] memory sigs = _sigs(dealId, start, start + 1, true, 3);
+        vm.prank(address(0xBEEF));
+        market.settle(dealId, start, start + 1, sigs);
+        assertEq(market.getDeal(dealId).paidEpochs, 2);
+    }
+
     function test_settle_revertsOnUnknownDeal() public {
         IMarket.Signature[] memory sigs;
         vm.expectRevert(abi.encodeWithSelector(IMarket.UnknownDeal.selector, 5));
@@ -528,7 +548,10 @@ contract MarketTest is MarketFixture {
             bytes32 digest = other.attestationDigest(dealId, start, start, true, bytes32(0));
             (sigs[i].v, sigs[i].r, sigs[i].s) = vm.sign(keys[i], digest);
         }
-        assertTrue(other.attestationDigest(dealId, start, start, true, 0) != market.attestationDigest(dealId, start, start, true, 0));
+        assertTrue(
+            other.attestationDigest(dealId, start, start, true, 0)
+                != market.attestationDigest(dealId, start, start, true, 0)
+        );
         vm.expectRevert();
         market.settle(dealId, start, start, sigs);
     }
@@ -568,7 +591,10 @@ contract MarketTest is MarketFixture {
             market.attestationDigest(7, 3, 9, true, bytes32(uint256(0xabc))),
             keccak256(abi.encodePacked("\x19\x01", domain, structHash))
         );
-        assertEq(market.ATTESTATION_TYPEHASH(), keccak256("Attestation(uint256 dealId,uint32 fromEpoch,uint32 toEpoch,bool ok,bytes32 evidence)"));
+        assertEq(
+            market.ATTESTATION_TYPEHASH(),
+            keccak256("Attestation(uint256 dealId,uint32 fromEpoch,uint32 toEpoch,bool ok,bytes32 evidence)")
+        );
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -621,9 +647,7 @@ contract MarketTest is MarketFixture {
         _warpEpochs(DURATION + 1);
         _settle(dealId, start, start + DURATION - 1);
         _warpEpochs(GRACE + 5);
-        vm.expectRevert(
-            abi.encodeWithSelector(IMarket.GraceNotOver.selector, market.currentEpoch(), start + DURATION + GRACE)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IMarket.GraceNotOver.selector, market.currentEpoch(), type(uint256).max));
         market.faultMissed(dealId);
         market.finish(dealId);
     }
@@ -950,6 +974,78 @@ contract MarketTest is MarketFixture {
     }
 
     /*//////////////////////////////////////////////////////////////
+                               LIFECYCLE
+    //////////////////////////////////////////////////////////////*/
+
+    function test_lifecycle_faultReacceptFinishAccountsForEveryWei() public {
+        uint256 stakes = address(market).balance;
+        uint256 bidId = _bid(2, DURATION);
+        uint256 deal1 = _accept(hoster, bidId, 0);
+        uint256 deal2 = _accept(hoster2, bidId, 1);
+        uint32 start = market.getDeal(deal1).startEpoch;
+        _warpEpochs(4);
+        _settle(deal1, start, start + 2);
+        _settle(deal2, start, start + 2);
+        _warpEpochs(GRACE + 1);
+        market.faultMissed(deal1); // hoster stopped after 3 epochs
+        uint256 deal3 = _accept(hoster3, bidId, 0);
+        assertEq(market.getDeal(deal3).slotOffset, 3);
+        _warpEpochs(2 * DURATION);
+        uint32 s3 = market.getDeal(deal3).startEpoch;
+        _settle(deal3, s3, s3 + DURATION - 4);
+        _settle(deal2, start + 3, start + DURATION - 1);
+        _warpEpochs(GRACE + 1);
+        market.finish(deal2);
+        market.finish(deal3);
+
+        IMarket.Bid memory b = market.getBid(bidId);
+        assertEq(b.escrow, 0);
+        assertEq(b.closedSlots, 3);
+        assertEq(b.openSlots, 0);
+        // every wei of escrow went to hosters and validators; the slash went to client and reporter
+        uint256 paid = market.balanceOf(hoster) + market.balanceOf(hoster2) + market.balanceOf(hoster3);
+        for (uint256 i; i < validators.length; ++i) {
+            paid += market.balanceOf(validators[i]);
+        }
+        uint256 slashed = market.getDeal(deal1).collateral;
+        assertEq(
+            paid + market.balanceOf(client) + market.balanceOf(address(this)), 2 * uint256(PRICE) * DURATION + slashed
+        );
+        assertEq(address(market).balance, stakes + 2 * uint256(PRICE) * DURATION);
+    }
+
+    function test_settle_continuesForExitingHoster() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        vm.prank(hoster);
+        market.announceExit(HOSTER);
+        _warpEpochs(2);
+        _settle(dealId, start, start);
+        assertEq(market.getDeal(dealId).paidEpochs, 1);
+        assertEq(market.freeStake(HOSTER, hoster), 0);
+    }
+
+    function test_extend_growsBudgetOfOpenSlots() public {
+        uint256 bidId = _bid(1, DURATION);
+        vm.prank(client);
+        market.extend{value: uint256(PRICE) * 5}(bidId, 5);
+        uint256 dealId = _accept(hoster, bidId, 0);
+        assertEq(market.getDeal(dealId).collateral, uint256(PRICE) * (DURATION + 5) * COLLATERAL_BPS / 10_000);
+        assertEq(market.dealEndEpoch(dealId), market.getDeal(dealId).startEpoch + DURATION + 5 - 1);
+    }
+
+    function test_exit_thenWithdrawStake() public {
+        vm.prank(hoster);
+        market.announceExit(HOSTER);
+        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.startPrank(hoster);
+        market.exit(HOSTER);
+        uint256 before = hoster.balance;
+        market.withdraw(payable(hoster));
+        vm.stopPrank();
+        assertEq(hoster.balance - before, 10 ether);
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
@@ -977,8 +1073,11 @@ contract MarketTest is MarketFixture {
         start = market.getDeal(dealId).startEpoch;
     }
 
+    /// @dev Settle as the deal's hoster (the only party that may skip unpaid epochs).
     function _settle(uint256 dealId, uint32 from, uint32 to) internal {
-        market.settle(dealId, from, to, _sigs(dealId, from, to, true, QUORUM));
+        IMarket.Signature[] memory sigs = _sigs(dealId, from, to, true, QUORUM);
+        vm.prank(market.getDeal(dealId).hoster);
+        market.settle(dealId, from, to, sigs);
     }
 
     function _firstKeys(uint256 n) internal view returns (uint256[] memory keys) {

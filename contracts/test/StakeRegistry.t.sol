@@ -29,7 +29,7 @@ contract StakeRegistryTest is MarketFixture {
         assertEq(n.endpoint, "https://alice");
         assertEq(market.nodeCount(HOSTER), countBefore + 1);
         assertEq(market.freeStake(HOSTER, alice), 2 ether);
-        assertEq(address(market).balance, _stakeTotal() );
+        assertEq(address(market).balance, _stakeTotal());
     }
 
     function test_join_rolesAreSeparate() public {

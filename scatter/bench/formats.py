@@ -6,7 +6,8 @@ Measures, on one generated file and in one run:
 * ``encode``  — encrypt + erasure-code + UnixFS CIDs + CARs (+ raw shard files), one pass;
 * ``decode``  — from parity shards only (real Reed-Solomon decoding), decrypt, verify sha256.
 
-Each phase runs in a child process so that its peak RSS is its own (``wait4``).
+Each phase runs in a fresh child process, which reports its own peak RSS
+(``VmHWM`` from ``/proc/self/status``: the high-water mark of resident memory).
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+}
 
 
 def parse_size(text: str) -> int:
@@ -47,18 +57,26 @@ def _make_input(path: Path, size: int) -> None:
 
 def _phase(args: list[str]) -> dict[str, Any]:
     """Run one phase in a child; return its JSON result plus its peak RSS."""
-    proc = subprocess.Popen(
+    proc = subprocess.run(
         [sys.executable, "-m", "scatter.bench.formats", "--phase", *args], stdout=subprocess.PIPE, text=True
     )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark phase {args[0]} failed (exit {proc.returncode})")
-    result: dict[str, Any] = json.loads(out)
-    result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+    result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+def _peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _report(result: dict[str, Any]) -> int:
+    result["peak_rss_mib"] = _peak_rss_mib()
+    print(json.dumps(result))
+    return 0
 
 
 def _run_phase(argv: list[str]) -> int:
@@ -71,9 +89,7 @@ def _run_phase(argv: list[str]) -> int:
         with src.open("rb") as f:
             while chunk := f.read(4 * 1024 * 1024):
                 h.update(chunk)
-        elapsed = time.perf_counter() - t
-        print(json.dumps({"seconds": elapsed, "digest": h.hexdigest()}))
-        return 0
+        return _report({"seconds": time.perf_counter() - t, "digest": h.hexdigest()})
     from scatter.formats import params
     from scatter.formats.pipeline import decode_dir, encode_file, load_manifest
 
@@ -82,8 +98,9 @@ def _run_phase(argv: list[str]) -> int:
         t = time.perf_counter()
         m = encode_file(src, work, erasure=erasure)
         elapsed = time.perf_counter() - t
-        print(json.dumps({"seconds": elapsed, "digest": m.sha256.hex(), "stored": sum(s.size for s in m.shards)}))
-        return 0
+        return _report(
+            {"seconds": elapsed, "digest": m.sha256.hex(), "stored": sum(s.size for s in m.shards)}
+        )
     if phase == "decode":
         m = load_manifest(work)
         parity = list(range(m.erasure.n - m.erasure.k, m.erasure.n))
@@ -91,8 +108,7 @@ def _run_phase(argv: list[str]) -> int:
         decode_dir(work, work / "decoded.bin", use=parity)
         elapsed = time.perf_counter() - t
         (work / "decoded.bin").unlink()
-        print(json.dumps({"seconds": elapsed, "shards_used": parity}))
-        return 0
+        return _report({"seconds": elapsed, "shards_used": parity})
     raise SystemExit(f"unknown phase {phase}")
 
 
@@ -100,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--phase":
         return _run_phase(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m scatter.bench.formats", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"), help="input size (default 1GiB)")
+    parser = argparse.ArgumentParser(
+        prog="python -m scatter.bench.formats", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--size", type=parse_size, default=parse_size("1GiB"), help="input size (default 1GiB)"
+    )
     parser.add_argument("--shards", default="3/6", help="k/n (default 3/6)")
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -126,19 +146,28 @@ def main(argv: list[str] | None = None) -> int:
         "decode_from_parity_mib_s": round(mib / dec["seconds"], 1),
         "decode_shards_used": dec["shards_used"],
         "stored_bytes": enc["stored"],
-        "peak_rss_mib": {"sha256": sha["peak_rss_mib"], "encode": enc["peak_rss_mib"], "decode": dec["peak_rss_mib"]},
+        "peak_rss_mib": {
+            "sha256": sha["peak_rss_mib"],
+            "encode": enc["peak_rss_mib"],
+            "decode": dec["peak_rss_mib"],
+        },
     }
     if ns.json:
         print(json.dumps(results, indent=2))
         return 0
+    used = f"{dec['shards_used'][0]}..{dec['shards_used'][-1]}"
     print(f"input {mib:.0f} MiB, shards {ns.shards}, {os.cpu_count()} CPUs")
-    print(f"  sha256 (yardstick)          {results['sha256_mib_s']:>8} MiB/s   peak RSS {sha['peak_rss_mib']} MiB")
     print(
-        f"  encode (enc+RS+CIDs+CARs)   {results['encode_mib_s']:>8} MiB/s   peak RSS {enc['peak_rss_mib']} MiB"
+        f"  sha256 (yardstick)          {results['sha256_mib_s']:>8} MiB/s"
+        f"   peak RSS {sha['peak_rss_mib']} MiB"
+    )
+    print(
+        f"  encode (enc+RS+CIDs+CARs)   {results['encode_mib_s']:>8} MiB/s"
+        f"   peak RSS {enc['peak_rss_mib']} MiB"
         f"   = {results['encode_vs_sha256']}x sha256"
     )
     print(
-        f"  decode from parity {dec['shards_used']}  {results['decode_from_parity_mib_s']:>8} MiB/s"
+        f"  decode from parity {used:<9} {results['decode_from_parity_mib_s']:>8} MiB/s"
         f"   peak RSS {dec['peak_rss_mib']} MiB"
     )
     return 0

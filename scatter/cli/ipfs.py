@@ -6,6 +6,7 @@ Thin shell over :mod:`scatter.ipfs`; heavy imports happen inside the commands.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -321,8 +322,6 @@ def serve_command(
         emit_json({"url": server.url, "store": str(_store_dir(store))})
     else:
         console.print(f"trustless gateway on {server.url} over {_store_dir(store)}")
-    import sys
-
     sys.stdout.flush()
     try:
         threading.Event().wait()

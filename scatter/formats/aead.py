@@ -214,7 +214,8 @@ class Decryptor:
         self._done = True
         if self._cipher is None:
             raise TruncatedError(
-                f"ciphertext truncated: {len(self._buf)} bytes, shorter than the {schema.HEADER_SIZE}-byte header"
+                f"ciphertext truncated: {len(self._buf)} bytes, "
+                f"shorter than the {schema.HEADER_SIZE}-byte header"
             )
         if len(self._buf) < schema.TAG_SIZE:
             raise TruncatedError(
@@ -261,7 +262,8 @@ class SegmentLayout:
         tail = body % full
         if body != schema.TAG_SIZE and 0 < tail <= schema.TAG_SIZE:
             raise FormatError(
-                f"ciphertext length {self.ciphertext_length} does not fit segments of {self.segment_size} bytes; "
+                f"ciphertext length {self.ciphertext_length} does not fit segments "
+                f"of {self.segment_size} bytes; "
                 "it is truncated or not this file"
             )
 

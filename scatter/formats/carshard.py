@@ -9,7 +9,10 @@ CAR exactly as it reads a raw shard file.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -60,10 +63,13 @@ class CarBlockSource(BlockSource):
 class _ChunksReader(io.RawIOBase):
     """A read-only stream over an iterator of byte chunks."""
 
-    def __init__(self, chunks: Iterator[bytes], on_close: BlockSource | None = None) -> None:
+    def __init__(
+        self, chunks: Iterator[bytes], on_close: BlockSource | None = None, prefetch: _Prefetch | None = None
+    ) -> None:
         self._chunks = chunks
         self._pending = memoryview(b"")
         self._source = on_close
+        self._prefetch = prefetch
 
     def readable(self) -> bool:
         return True
@@ -80,12 +86,59 @@ class _ChunksReader(io.RawIOBase):
         return n
 
     def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.close()
         if isinstance(self._source, CarBlockSource):
             self._source.close()
         super().close()
 
 
-def open_car_shard(path: str | Path, expected_root: str | CID | None = None) -> BinaryIO:
+class _Prefetch(Iterator[bytes]):
+    """Runs a chunk iterator in a thread, ``depth`` chunks ahead: block hashing (GIL-free in
+    hashlib) and reads overlap with the caller's decoding. Errors surface at the caller."""
+
+    _END = object()
+
+    def __init__(self, chunks: Iterator[bytes], depth: int = 16) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(chunks,), daemon=True, name="scatter-car-prefetch"
+        )
+        self._thread.start()
+
+    def _run(self, chunks: Iterator[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                if self._stop.is_set():
+                    return
+                self._queue.put(chunk)
+            self._queue.put(self._END)
+        except BaseException as exc:
+            self._queue.put(exc)
+
+    def __next__(self) -> bytes:
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(item)
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._queue.put(item)
+            raise item
+        assert isinstance(item, bytes)
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+
+def open_car_shard(
+    path: str | Path, expected_root: str | CID | None = None, *, prefetch_depth: int = 16
+) -> BinaryIO:
     """The shard bytes stored in the CAR at ``path``, as a buffered binary stream (close it)."""
     source = CarBlockSource(path)
     if expected_root is not None:
@@ -93,5 +146,6 @@ def open_car_shard(path: str | Path, expected_root: str | CID | None = None) -> 
         if source.root != want:
             source.close()
             raise FormatError(f"{path}: CAR root is {cid_str(source.root)}, expected {cid_str(want)}")
-    raw = _ChunksReader(iter_file(source.root, source, verify=True), on_close=source)
-    return io.BufferedReader(raw, buffer_size=1024 * 1024)
+    chunks = _Prefetch(iter_file(source.root, source, verify=True), depth=prefetch_depth)
+    raw = _ChunksReader(chunks, on_close=source, prefetch=chunks)
+    return io.BufferedReader(raw, buffer_size=256 * 1024)

@@ -14,8 +14,8 @@ codec are deterministic, so re-encoding reproduces every shard exactly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
 
 import zfec
 
@@ -25,11 +25,18 @@ from scatter.formats.errors import (
     MismatchedShardsError,
     NotEnoughShardsError,
     TruncatedError,
+    TruncatedShardError,
 )
 from scatter.formats.params import Codec, ErasureParams
 from scatter.formats.shard_schema import FILE_ID_SIZE, HEADER_SIZE, ShardHeader, StripeLayout
 
 Buffer = bytes | bytearray | memoryview
+
+
+class Readable(Protocol):
+    """Where shard bytes come from: an open file, a CAR being exported, a network stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def file_id_of(first_stripe: Buffer) -> bytes:
@@ -157,7 +164,7 @@ def encode_bytes(params: ErasureParams, ciphertext: Buffer) -> list[bytes]:
     return [bytes(s) for s in shards]
 
 
-def read_header(stream: BinaryIO) -> ShardHeader:
+def read_header(stream: Readable) -> ShardHeader:
     """Read and parse the header at the stream's position."""
     return ShardHeader.unpack(stream.read(HEADER_SIZE))
 
@@ -165,8 +172,8 @@ def read_header(stream: BinaryIO) -> ShardHeader:
 class ShardSet:
     """At least k shards of one encoding of one file, checked to belong together."""
 
-    def __init__(self, streams: Iterable[BinaryIO], *, names: Sequence[str] | None = None) -> None:
-        chosen: dict[int, tuple[ShardHeader, BinaryIO]] = {}
+    def __init__(self, streams: Iterable[Readable], *, names: Sequence[str] | None = None) -> None:
+        chosen: dict[int, tuple[ShardHeader, Readable]] = {}
         reference: ShardHeader | None = None
         ref_name = ""
         for pos, stream in enumerate(streams):
@@ -205,8 +212,10 @@ class ShardSet:
             for i, stream in zip(self._use, self._streams, strict=True):
                 data = stream.read(block)
                 if len(data) != block:
-                    raise TruncatedError(
-                        f"shard {i} is truncated: stripe {s} has {len(data)} of {block} bytes; fetch it again"
+                    raise TruncatedShardError(
+                        f"shard {i} is truncated: stripe {s} has {len(data)} of {block} bytes; "
+                        "fetch it again",
+                        index=i,
                     )
                 blocks.append(data)
             data_blocks = self._codec.decode(blocks, self._use)
@@ -245,13 +254,39 @@ def _difference(a: ShardHeader, b: ShardHeader) -> str:
     return "it is a shard of a different file"
 
 
-def decode_shards(streams: Iterable[BinaryIO]) -> Iterator[Buffer]:
+def ciphertext_reader(
+    header: ShardHeader, read_shard_at: Callable[[int, int, int], bytes]
+) -> Callable[[int, int], bytes]:
+    """A ``read_at(offset, size)`` over the ciphertext that reads ranges of the data shards.
+
+    ``read_shard_at(shard index, offset, size)`` fetches bytes of one data shard
+    (e.g. an HTTP range request to a hoster's gateway). With
+    :func:`scatter.formats.aead.decrypt_range` this gives ranged downloads that
+    fetch only the segments needed and decode nothing.
+    """
+    layout = StripeLayout(header.k, header.block_size, header.ciphertext_length)
+
+    def read_at(offset: int, size: int) -> bytes:
+        parts = []
+        for index, pos, length in layout.data_spans(offset, size):
+            piece = read_shard_at(index, pos, length)
+            if len(piece) != length:
+                raise TruncatedShardError(
+                    f"shard {index}: read {len(piece)} of {length} bytes at {pos}", index=index
+                )
+            parts.append(piece)
+        return b"".join(parts)
+
+    return read_at
+
+
+def decode_shards(streams: Iterable[Readable]) -> Iterator[Buffer]:
     """The ciphertext, in order, from any k shards (extra shards are ignored)."""
     for blocks in ShardSet(streams).stripes():
         yield from blocks
 
 
-def rebuild_shard(streams: Iterable[BinaryIO], index: int) -> Iterator[Buffer]:
+def rebuild_shard(streams: Iterable[Readable], index: int) -> Iterator[Buffer]:
     """Shard ``index`` (header included), byte for byte, from any k shards of the same file."""
     shards = ShardSet(streams)
     header = shards.header

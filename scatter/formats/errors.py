@@ -46,12 +46,28 @@ class TruncatedError(ScatterIntegrityError):
     """The data ends early: segments or shard bytes are missing at the end."""
 
 
+class BadShardError(ScatterIntegrityError):
+    """One identified shard cannot be used (truncated, a block failing its CID, unreadable).
+
+    ``index`` names the shard, so a caller holding more than k shards can drop it and retry.
+    """
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class TruncatedShardError(TruncatedError, BadShardError):
+    """A shard ends before its header says it should."""
+
+
 class NotEnoughShardsError(ScatterValueError):
     """Fewer than k usable shards were given."""
 
-    def __init__(self, have: int, need: int) -> None:
+    def __init__(self, have: int, need: int, *, detail: str = "") -> None:
+        more = f" ({detail})" if detail else ""
         super().__init__(
-            f"not enough shards: have {have} usable, need {need}; fetch {need - have} more shard(s)"
+            f"not enough shards: have {have} usable, need {need}{more}; fetch {need - have} more shard(s)"
         )
         self.have = have
         self.need = need

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 from scatter.formats.errors import InvalidParametersError, WrongKeyError
 
@@ -64,13 +65,7 @@ def key_request_typed_data() -> dict[str, Any]:
 def key_request_digest() -> bytes:
     """The EIP-712 digest ``keccak256(0x1901 || domainSeparator || hashStruct(message))``."""
     signable = encode_typed_data(full_message=key_request_typed_data())
-    return bytes(keccak_eip191(signable.version, signable.header, signable.body))
-
-
-def keccak_eip191(version: bytes, header: bytes, body: bytes) -> bytes:
-    from eth_utils import keccak
-
-    return bytes(keccak(b"\x19" + version + header + body))
+    return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
 
 
 def _split(signature: bytes) -> tuple[int, int]:

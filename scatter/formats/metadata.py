@@ -2,7 +2,8 @@
 
 ::
 
-    blob = magic "SCMD" | version u8 = 1 | nonce[12] | AES-256-GCM(key, nonce, cbor(metadata), aad=magic|version)
+    blob = magic "SCMD" | version u8 = 1 | nonce[12]
+           | AES-256-GCM(key, nonce, cbor(metadata), aad=magic|version)
 
 ``key`` is the owner's metadata key (:mod:`scatter.formats.keyderiv`); the nonce is
 random (96 bits; one key encrypts far fewer than 2^32 records). WebCrypto opens

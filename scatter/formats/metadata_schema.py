@@ -57,7 +57,9 @@ def _cid_str(value: str | CID) -> str:
         cid = value if isinstance(value, CID) else CID.decode(value)
     except Exception as exc:
         raise FormatError(f"invalid shard CID {value!r}: {exc}") from None
-    return str(cid.set(base="base32")) if cid.version == 1 else str(cid)
+    if cid.version != 1:
+        raise FormatError(f"shard CID {value!r} is CIDv0; shards are addressed by CIDv1 (raw leaves)")
+    return str(cid.set(base="base32"))
 
 
 @dataclass(frozen=True, slots=True)

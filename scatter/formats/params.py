@@ -23,6 +23,9 @@ DEFAULT_K = 3
 DEFAULT_N = 6
 DEFAULT_SEGMENT_SIZE = 1 * MIB
 DEFAULT_BLOCK_SIZE = 1 * MIB
+#: With ``block_size=AUTO`` a stripe's n blocks take at most this much memory.
+AUTO_STRIPE_BUDGET = 32 * MIB
+AUTO = 0
 
 MIN_SEGMENT_SIZE = 4 * KIB
 MAX_SEGMENT_SIZE = 64 * MIB
@@ -46,15 +49,18 @@ class ErasureParams:
 
     ``block_size`` is the number of bytes each shard gets per stripe (a stripe is
     ``k * block_size`` bytes of ciphertext); it bounds memory, not the layout's
-    correctness, and is recorded in each shard header.
+    correctness, and is recorded in each shard header. ``AUTO`` (the default)
+    picks :func:`auto_block_size`: 1 MiB up to n = 32, smaller for wider codes.
     """
 
     k: int = DEFAULT_K
     n: int = DEFAULT_N
-    block_size: int = DEFAULT_BLOCK_SIZE
+    block_size: int = AUTO
     codec: Codec = Codec.ZFEC
 
     def __post_init__(self) -> None:
+        if self.block_size == AUTO:
+            object.__setattr__(self, "block_size", auto_block_size(self.n))
         if not 1 <= self.k <= self.n <= MAX_SHARDS:
             raise InvalidParametersError(
                 f"invalid shards {self.k}/{self.n}: need 1 <= k <= n <= {MAX_SHARDS}, e.g. --shards 3/6"
@@ -65,11 +71,12 @@ class ErasureParams:
             )
         if self.codec is Codec.REPLICATION and self.k != 1:
             raise InvalidParametersError(
-                f"replication stores whole copies, so k must be 1 (got {self.k}/{self.n}); use --shards 1/{self.n}"
+                f"replication stores whole copies, so k must be 1 (got {self.k}/{self.n}); "
+                f"use --shards 1/{self.n}"
             )
 
     @classmethod
-    def replication(cls, copies: int, *, block_size: int = DEFAULT_BLOCK_SIZE) -> ErasureParams:
+    def replication(cls, copies: int, *, block_size: int = AUTO) -> ErasureParams:
         """Plain replication: ``copies`` identical copies of the ciphertext."""
         return cls(k=1, n=copies, block_size=block_size, codec=Codec.REPLICATION)
 
@@ -85,7 +92,15 @@ class ErasureParams:
 _SHARDS_RE = re.compile(r"^\s*(\d{1,3})\s*/\s*(\d{1,3})\s*$")
 
 
-def parse_shards(text: str, *, block_size: int = DEFAULT_BLOCK_SIZE) -> ErasureParams:
+def auto_block_size(n: int) -> int:
+    """1 MiB, halved until n blocks fit in :data:`AUTO_STRIPE_BUDGET` (never under 64 KiB)."""
+    size = DEFAULT_BLOCK_SIZE
+    while size > 64 * KIB and n * size > AUTO_STRIPE_BUDGET:
+        size //= 2
+    return size
+
+
+def parse_shards(text: str, *, block_size: int = AUTO) -> ErasureParams:
     """Parse ``"k/n"`` (``"3/6"``); ``"1/n"`` means n plain copies (replication)."""
     match = _SHARDS_RE.match(text)
     if match is None:
@@ -117,7 +132,7 @@ def _env_int(name: str, default: int) -> int:
 
 def erasure_from_env(shards: str | None = None) -> ErasureParams:
     """Erasure parameters from ``shards`` or ``SCATTER_SHARDS``, ``SCATTER_BLOCK_SIZE``, else defaults."""
-    block = _env_int("SCATTER_BLOCK_SIZE", DEFAULT_BLOCK_SIZE)
+    block = _env_int("SCATTER_BLOCK_SIZE", AUTO)
     text = shards or os.environ.get("SCATTER_SHARDS") or f"{DEFAULT_K}/{DEFAULT_N}"
     return parse_shards(text, block_size=block)
 

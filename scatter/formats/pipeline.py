@@ -23,14 +23,10 @@ from typing import BinaryIO
 
 from multiformats import CID
 
+from scatter.errors import ScatterError, ScatterIntegrityError
 from scatter.formats import aead
-from scatter.formats.erasure import Buffer, ShardEncoder, ShardSet
-from scatter.formats.errors import (
-    FormatError,
-    MismatchedShardsError,
-    NotEnoughShardsError,
-    ScatterIntegrityError,
-)
+from scatter.formats.erasure import Buffer, Readable, ShardEncoder, ShardSet
+from scatter.formats.errors import BadShardError, FormatError, MismatchedShardsError, NotEnoughShardsError
 from scatter.formats.manifest_schema import FILENAME, Manifest, ShardEntry
 from scatter.formats.params import DEFAULT_SEGMENT_SIZE, ErasureParams
 from scatter.ipfs.car import CarWriter
@@ -163,7 +159,9 @@ def encode_stream(
     encoder = ShardEncoder(erasure, ct_length)
     digest = hashlib.sha256()
     feed: Callable[[Sequence[Buffer]], None]
-    fan = _ThreadedSinks(sinks, workers) if workers > 0 else None
+    # At most ~64 MiB of stripes queued for the sinks, whatever k, n and block size.
+    depth = max(1, min(4, (64 << 20) // (erasure.n * erasure.block_size)))
+    fan = _ThreadedSinks(sinks, workers, depth) if workers > 0 else None
     if fan is not None:
         feed = fan.put
     else:
@@ -215,6 +213,7 @@ def encode_file(
     key: bytes | None = None,
     shard_files: bool = False,
     cars: bool = True,
+    overwrite: bool = False,
     progress: Progress | None = None,
 ) -> Manifest:
     """Encode ``path`` into ``out_dir``: one CAR per shard and ``manifest.json`` (secret: has the key).
@@ -226,6 +225,13 @@ def encode_file(
     if not src.is_file():
         raise FormatError(f"{src} is not a regular file; give the path of a file to encode")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FormatError(f"{out} exists and is not a directory; give a directory for the shards")
+    if (out / FILENAME).exists() and not overwrite:
+        raise FormatError(
+            f"{out} already holds an encoded file ({FILENAME}, with its key); "
+            "choose another directory, or overwrite it (--force)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     key = aead.new_content_key() if key is None else key
     with contextlib.ExitStack() as stack:
@@ -272,7 +278,7 @@ def _write_secret(path: Path, text: str) -> None:
 
 
 def decrypt_shards(
-    streams: Iterable[BinaryIO],
+    streams: Iterable[Readable],
     key: bytes,
     out: BinaryIO,
     *,
@@ -318,6 +324,22 @@ def load_manifest(directory: str | os.PathLike[str]) -> Manifest:
         ) from None
 
 
+class _Tagged:
+    """A shard stream whose read errors name the shard (so the caller can try another)."""
+
+    def __init__(self, stream: BinaryIO, index: int) -> None:
+        self._stream = stream
+        self.index = index
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return self._stream.read(size)
+        except BadShardError:
+            raise
+        except (ScatterError, OSError) as exc:
+            raise BadShardError(f"shard {self.index} is unreadable: {exc}", index=self.index) from exc
+
+
 def _shard_path(base: Path, entry: ShardEntry) -> Path | None:
     """The raw shard file if present, else the shard's CAR if present."""
     for name in (entry.file, entry.car):
@@ -326,14 +348,16 @@ def _shard_path(base: Path, entry: ShardEntry) -> Path | None:
     return None
 
 
-def _open_shard(base: Path, entry: ShardEntry) -> BinaryIO:
+def _open_shard(base: Path, entry: ShardEntry, k: int) -> BinaryIO:
     path = _shard_path(base, entry)
     assert path is not None
     if entry.file is not None and path == base / entry.file:
         return path.open("rb")
     from scatter.formats.carshard import open_car_shard
 
-    return open_car_shard(path, expected_root=entry.cid)
+    # Read-ahead of 256 KiB blocks per shard, ~64 MiB over the k shards read at once.
+    depth = max(2, min(16, 256 // k))
+    return open_car_shard(path, expected_root=entry.cid, prefetch_depth=depth)
 
 
 def decode_dir(
@@ -351,32 +375,46 @@ def decode_dir(
     """
     base = Path(directory)
     manifest = load_manifest(base)
+    k = manifest.erasure.k
     wanted = set(range(manifest.erasure.n) if use is None else use)
     present = [s for s in manifest.shards if s.index in wanted and _shard_path(base, s) is not None]
-    if len(present) < manifest.erasure.k:
-        raise NotEnoughShardsError(len(present), manifest.erasure.k)
     target = Path(out_path)
+    if target.is_dir():
+        raise FormatError(f"{target} is a directory; give the path of the file to write")
     tmp = target.with_name(f".{target.name}.part")
-    with contextlib.ExitStack() as stack:
-        streams = [stack.enter_context(_open_shard(base, s)) for s in present[: manifest.erasure.k]]
-        try:
-            with tmp.open("wb") as out:
-                decrypt_shards(
-                    streams,
-                    manifest.content_key,
-                    out,
-                    expected_sha256=manifest.sha256,
-                    progress=progress,
-                    names=[f"shard {s.index}" for s in present],
-                )
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+    failed: dict[int, str] = {}
+    try:
+        while True:
+            usable = [s for s in present if s.index not in failed]
+            if len(usable) < k:
+                detail = "; ".join(why for _, why in sorted(failed.items()))
+                raise NotEnoughShardsError(len(usable), k, detail=detail)
+            try:
+                with contextlib.ExitStack() as stack:
+                    streams = [
+                        _Tagged(stack.enter_context(_open_shard(base, s, k)), s.index) for s in usable[:k]
+                    ]
+                    with tmp.open("wb") as out:
+                        decrypt_shards(
+                            streams,
+                            manifest.content_key,
+                            out,
+                            expected_sha256=manifest.sha256,
+                            progress=progress,
+                            names=[f"shard {s.index}" for s in usable[:k]],
+                        )
+                break
+            except BadShardError as exc:
+                # One identified shard is bad: drop it and start over with another.
+                failed[exc.index] = str(exc)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return manifest
 
 
-def shard_cid(stream: BinaryIO) -> CID:
+def shard_cid(stream: Readable) -> CID:
     """The CID ``ipfs add --cid-version=1`` gives a shard's bytes."""
     sink = ShardSink()
     while chunk := stream.read(READ_SIZE):
@@ -385,7 +423,7 @@ def shard_cid(stream: BinaryIO) -> CID:
 
 
 def heal_shard(
-    sources: Iterable[BinaryIO],
+    sources: Iterable[Readable],
     index: int,
     *,
     expected_cid: str | CID | None = None,

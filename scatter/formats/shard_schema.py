@@ -24,7 +24,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from scatter.formats.errors import FormatError, InvalidParametersError, TruncatedError, UnsupportedVersionError
+from scatter.formats.errors import (
+    FormatError,
+    InvalidParametersError,
+    TruncatedError,
+    UnsupportedVersionError,
+)
 from scatter.formats.params import Codec, ErasureParams
 
 MAGIC = b"SCSH"
@@ -92,7 +97,9 @@ class ShardHeader:
         if data[4] not in SUPPORTED_VERSIONS:
             raise UnsupportedVersionError("shard format", data[4], SUPPORTED_VERSIONS)
         if len(data) < HEADER_SIZE:
-            raise TruncatedError(f"shard header truncated: {len(data)} of {HEADER_SIZE} bytes; fetch the shard again")
+            raise TruncatedError(
+                f"shard header truncated: {len(data)} of {HEADER_SIZE} bytes; fetch the shard again"
+            )
         _, version, codec, k, n, index, block_size, length, file_id = _HEADER.unpack_from(data)
         try:
             codec_id = Codec(codec)
@@ -150,6 +157,33 @@ class StripeLayout:
     @property
     def first_stripe_length(self) -> int:
         return min(self.ciphertext_length, self.stripe_size)
+
+    def data_spans(self, offset: int, length: int) -> list[tuple[int, int, int]]:
+        """Where ciphertext bytes ``[offset, offset+length)`` lie in the data shards.
+
+        Returns ``(shard index, offset in the shard including its header, length)``
+        pieces in order; data shards (0..k-1) of a systematic code hold the
+        ciphertext itself, so a ranged download needs no decoding when they are up.
+        """
+        if offset < 0 or length < 0 or offset + length > self.ciphertext_length:
+            raise FormatError(
+                f"range {offset}+{length} outside the ciphertext of {self.ciphertext_length} bytes"
+            )
+        spans: list[tuple[int, int, int]] = []
+        pos, end = offset, offset + length
+        full_bytes = self.full_stripes * self.stripe_size
+        while pos < end:
+            if pos < full_bytes:
+                s, within = divmod(pos, self.stripe_size)
+                block, stripe_base = self.block_size, HEADER_SIZE + s * self.block_size
+            else:
+                s, within = self.full_stripes, pos - full_bytes
+                block, stripe_base = self.tail_block_size, HEADER_SIZE + self.full_stripes * self.block_size
+            j, in_block = divmod(within, block)
+            take = min(block - in_block, end - pos)
+            spans.append((j, stripe_base + in_block, take))
+            pos += take
+        return spans
 
     def stripe(self, s: int) -> tuple[int, int]:
         """(block size, ciphertext bytes) of stripe ``s``."""

@@ -2,7 +2,8 @@
 
 ::
 
-    scatter:file?v=1&k=3&n=6&shards=<cid_0>,...,<cid_{n-1}>#key=<base64url(content key)>[&name=..][&type=..][&size=..][&sha256=..]
+    scatter:file?v=1&k=3&n=6&shards=<cid_0>,...,<cid_{n-1}>
+        #key=<base64url(content key)>[&name=..][&type=..][&size=..][&sha256=..]
     https://<app>/<path>?v=1&k=...&n=...&shards=...#key=...          (same fields, opened by the dapp)
 
 The query carries only what is public anyway (the shard CIDs are named in the
@@ -27,6 +28,7 @@ from urllib.parse import quote, unquote, urlsplit
 from multiformats import CID
 
 from scatter.formats.errors import FormatError, InvalidParametersError, UnsupportedVersionError
+from scatter.formats.metadata_schema import FileMetadata, FileVersion
 from scatter.formats.params import MAX_SHARDS
 
 LINK_VERSION = 1
@@ -39,7 +41,8 @@ _FRAGMENT_OPTIONAL = {"name", "type", "size", "sha256"}
 _UINT = re.compile(r"^(0|[1-9][0-9]{0,17})$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
+# type/subtype, optionally with parameters ("text/plain; charset=utf-8"); printable, at most 255 chars.
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][\x20-\x7e]{0,250}$")
 
 
 def _b64url(data: bytes) -> str:
@@ -89,6 +92,21 @@ class ShareLink:
             raise InvalidParametersError("share link: size must be >= 0")
         if self.media_type is not None and not _MEDIA_TYPE.match(self.media_type):
             raise InvalidParametersError(f"share link: invalid media type {self.media_type!r}")
+
+    @classmethod
+    def for_file(cls, metadata: FileMetadata, version: FileVersion | None = None) -> ShareLink:
+        """The link to one version (default: the current one) of a file in the owner's metadata."""
+        v = metadata.current if version is None else version
+        return cls(
+            k=v.erasure.k,
+            n=v.erasure.n,
+            shards=v.shards,
+            content_key=v.content_key,
+            name=metadata.name,
+            media_type=metadata.media_type or None,
+            size=v.size,
+            sha256=v.sha256,
+        )
 
     def to_url(self, base: str = SCHEME_BASE) -> str:
         """The link; ``base`` is ``scatter:file`` or an https URL of a dapp (no query, no fragment)."""
@@ -171,7 +189,7 @@ def parse_share_link(url: str) -> ShareLink:
         missing, extra = _QUERY_KEYS - set(q), set(q) - _QUERY_KEYS
         raise FormatError(f"share link: query fields missing {sorted(missing)} / unknown {sorted(extra)}")
     f = _pairs(fragment, "fragment")
-    if not _FRAGMENT_REQUIRED <= set(f) or not set(f) <= _FRAGMENT_REQUIRED | _FRAGMENT_OPTIONAL:
+    if not set(f) >= _FRAGMENT_REQUIRED or not set(f) <= _FRAGMENT_REQUIRED | _FRAGMENT_OPTIONAL:
         missing, extra = _FRAGMENT_REQUIRED - set(f), set(f) - _FRAGMENT_REQUIRED - _FRAGMENT_OPTIONAL
         raise FormatError(f"share link: fragment fields missing {sorted(missing)} / unknown {sorted(extra)}")
     key = _unb64url(f["key"], "key")

@@ -122,17 +122,7 @@ def metadata_vector() -> dict[str, Any]:
 
 
 def sharelink_vector() -> dict[str, Any]:
-    v = sample_metadata().current
-    link = sharelink.ShareLink(
-        k=v.erasure.k,
-        n=v.erasure.n,
-        shards=v.shards,
-        content_key=v.content_key,
-        name="report é.pdf",
-        media_type="application/pdf",
-        size=v.size,
-        sha256=v.sha256,
-    )
+    link = sharelink.ShareLink.for_file(sample_metadata())
     return {
         "format": "share link v1",
         "url": link.to_url(),

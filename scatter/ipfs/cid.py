@@ -142,19 +142,36 @@ def parse_cid(value: str | bytes | CID) -> CID:
 
 
 def cid_from_bytes(buf: bytes | memoryview) -> tuple[CID, int]:
-    """Decode a binary CID at the start of ``buf``; return it and its length in bytes."""
+    """Decode a binary CID at the start of ``buf``; return it and its length in bytes.
+
+    CIDs of the codecs and hashes handled here are built directly (no
+    re-validation: this runs once per link and per CAR section); others go
+    through :func:`parse_cid`, which rejects them with a clear message.
+    """
     if len(buf) >= 2 and buf[0] == 0x12 and buf[1] == 0x20:
-        end = 34
-    else:
-        version, pos = _read_uvarint(buf, 0)
-        if version != 1:
-            raise InvalidCIDError(f"unsupported CID version {version}")
-        _codec, pos = _read_uvarint(buf, pos)
-        _hash, pos = _read_uvarint(buf, pos)
-        length, pos = _read_uvarint(buf, pos)
-        end = pos + length
+        if len(buf) < 34:
+            raise InvalidCIDError("truncated CIDv0")
+        v0: CID = CID._new_instance(
+            CID, _BASE58, 0, _CODECS[CODEC_DAG_PB], _MULTIHASHES[0x12], bytes(buf[:34])
+        )
+        return v0, 34
+    version, pos = _read_uvarint(buf, 0)
+    if version != 1:
+        raise InvalidCIDError(f"unsupported CID version {version}")
+    codec, pos = _read_uvarint(buf, pos)
+    mh_start = pos
+    hash_code, pos = _read_uvarint(buf, pos)
+    length, pos = _read_uvarint(buf, pos)
+    end = pos + length
     if end > len(buf):
         raise InvalidCIDError("truncated CID")
+    codec_obj = _CODECS.get(codec)
+    spec = _HASHERS.get(hash_code)
+    if codec_obj is not None and spec is not None and length == spec[1]:
+        v1: CID = CID._new_instance(
+            CID, _BASE32, 1, codec_obj, _MULTIHASHES[hash_code], bytes(buf[mh_start:end])
+        )
+        return v1, end
     return parse_cid(bytes(buf[:end])), end
 
 
@@ -168,7 +185,7 @@ def cid_bytes(cid: CID) -> bytes:
 def cid_str(cid: CID) -> str:
     """The canonical string form: base32 for CIDv1, base58btc for CIDv0 (fast path for base32)."""
     if cid.version == 0:
-        return str(cid.encode("base58btc"))
+        return str(cid)
     return "b" + base64.b32encode(cid_bytes(cid)).decode("ascii").lower().rstrip("=")
 
 

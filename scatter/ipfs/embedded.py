@@ -168,7 +168,8 @@ class EmbeddedBlockStore(LocalBlockStore):
         record = {"version": 1, "cid": cid_str(cid), "type": "recursive"}
         self._atomic_write(self._pins / cid_str(cid), json.dumps(record).encode())
         if self.durable:
-            self._dirty_dirs.add(self._pins)
+            with self._dirty_lock:
+                self._dirty_dirs.add(self._pins)
             self._sync()
 
     def _remove_pin(self, cid: CID) -> bool:

@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Final
 
 import uvicorn
@@ -46,7 +46,7 @@ from scatter.ipfs.gateway._protocol import (
 
 __all__ = ["GatewayServer", "create_gateway_app"]
 
-_BATCH: Final = 1024 * 1024  # coalesce small CAR sections into writes of about this size
+_BATCH: Final = 4 * 1024 * 1024  # CAR sections are sent in writes of about this size
 _MAX_PATH: Final = 4096
 
 
@@ -181,29 +181,27 @@ class _Gateway:
         if request.method == "HEAD":
             return Response(b"", headers=headers, media_type=media)
 
-        def body() -> Iterator[bytes]:
-            yield encode_header([target])
+        blocks = walk_dag(target, store, scope=params.scope, byte_range=byte_range, dedupe=not params.dups)
+
+        def next_batch() -> bytes:
+            """Up to _BATCH bytes of CAR sections (run in a worker thread: it reads files)."""
             buf = bytearray()
-            for block in passed:
-                buf += _section(block.cid, block.data)
-            for block in walk_dag(
-                target, store, scope=params.scope, byte_range=byte_range, dedupe=not params.dups
-            ):
+            for block in blocks:
                 key = cid_bytes(block.cid)
-                prefix = _varint(len(key) + len(block.data)) + key
-                if len(block.data) >= _BATCH // 4:
-                    if buf:
-                        yield bytes(buf)
-                        buf.clear()
-                    yield prefix + block.data
-                else:
-                    buf += prefix
-                    buf += block.data
-                    if len(buf) >= _BATCH:
-                        yield bytes(buf)
-                        buf.clear()
-            if buf:
-                yield bytes(buf)
+                buf += _varint(len(key) + len(block.data))
+                buf += key
+                buf += block.data
+                if len(buf) >= _BATCH:
+                    break
+            return bytes(buf)
+
+        async def body() -> AsyncIterator[bytes]:
+            head = bytearray(encode_header([target]))
+            for block in passed:
+                head += _section(block.cid, block.data)
+            yield bytes(head)
+            while chunk := await asyncio.to_thread(next_batch):
+                yield chunk
 
         return StreamingResponse(body(), headers=headers, media_type=media)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import random
 from pathlib import Path
@@ -65,7 +66,7 @@ def test_streaming_encoder_matches_whole_buffer_encoding(data: bytes, cuts: list
     shards = [bytearray() for _ in range(params.n)]
     bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
     outs = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         outs += enc.update(data[a:b])
     outs += enc.finalize()
     for pieces in outs:
@@ -107,7 +108,9 @@ def test_replication_is_n_copies_behind_n_headers() -> None:
 def test_committed_shard_vectors_are_reproduced() -> None:
     ct = bytes.fromhex(VECTOR["ciphertext"])
     for case in VECTOR["cases"]:
-        params = ErasureParams(k=case["k"], n=case["n"], block_size=case["block_size"], codec=Codec(case["codec"]))
+        params = ErasureParams(
+            k=case["k"], n=case["n"], block_size=case["block_size"], codec=Codec(case["codec"])
+        )
         shards = erasure.encode_bytes(params, ct)
         assert [s.hex() for s in shards] == case["shards"]
         assert [str(shard_cid(io.BytesIO(s))) for s in shards] == case["cids"]
@@ -184,7 +187,7 @@ def test_unknown_shard_version_and_codec_are_named() -> None:
 
 
 def test_parameters_are_validated_with_a_hint() -> None:
-    with pytest.raises(InvalidParametersError, match="e.g. --shards 3/6"):
+    with pytest.raises(InvalidParametersError, match=r"e\.g\. --shards 3/6"):
         ErasureParams(k=4, n=3)
     with pytest.raises(InvalidParametersError, match="k/n"):
         parse_shards("three of six")
@@ -192,3 +195,49 @@ def test_parameters_are_validated_with_a_hint() -> None:
         ErasureParams(k=2, n=3, codec=Codec.REPLICATION)
     with pytest.raises(InvalidParametersError):
         erasure.ShardEncoder(ErasureParams(), 10).update(b"x" * 11)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    params=params_strategy,
+    data=st.binary(min_size=1, max_size=4000),
+    pick=st.data(),
+)
+def test_data_spans_read_any_ciphertext_range_from_data_shards(
+    params: ErasureParams, data: bytes, pick: st.DataObject
+) -> None:
+    shards = erasure.encode_bytes(params, data)
+    offset = pick.draw(st.integers(0, len(data)))
+    length = pick.draw(st.integers(0, len(data) - offset))
+    read_at = erasure.ciphertext_reader(
+        ShardHeader.unpack(shards[0]), lambda i, pos, size: shards[i][pos : pos + size]
+    )
+    assert read_at(offset, length) == data[offset : offset + length]
+
+
+def test_ranged_download_decrypts_from_data_shards_only() -> None:
+    from scatter.formats import aead
+
+    key = bytes(range(32))
+    plain = random.Random(9).randbytes(50_000)
+    ct = aead.encrypt_bytes(key, plain, 4096)
+    shards = erasure.encode_bytes(ErasureParams(k=3, n=6, block_size=1000), ct)
+    touched: set[int] = set()
+
+    def read_shard_at(i: int, pos: int, size: int) -> bytes:
+        touched.add(i)
+        return shards[i][pos : pos + size]
+
+    read_at = erasure.ciphertext_reader(ShardHeader.unpack(shards[0]), read_shard_at)
+    assert aead.decrypt_range(key, read_at, len(ct), 20_000, 9_000) == plain[20_000:29_000]
+    assert touched <= {0, 1, 2}
+
+
+def test_auto_block_size_keeps_a_stripe_within_its_memory_budget() -> None:
+    from scatter.formats.params import AUTO_STRIPE_BUDGET, auto_block_size
+
+    assert ErasureParams(k=3, n=6).block_size == 1 << 20
+    assert parse_shards("16/32").block_size == 1 << 20
+    assert [auto_block_size(n) for n in (64, 128, 256)] == [512 << 10, 256 << 10, 128 << 10]
+    assert all(n * auto_block_size(n) <= AUTO_STRIPE_BUDGET for n in range(1, 257))
+    assert ErasureParams(k=3, n=6, block_size=4096).block_size == 4096

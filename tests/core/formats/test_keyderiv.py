@@ -1,4 +1,4 @@
-"""Metadata key: EIP-712 request, deterministic signature, HKDF — checked against vectors and second routes."""
+"""Metadata key: EIP-712 request, deterministic signature, HKDF; vectors checked by second routes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from scatter.formats import keyderiv
 from scatter.formats.errors import InvalidParametersError, WrongKeyError
@@ -49,7 +49,9 @@ def test_signature_is_deterministic_and_recovers_to_the_owner() -> None:
     signature = keyderiv.sign_key_request(ACCOUNT)
     assert signature.hex() == VECTOR["signature"]
     assert keyderiv.sign_key_request(ACCOUNT) == signature
-    recovered = Account.recover_message(encode_typed_data(full_message=VECTOR["typed_data"]), signature=signature)
+    recovered = Account.recover_message(
+        encode_typed_data(full_message=VECTOR["typed_data"]), signature=signature
+    )
     assert recovered == VECTOR["address"] == ACCOUNT.address
     assert keyderiv.recover_signer(signature) == ACCOUNT.address
 

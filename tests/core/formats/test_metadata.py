@@ -21,7 +21,9 @@ KEY = bytes.fromhex(VECTOR["metadata_key"])
 
 def test_vector_blob_is_reproduced_and_opens() -> None:
     record = vectors.sample_metadata()
-    assert metadata.encrypt_metadata(KEY, record, nonce=bytes.fromhex(VECTOR["nonce"])).hex() == VECTOR["blob"]
+    assert (
+        metadata.encrypt_metadata(KEY, record, nonce=bytes.fromhex(VECTOR["nonce"])).hex() == VECTOR["blob"]
+    )
     assert metadata.decrypt_metadata(KEY, bytes.fromhex(VECTOR["blob"])) == record
 
 
@@ -93,6 +95,21 @@ def test_unknown_schema_version_and_fields_are_refused() -> None:
     del obj["extra"]
     with pytest.raises(FormatError, match="deterministic"):
         FileMetadata.from_cbor(cbor2.dumps(dict(reversed(list(obj.items())))))
+
+
+def test_cidv0_shards_are_refused() -> None:
+    v0 = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
+    current = vectors.sample_metadata().current
+    with pytest.raises(FormatError, match="CIDv0"):
+        FileVersion(
+            size=1,
+            sha256=bytes(32),
+            content_key=bytes(32),
+            erasure=current.erasure,
+            ciphertext_length=59,
+            shards=(v0, *current.shards[1:]),
+            segment_size=4096,
+        )
 
 
 def test_oversized_metadata_is_refused_with_advice() -> None:

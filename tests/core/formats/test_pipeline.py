@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from scatter.errors import ScatterIntegrityError
-from scatter.formats import aead, erasure, pipeline
+from scatter.formats import aead, pipeline
 from scatter.formats.errors import MismatchedShardsError, NotEnoughShardsError
 from scatter.formats.params import ErasureParams
+from scatter.formats.shard_schema import StripeLayout
 from scatter.ipfs.car import read_car
 from scatter.ipfs.exporter import iter_file
 from scatter.ipfs.memory import MemoryBlockStore
@@ -57,13 +59,17 @@ def test_cids_match_the_cars_and_the_shard_bytes(encoded: tuple[Path, Path, byte
 
 
 @pytest.mark.parametrize("use", [(0, 1, 2), (2, 3, 4), (1, 3, 4), (0, 1, 2, 3, 4)])
-def test_decode_from_any_k_shards(encoded: tuple[Path, Path, bytes], tmp_path: Path, use: tuple[int, ...]) -> None:
+def test_decode_from_any_k_shards(
+    encoded: tuple[Path, Path, bytes], tmp_path: Path, use: tuple[int, ...]
+) -> None:
     _, out, data = encoded
     pipeline.decode_dir(out, tmp_path / "back.jpg", use=use)
     assert (tmp_path / "back.jpg").read_bytes() == data
 
 
-def test_decode_with_too_few_shards_names_the_shortfall(encoded: tuple[Path, Path, bytes], tmp_path: Path) -> None:
+def test_decode_with_too_few_shards_names_the_shortfall(
+    encoded: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
     _, out, _ = encoded
     with pytest.raises(NotEnoughShardsError, match="have 2 usable, need 3"):
         pipeline.decode_dir(out, tmp_path / "x", use=(0, 4))
@@ -101,18 +107,35 @@ def test_decode_from_cars_only(encoded: tuple[Path, Path, bytes], tmp_path: Path
     assert (tmp_path / "back").read_bytes() == data
 
 
-def test_tampered_car_block_is_rejected(encoded: tuple[Path, Path, bytes], tmp_path: Path) -> None:
-    _, out, _ = encoded
+def test_tampered_car_block_is_rejected_and_another_shard_used(
+    encoded: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
+    _, out, data = encoded
     cars = _copy(out, tmp_path / "cars", (".car", ".json"))
     car = bytearray((cars / "shard-003.car").read_bytes())
     car[len(car) // 3] ^= 1
     (cars / "shard-003.car").write_bytes(bytes(car))
-    with pytest.raises(ScatterIntegrityError):
+    bad_shard = r"have 2 usable, need 3 \(shard 3 is unreadable: .*does not hash"
+    with pytest.raises(NotEnoughShardsError, match=bad_shard):
         pipeline.decode_dir(cars, tmp_path / "back", use=(2, 3, 4))
     assert not (tmp_path / "back").exists()
+    pipeline.decode_dir(cars, tmp_path / "back", use=(1, 2, 3, 4))  # shard 3 dropped, shard 4 used
+    assert (tmp_path / "back").read_bytes() == data
 
 
-def test_heal_rebuilds_a_lost_shard_with_its_cid_and_car(encoded: tuple[Path, Path, bytes], tmp_path: Path) -> None:
+def test_truncated_shard_file_is_dropped_for_another(
+    encoded: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
+    _, out, data = encoded
+    raw = _copy(out, tmp_path / "raw", (".scs", ".json"))
+    (raw / "shard-000.scs").write_bytes((raw / "shard-000.scs").read_bytes()[:-10])
+    pipeline.decode_dir(raw, tmp_path / "back", use=(0, 1, 2, 3))
+    assert (tmp_path / "back").read_bytes() == data
+
+
+def test_heal_rebuilds_a_lost_shard_with_its_cid_and_car(
+    encoded: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
     _, out, _ = encoded
     m = pipeline.load_manifest(out)
     lost = m.shards[1]
@@ -143,7 +166,13 @@ def test_single_thread_and_threaded_pipelines_agree() -> None:
         sinks = [pipeline.ShardSink() for _ in range(PARAMS.n)]
         results.append(
             pipeline.encode_stream(
-                io.BytesIO(data), len(data), sinks, key=bytes(32), erasure=PARAMS, workers=workers, salt=bytes(16)
+                io.BytesIO(data),
+                len(data),
+                sinks,
+                key=bytes(32),
+                erasure=PARAMS,
+                workers=workers,
+                salt=bytes(16),
             )
         )
     assert results[0] == results[1]
@@ -160,6 +189,48 @@ def test_empty_file_round_trips(tmp_path: Path) -> None:
     src = tmp_path / "empty"
     src.write_bytes(b"")
     m = pipeline.encode_file(src, tmp_path / "o", erasure=ErasureParams(k=2, n=3))
-    assert all(s.size == erasure.StripeLayout(2, m.erasure.block_size, m.ciphertext_length).shard_length for s in m.shards)
+    assert all(
+        s.size == StripeLayout(2, m.erasure.block_size, m.ciphertext_length).shard_length for s in m.shards
+    )
     pipeline.decode_dir(tmp_path / "o", tmp_path / "back", use=(1, 2))
     assert (tmp_path / "back").read_bytes() == b""
+
+
+class _Zeros(io.RawIOBase):
+    """``size`` zero bytes, produced on demand (the input itself takes no memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def _peak_traced_bytes(size: int) -> int:
+    params = ErasureParams(k=3, n=6, block_size=256 * 1024)
+    sinks = [pipeline.ShardSink() for _ in range(params.n)]
+    tracemalloc.start()
+    try:
+        pipeline.encode_stream(
+            io.BufferedReader(_Zeros(size)),
+            size,
+            sinks,
+            key=bytes(32),
+            erasure=params,
+            segment_size=256 * 1024,
+        )
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_encoding_memory_does_not_grow_with_the_file() -> None:
+    small, large = _peak_traced_bytes(8 << 20), _peak_traced_bytes(48 << 20)
+    assert large < 24 << 20  # half the input: the pipeline streams
+    assert large < small * 1.5

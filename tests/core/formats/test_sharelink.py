@@ -34,9 +34,14 @@ def test_vector_links_parse_to_the_sample_file() -> None:
     size=st.none() | st.integers(0, 2**50),
     sha=st.none() | st.binary(min_size=32, max_size=32),
     k=st.integers(1, 6),
+    media_type=st.sampled_from([None, "application/pdf", "text/plain; charset=utf-8"]),
 )
-def test_round_trip(key: bytes, name: str | None, size: int | None, sha: bytes | None, k: int) -> None:
-    link = ShareLink(k=k, n=6, shards=CIDS, content_key=key, name=name, size=size, sha256=sha)
+def test_round_trip(
+    key: bytes, name: str | None, size: int | None, sha: bytes | None, k: int, media_type: str | None
+) -> None:
+    link = ShareLink(
+        k=k, n=6, shards=CIDS, content_key=key, name=name, size=size, sha256=sha, media_type=media_type
+    )
     assert parse_share_link(link.to_url()) == link
     assert parse_share_link(link.to_url("https://example.org/app/open")) == link
 

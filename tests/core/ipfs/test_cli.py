@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import random
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from scatter.cli import app
 from scatter.ipfs import import_bytes, read_car
 
 runner = CliRunner()
-DATA = os.urandom(600_000)
+DATA = random.Random(1).randbytes(600_000)  # deterministic: test ids and xdist workers agree
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
+import random
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +14,7 @@ from scatter.ipfs.cid import CODEC_DAG_PB
 from scatter.ipfs.dagpb import PBLink, PBNode, UnixFSData, UnixFSType, encode_node, encode_unixfs
 from scatter.ipfs.gateway.server import create_gateway_app
 
-DATA = os.urandom(5 * 262144 + 1000)
+DATA = random.Random(1).randbytes(5 * 262144 + 1000)  # deterministic: test ids and xdist workers agree
 ROOT, BLOCKS = import_bytes(DATA)
 
 
@@ -131,8 +131,16 @@ async def test_if_none_match_gives_304(client: httpx.AsyncClient) -> None:
     ("path", "status", "reason"),
     [
         ("/ipfs/not-a-cid?format=raw", 400, "not a CID"),
-        ("/ipfs/bafyreigdmqpykrgxyaxtlafqpqhzrb7qy2rh75nldvfd4tucqgdqjhzvqa?format=raw", 400, "codec dag-cbor"),
-        ("/ipfs/bafkr2qffyprvhimferhyfkg6f2hmsvtbruoyt3y6pxccvgbqkn7hzzkpkqfyxmyzyptmu?format=raw", 400, "hash"),
+        (
+            "/ipfs/bafyreigdmqpykrgxyaxtlafqpqhzrb7qy2rh75nldvfd4tucqgdqjhzvqa?format=raw",
+            400,
+            "codec dag-cbor",
+        ),
+        (
+            "/ipfs/bafkr2qffyprvhimferhyfkg6f2hmsvtbruoyt3y6pxccvgbqkn7hzzkpkqfyxmyzyptmu?format=raw",
+            400,
+            "hash",
+        ),
         (f"/ipfs/{ROOT}?format=tar", 400, "unsupported format"),
         (f"/ipfs/{ROOT}", 406, "trustless gateway"),
         (f"/ipfs/{ROOT}/a/b?format=raw", 400, "no path"),
@@ -158,7 +166,10 @@ async def test_bad_requests_get_a_status_and_a_one_line_reason(
 @pytest.mark.anyio
 async def test_car_request_resolves_a_unixfs_path(store: MemoryBlockStore) -> None:
     directory = encode_node(
-        PBNode((PBLink(ROOT, "file.bin", sum(len(b.data) for b in BLOCKS)),), encode_unixfs(UnixFSData(UnixFSType.DIRECTORY)))
+        PBNode(
+            (PBLink(ROOT, "file.bin", sum(len(b.data) for b in BLOCKS)),),
+            encode_unixfs(UnixFSData(UnixFSType.DIRECTORY)),
+        )
     )
     dir_block = Block.from_data(directory, codec=CODEC_DAG_PB)
     store.put(dir_block)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import io
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from scatter.ipfs import EmbeddedBlockStore, MemoryBlockStore, export_bytes, import_bytes
+from scatter.ipfs import EmbeddedBlockStore, MemoryBlockStore, export_bytes, import_bytes, write_car
 from scatter.ipfs.cid import parse_cid
 from scatter.ipfs.errors import BlockIntegrityError, BlockNotFoundError, GatewayError
 from scatter.ipfs.gateway.client import GatewayClient, fetch_dag
@@ -21,7 +22,7 @@ from scatter.ipfs.gateway.server import GatewayServer
 
 pytestmark = pytest.mark.integration
 
-DATA = os.urandom(6 * 262144 + 77)
+DATA = random.Random(1).randbytes(6 * 262144 + 77)  # deterministic: test ids and xdist workers agree
 ROOT, BLOCKS = import_bytes(DATA)
 BY_CID = {str(b.cid): b.data for b in BLOCKS}
 
@@ -47,6 +48,11 @@ def _lying_app(mode: str) -> Starlette:
             return StreamingResponse(endless(), media_type="application/vnd.ipld.raw")  # type: ignore[arg-type]
         if mode == "error":
             return Response(status_code=500)
+        if mode == "car-unexpected":  # a valid CAR whose second block the DAG does not call for
+            out = io.BytesIO()
+            stray = import_bytes(b"a block nobody asked for")[1]
+            write_car(out, [ROOT], [BLOCKS[-1], *stray, *BLOCKS[:-1]])
+            return Response(out.getvalue(), media_type="application/vnd.ipld.car")
         raise AssertionError(mode)
 
     return Starlette(routes=[Route("/ipfs/{rest:path}", ipfs)])
@@ -75,9 +81,7 @@ def test_fetch_dag_from_one_gateway_verifies_stores_and_pins(
 
 
 @pytest.mark.parametrize("mode", ["wrong", "truncated", "oversized", "error"])
-def test_a_lying_gateway_is_rejected_and_the_next_one_used(
-    full_gateway: GatewayServer, mode: str
-) -> None:
+def test_a_lying_gateway_is_rejected_and_the_next_one_used(full_gateway: GatewayServer, mode: str) -> None:
     store = MemoryBlockStore()
     with GatewayServer(_lying_app(mode)) as liar:
         # blocks are spread over both gateways by CID, so the liar is asked for some of them
@@ -90,11 +94,21 @@ def test_a_lying_gateway_is_rejected_and_the_next_one_used(
 @pytest.mark.parametrize("mode", ["wrong", "truncated", "oversized"])
 def test_nothing_unverified_is_stored_when_only_liars_answer(mode: str) -> None:
     store = MemoryBlockStore()
-    with GatewayServer(_lying_app(mode)) as liar:
-        with pytest.raises((GatewayError, BlockIntegrityError)):
-            fetch_dag([liar.url], ROOT, store)
+    with GatewayServer(_lying_app(mode)) as liar, pytest.raises((GatewayError, BlockIntegrityError)):
+        fetch_dag([liar.url], ROOT, store)
     assert store.stat().block_count == 0
     assert store.pins() == []
+
+
+def test_a_car_with_a_block_the_dag_does_not_call_for_is_cut_and_blocks_fetched_instead(
+    full_gateway: GatewayServer,
+) -> None:
+    store = MemoryBlockStore()
+    with GatewayServer(_lying_app("car-unexpected")) as liar:
+        result = fetch_dag([liar.url, full_gateway.url], ROOT, store, prefer_car=True)
+    assert any("does not call for" in line for line in result.rejected)
+    assert export_bytes(ROOT, store) == DATA
+    assert store.stat().block_count == len(BLOCKS)  # the stray block was never stored
 
 
 def test_a_block_no_gateway_holds_is_not_found(full_gateway: GatewayServer) -> None:

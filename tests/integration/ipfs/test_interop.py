@@ -91,7 +91,7 @@ def test_we_read_a_car_that_ipfs_car_packed(tmp_path: Path) -> None:
     store = EmbeddedBlockStore(tmp_path / "store", durable=False)
     with car.open("rb") as f:
         roots, blocks = read_car(f)
-        assert [len(list(blocks))] != [0]
+        assert sum(1 for _ in blocks) > 1  # every block verified while counting
     with car.open("rb") as f:
         assert store.import_car(f) == roots
     assert export_bytes(roots[0], store) == data
@@ -101,7 +101,12 @@ def test_the_npm_importer_computes_our_cids_live() -> None:
     _conf.require_node_package("ipfs-unixfs-importer")
     specs = [
         {"length": n, "pattern": "counter", "chunkSize": chunk, "maxLinks": links, "cidVersion": v}
-        for (n, chunk, links) in [(0, 262144, 174), (262145, 262144, 174), (3 * 7 * 7 + 1, 7, 7), (1000, 3, 5)]
+        for (n, chunk, links) in [
+            (0, 262144, 174),
+            (262145, 262144, 174),
+            (3 * 7 * 7 + 1, 7, 7),
+            (1000, 3, 5),
+        ]
         for v in (0, 1)
     ]
     theirs = json.loads(_node("unixfs_cids.mjs", stdin=json.dumps(specs)))
