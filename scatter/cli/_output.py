@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -20,3 +22,29 @@ def emit_json(data: Any) -> None:
 def fail(message: str) -> None:
     """Print a one-line error on stderr."""
     err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+@contextmanager
+def progress(
+    total: int, label: str, *, quiet: bool = False, min_total: int = 0
+) -> Iterator[Callable[[int], object]]:
+    """A rich progress bar on stderr for work over ``total`` bytes; yields ``advance(n)``.
+
+    Hidden when ``quiet``, when stderr is not a terminal, or below ``min_total`` bytes.
+    """
+    if quiet or total < min_total or not err_console.is_terminal:
+        yield lambda _n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -5,35 +5,12 @@ Thin shell over :mod:`scatter.formats.pipeline`; heavy imports happen inside the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from scatter.cli._output import console, emit_json, err_console
+from scatter.cli._output import console, emit_json, progress
 from scatter.errors import ScatterValueError
-
-
-@contextmanager
-def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], object]]:
-    """A rich progress bar on stderr (hidden when quiet or not a terminal)."""
-    if quiet or not err_console.is_terminal:
-        yield lambda _n: None
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 def _parse_use(text: str | None) -> list[int] | None:
@@ -102,7 +79,7 @@ def encode_command(
     )
     if not path.is_file():
         raise ScatterValueError(f"{path} is not a file; give the path of a file to encode")
-    with _progress(path.stat().st_size, f"encode {erasure}", quiet or json_out) as advance:
+    with progress(path.stat().st_size, f"encode {erasure}", quiet=quiet or json_out) as advance:
         manifest = encode_file(
             path,
             out,
@@ -146,7 +123,7 @@ def decode_command(
     from scatter.formats.pipeline import decode_dir, load_manifest
 
     manifest = load_manifest(directory)
-    with _progress(manifest.ciphertext_length, "decode", quiet or json_out) as advance:
+    with progress(manifest.ciphertext_length, "decode", quiet=quiet or json_out) as advance:
         decode_dir(directory, out, use=_parse_use(use), progress=advance)
     if json_out:
         emit_json(

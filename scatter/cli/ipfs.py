@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from scatter.cli._output import console, emit_json, err_console
+from scatter.cli._output import console, emit_json, err_console, progress
 from scatter.errors import ScatterValueError
+
+_BAR_MIN_BYTES = 64 * 1024 * 1024  # smaller work finishes before a bar is worth drawing
 
 if TYPE_CHECKING:
     from scatter.ipfs.embedded import EmbeddedBlockStore
@@ -55,26 +55,6 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
-@contextmanager
-def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], object]]:
-    """A rich progress bar on stderr for work over ``total`` bytes (hidden when quiet or small)."""
-    if quiet or total < 64 * 1024 * 1024 or not err_console.is_terminal:
-        yield lambda _n: None
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def cid_command(
     path: Path = typer.Argument(..., help="File to compute the CID of."),
     cid_version: int = typer.Option(1, "--cid-version", help="0: Kubo's default; 1: --cid-version=1."),
@@ -87,7 +67,7 @@ def cid_command(
     from scatter.ipfs.unixfs import import_file
 
     size = _file_size(path)
-    with _progress(size, "hashing", json_out) as advance:
+    with progress(size, "hashing", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
         result = import_file(path, cid_version=_check_version(cid_version), progress=advance)
     if json_out:
         emit_json({"cid": str(result.root), "size": result.size, "blocks": result.block_count})
@@ -111,7 +91,10 @@ def car_command(
     size = _file_size(path)
     tmp = out.with_name(f".{out.name}.partial")
     try:
-        with tmp.open("w+b") as f, _progress(size, "packing", json_out) as advance:
+        with (
+            tmp.open("w+b") as f,
+            progress(size, "packing", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance,
+        ):
             writer = CarWriter(f)
             result = import_file(
                 path, writer.write, cid_version=_check_version(cid_version), progress=advance
@@ -148,7 +131,7 @@ def add_command(
 
     size = _file_size(path)
     bs = _open_store(store)
-    with _progress(size, "adding", json_out) as advance:
+    with progress(size, "adding", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
         result = import_file(path, bs.put, cid_version=_check_version(cid_version), progress=advance)
     bs.pin(result.root)
     if json_out:

@@ -34,6 +34,7 @@ from scatter.ipfs.cid import (
     make_cid,
 )
 from scatter.ipfs.errors import BlockTooLargeError, CarFormatError, InvalidCIDError, UnsupportedCIDError
+from scatter.ipfs.varint import uvarint
 
 __all__ = ["CarWriter", "encode_header", "read_car", "write_car"]
 
@@ -42,15 +43,6 @@ MAX_HEADER_SIZE: Final = 1024 * 1024
 _CARV2_PRAGMA: Final = bytes.fromhex("0aa16776657273696f6e02")
 _PLACEHOLDER_ROOT: Final = make_cid(1, CODEC_DAG_PB, b"\x12\x20" + bytes(32))
 _COPY_SIZE: Final = 1024 * 1024
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _cbor_head(major: int, n: int) -> bytes:
@@ -71,7 +63,7 @@ def encode_header(roots: Sequence[CID]) -> bytes:
         link = b"\x00" + cid_bytes(root)
         body += b"\xd8\x2a" + _cbor_head(2, len(link)) + link
     body += b"\x67version\x01"
-    return _uvarint(len(body)) + bytes(body)
+    return uvarint(len(body)) + bytes(body)
 
 
 class CarWriter:
@@ -116,7 +108,7 @@ class CarWriter:
             if key in self._seen:
                 return
             self._seen.add(key)
-        self._emit(_uvarint(len(key) + len(block.data)) + key)
+        self._emit(uvarint(len(key) + len(block.data)) + key)
         self._emit(block.data)
         self.block_count += 1
 
@@ -361,7 +353,7 @@ def read_car(
     raw = _read_exact(stream, length, "the header")
     version, roots = _decode_header(raw)
     if version == 2:
-        if _uvarint(length) + raw != _CARV2_PRAGMA:
+        if uvarint(length) + raw != _CARV2_PRAGMA:
             raise CarFormatError("malformed CAR v2 pragma")
         fixed = _read_exact(stream, 40, "the CAR v2 header")
         data_offset = int.from_bytes(fixed[16:24], "little")

@@ -16,6 +16,7 @@ from typing import Any, Final
 from multiformats import CID, multibase, multicodec, multihash
 
 from scatter.ipfs.errors import InvalidCIDError, UnsupportedCIDError
+from scatter.ipfs.varint import VarintError, read_uvarint, uvarint
 
 __all__ = [
     "CID",
@@ -54,16 +55,7 @@ _CODECS: Final = {code: multicodec.get(code=code) for code in SUPPORTED_CODECS}
 _MULTIHASHES: Final = {code: multihash.get(code=code) for code in _HASHERS}
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_MH_PREFIX: Final = {code: _varint(code) + _varint(spec[1]) for code, spec in _HASHERS.items()}
+_MH_PREFIX: Final = {code: uvarint(code) + uvarint(spec[1]) for code, spec in _HASHERS.items()}
 
 
 def hash_multihash(data: bytes | memoryview, hash_code: int = 0x12) -> bytes:
@@ -90,19 +82,10 @@ def make_cid(version: int, codec: int, mh: bytes) -> CID:
 
 
 def _read_uvarint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(buf):
-            raise InvalidCIDError("truncated varint in CID")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise InvalidCIDError("varint too long in CID")
+    try:
+        return read_uvarint(buf, pos, len(buf))
+    except VarintError as exc:
+        raise InvalidCIDError(f"{exc} in CID") from None
 
 
 def check_supported(cid: CID) -> CID:
@@ -179,7 +162,7 @@ def cid_bytes(cid: CID) -> bytes:
     """The binary form of ``cid`` (CIDv0: the bare multihash)."""
     if cid.version == 0:
         return bytes(cid.digest)
-    return _varint(1) + _varint(cid.codec.code) + bytes(cid.digest)
+    return uvarint(1) + uvarint(cid.codec.code) + bytes(cid.digest)
 
 
 def cid_str(cid: CID) -> str:

@@ -16,6 +16,7 @@ from multiformats import CID
 
 from scatter.ipfs.cid import cid_bytes, cid_from_bytes
 from scatter.ipfs.errors import DagFormatError, InvalidCIDError
+from scatter.ipfs.varint import VarintError, read_uvarint, uvarint
 
 __all__ = ["PBLink", "PBNode", "UnixFSData", "UnixFSType", "decode_node", "encode_node"]
 
@@ -51,31 +52,11 @@ class UnixFSData:
     fanout: int | None = None
 
 
-def _uvarint(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _read_uvarint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= end:
-            raise DagFormatError("truncated varint in protobuf")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise DagFormatError("varint longer than 64 bits in protobuf")
+    try:
+        return read_uvarint(buf, pos, end)
+    except VarintError as exc:
+        raise DagFormatError(f"{exc} in protobuf") from None
 
 
 def _read_bytes(buf: bytes | memoryview, pos: int, end: int) -> tuple[memoryview, int]:
@@ -90,12 +71,12 @@ def _read_bytes(buf: bytes | memoryview, pos: int, end: int) -> tuple[memoryview
 
 def encode_link(link: PBLink) -> bytes:
     h = cid_bytes(link.cid)
-    out = b"\x0a" + _uvarint(len(h)) + h
+    out = b"\x0a" + uvarint(len(h)) + h
     if link.name is not None:
         name = link.name.encode("utf-8")
-        out += b"\x12" + _uvarint(len(name)) + name
+        out += b"\x12" + uvarint(len(name)) + name
     if link.tsize is not None:
-        out += b"\x18" + _uvarint(link.tsize)
+        out += b"\x18" + uvarint(link.tsize)
     return out
 
 
@@ -104,9 +85,9 @@ def encode_node(node: PBNode) -> bytes:
     parts: list[bytes] = []
     for link in node.links:
         enc = encode_link(link)
-        parts.append(b"\x12" + _uvarint(len(enc)) + enc)
+        parts.append(b"\x12" + uvarint(len(enc)) + enc)
     if node.data is not None:
-        parts.append(b"\x0a" + _uvarint(len(node.data)) + node.data)
+        parts.append(b"\x0a" + uvarint(len(node.data)) + node.data)
     return b"".join(parts)
 
 
@@ -171,16 +152,16 @@ def decode_node(data: bytes | memoryview) -> PBNode:
 def encode_unixfs(d: UnixFSData) -> bytes:
     """The UnixFS ``Data`` message, as Kubo writes it."""
     out = bytearray(b"\x08")
-    out += _uvarint(int(d.type))
+    out += uvarint(int(d.type))
     if d.data is not None:
-        out += b"\x12" + _uvarint(len(d.data))
+        out += b"\x12" + uvarint(len(d.data))
         out += d.data
     if d.filesize is not None:
-        out += b"\x18" + _uvarint(d.filesize)
+        out += b"\x18" + uvarint(d.filesize)
     for size in d.blocksizes:
-        out += b"\x20" + _uvarint(size)
+        out += b"\x20" + uvarint(size)
     if d.fanout is not None:
-        out += b"\x30" + _uvarint(d.fanout)
+        out += b"\x30" + uvarint(d.fanout)
     return bytes(out)
 
 

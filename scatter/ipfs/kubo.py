@@ -27,6 +27,7 @@ from scatter.ipfs.block import Block, verify_block
 from scatter.ipfs.car import encode_header, read_car
 from scatter.ipfs.cid import SUPPORTED_CODECS, cid_bytes, cid_str, parse_cid
 from scatter.ipfs.errors import BlockNotFoundError, KuboError
+from scatter.ipfs.varint import uvarint
 
 __all__ = ["KuboBlockStore", "KuboIdentity", "KuboVersion"]
 
@@ -47,15 +48,6 @@ class KuboIdentity:
     peer_id: str
     agent_version: str
     addresses: tuple[str, ...]
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 class KuboBlockStore(BlockStore):
@@ -155,7 +147,7 @@ class KuboBlockStore(BlockStore):
             yield encode_header(roots)
             for block in blocks:
                 key = cid_bytes(block.cid)
-                yield _uvarint(len(key) + len(block.data)) + key + block.data
+                yield uvarint(len(key) + len(block.data)) + key + block.data
 
         params = {"pin-roots": "true" if pin else "false", "offline": "true", "stats": "false"}
         out = self._client_post_stream("dag/import", params, body(), secrets.token_hex(16))

@@ -28,6 +28,7 @@ from scatter.ipfs.cid import CODEC_RAW, MAX_BLOCK_SIZE, cid_bytes, cid_from_byte
 from scatter.ipfs.dag import links_of
 from scatter.ipfs.errors import BlockIntegrityError, BlockNotFoundError, BlockTooLargeError, GatewayError
 from scatter.ipfs.gateway._protocol import CAR, RAW
+from scatter.ipfs.varint import uvarint
 
 __all__ = ["FetchResult", "GatewayClient", "fetch_dag"]
 
@@ -257,7 +258,7 @@ class GatewayClient:
         if header_len is None or not 0 < header_len <= 1 << 20:
             raise BlockIntegrityError("gateway sent a CAR without a valid header")
         header = await reader.exact(header_len)
-        roots, _ = read_car(io.BytesIO(_uvarint(header_len) + header))
+        roots, _ = read_car(io.BytesIO(uvarint(header_len) + header))
         del roots  # the roots a gateway claims are not trusted; the requested root is
         limit = self.max_block_size + 128
         while True:
@@ -290,15 +291,6 @@ class GatewayClient:
                     progress(len(block.data))
             for child in links_of(block.cid, block.data):
                 wanted.setdefault(cid_bytes(child), child)
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 class _AsyncReader:

@@ -43,6 +43,7 @@ from scatter.ipfs.gateway._protocol import (
     parse_car_params,
     resolve_range,
 )
+from scatter.ipfs.varint import uvarint
 
 __all__ = ["GatewayServer", "create_gateway_app"]
 
@@ -54,15 +55,6 @@ def _error(status: int, message: str) -> Response:
     return PlainTextResponse(
         message.splitlines()[0] + "\n", status_code=status, headers={"Cache-Control": "no-store"}
     )
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _only_if_cached(request: Request) -> bool:
@@ -188,7 +180,7 @@ class _Gateway:
             buf = bytearray()
             for block in blocks:
                 key = cid_bytes(block.cid)
-                buf += _varint(len(key) + len(block.data))
+                buf += uvarint(len(key) + len(block.data))
                 buf += key
                 buf += block.data
                 if len(buf) >= _BATCH:
@@ -211,7 +203,7 @@ class _Gateway:
 
 def _section(cid: CID, data: bytes) -> bytes:
     key = cid_bytes(cid)
-    return _varint(len(key) + len(data)) + key + data
+    return uvarint(len(key) + len(data)) + key + data
 
 
 def create_gateway_app(store: BlockSource) -> Starlette:
