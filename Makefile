@@ -14,7 +14,7 @@ export SCATTER_SOLC := $(CURDIR)/tools/solc
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts clean
+.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench clean
 
 install: $(VENV)/.installed node_modules/.installed build/solcx/.installed
 
@@ -62,6 +62,11 @@ typecheck: $(VENV)/.installed
 # Recompile contracts/ into scatter/chain/artifacts (tests check they are current).
 artifacts: install
 	$(BIN)/scatter contracts build
+
+# Benchmarks are commands, not tests: ratios against plain sha256 measured in the same run.
+bench: install
+	$(BIN)/python -m scatter.bench.ipfs
+	$(BIN)/python -m scatter.bench.formats
 
 clean:
 	rm -rf build $(VENV) node_modules
