@@ -1,0 +1,1 @@
+"""What the hoster and validator daemons share: durable state, logs, metrics, retries."""
