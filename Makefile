@@ -67,6 +67,8 @@ artifacts: install
 bench: install
 	$(BIN)/python -m scatter.bench.ipfs
 	$(BIN)/python -m scatter.bench.formats
+	$(BIN)/python -m scatter.bench.validator
+	$(BIN)/python -m scatter.bench.hoster
 
 clean:
 	rm -rf build $(VENV) node_modules

@@ -1,26 +1,151 @@
-"""The local network behind ``scatter dev``: anvil plus a deployment of the contracts.
+"""The local marketplace behind ``scatter dev``: anvil, the contracts, hosters, validators, the web node.
 
-State lives in ``state_dir``: anvil's chain state (dumped on exit, loaded on
-start) and ``dev.json``, a summary for people and scripts. A restart with the
-same state dir keeps the chain and its deployment.
+Everything runs on 127.0.0.1. Anvil and each daemon are separate processes
+(``scatter hoster run`` / ``scatter validator run``, each with its own dev
+account, state directory, port and log file); the web node's API runs in this
+process. A child that exits unexpectedly is reported and restarted (with a
+growing delay if it keeps crashing); :meth:`DevNetwork.stop` stops the children
+first and anvil last, so that anvil dumps the chain state for the next start.
+
+Accounts (anvil's public test mnemonic; dev chains only):
+
+=============  ==========================================
+index 0        deployer
+index 1..9     clients (1 is the CLI's default on the dev chain)
+index 10..49   hosters (hoster i uses 10 + i)
+index 50..79   validators (validator j uses 50 + j)
+=============  ==========================================
+
+State lives in ``state_dir``: ``anvil-state.json``, ``hosters/<i>/``,
+``validators/<j>/``, ``logs/*.log`` and ``dev.json``, the summary for people
+and scripts (also what other ``scatter`` commands run in the directory read to
+find the dev chain). A restart with the same state dir keeps the chain, the
+deployment and the daemons' state.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from scatter.chain import deployments, wallet
-from scatter.chain.anvil import Anvil
+from scatter.chain.anvil import Anvil, free_port
 from scatter.chain.deploy import connect, deploy
 from scatter.chain.deployments import Deployment
-from scatter.chain.params import ETHER, preset
+from scatter.chain.params import preset
+from scatter.errors import ScatterTimeoutError, ScatterValueError
 
-DEV_ACCOUNTS = 10
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
+CLIENT_ACCOUNTS = range(1, 10)
+HOSTER_BASE = 10
+MAX_HOSTERS = 40
+VALIDATOR_BASE = 50
+MAX_VALIDATORS = 30
+ANVIL_ACCOUNTS = 80
+DEFAULT_PORT = 8700  # web node; hosters at port + 10 + i, validators at port + 60 + j
+DEFAULT_GRACE_EPOCHS = 4
+ACCOUNT_BALANCE_ETH = 10_000
+#: Anvil never reorganises and mines a block a second, while an epoch is two seconds:
+#: daemons waiting the default two confirmations would see each epoch's randomness only
+#: once the epoch is over, and a validator polling once a second would see the end of its
+#: checking window only in the next epoch. The dev network trusts its one node and polls
+#: faster; the validators' warm-up (and the 4-epoch grace) leave a hoster that takes a
+#: reopened slot the 2-3 epochs it needs to fetch k shards and rebuild its own.
+DEV_DAEMON_ARGS: dict[str, list[str]] = {
+    "hoster": ["--confirmations", "0", "--poll-interval", "0.25"],
+    "validator": ["--confirmations", "0", "--poll-interval", "0.25", "--warmup-epochs", "3"],
+}
+
+
+@dataclass
+class Child:
+    """One supervised daemon process."""
+
+    name: str
+    role: str  # hoster | validator
+    account: int
+    port: int
+    state_dir: Path
+    log_path: Path
+    command: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    stopped: bool = False  # stopped on purpose: not restarted
+    next_start: float = 0.0
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return str(wallet.dev_account(self.account).address)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, env: dict[str, str]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self._log is None:
+            self._log = self.log_path.open("ab")
+        # Own session: a Ctrl-C in the terminal reaches only `scatter dev`, which stops children in order.
+        self.proc = subprocess.Popen(
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self.stopped = False
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL and keep it down (a hoster dying, for tests and demos)."""
+        self.stopped = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "account": self.account,
+            "address": self.address,
+            "url": self.url,
+            "pid": self.proc.pid if self.proc is not None else None,
+            "stateDir": str(self.state_dir),
+            "log": str(self.log_path),
+            "restarts": self.restarts,
+        }
 
 
 @dataclass
@@ -28,22 +153,66 @@ class DevNetwork:
     state_dir: Path
     epoch_seconds: int = 2
     rpc_port: int = 8545
+    hosters: int = 8
+    validators: int = 3
+    port: int = DEFAULT_PORT  # web node; 0: free ports for everything (tests)
+    grace_epochs: int = DEFAULT_GRACE_EPOCHS
+    stake_eth: int = 10
+    web: bool = True
+    daemon_args: dict[str, list[str]] = field(default_factory=dict)  # extra CLI args per role
+    on_event: Callable[[str], object] = lambda _msg: None
     anvil: Anvil | None = None
     deployment: Deployment | None = None
+    children: list[Child] = field(default_factory=list)
+    _web_server: Any = None
 
     @property
     def summary_path(self) -> Path:
         return self.state_dir / "dev.json"
 
-    def start(self) -> DevNetwork:
+    @property
+    def record_path(self) -> Path:
+        return self.state_dir.parent / "deployments.json"
+
+    @property
+    def rpc_url(self) -> str:
+        assert self.anvil is not None
+        return self.anvil.url
+
+    @property
+    def web_url(self) -> str | None:
+        return self._web_server.url if self._web_server is not None else None
+
+    # ------------------------------------------------------------------ start
+
+    def start(self, *, ready_timeout: float = 120.0) -> DevNetwork:
+        if not 0 <= self.hosters <= MAX_HOSTERS:
+            raise ScatterValueError(f"--hosters must be between 0 and {MAX_HOSTERS}")
+        if not 0 <= self.validators <= MAX_VALIDATORS:
+            raise ScatterValueError(f"--validators must be between 0 and {MAX_VALIDATORS}")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # One-second blocks keep block.timestamp, and so the epoch, moving while idle.
-        self.anvil = Anvil(port=self.rpc_port, block_time=1, state_path=self.state_dir / "anvil-state.json")
+        self.anvil = Anvil(
+            port=self.rpc_port,
+            block_time=1,
+            accounts=ANVIL_ACCOUNTS,
+            balance_eth=ACCOUNT_BALANCE_ETH,
+            state_path=self.state_dir / "anvil-state.json",
+        )
         self.anvil.start()
         w3 = connect(self.anvil.url)
         self.deployment = self._existing_deployment(w3) or self._deploy(w3)
-        deployments.record_deployment(self.deployment, self.state_dir.parent / "deployments.json")
-        self.summary_path.write_text(json.dumps(self.summary(), indent=2) + "\n")
+        deployments.record_deployment(self.deployment, self.record_path)
+        self._write_summary()  # the chain is usable from here on
+        self.children = self._plan_children()
+        env = self._child_env()
+        for child in self.children:
+            child.start(env)
+        if self.web:
+            self._start_web()
+        if self.children:
+            self.wait_ready(ready_timeout)
+        self._write_summary()
         return self
 
     def _existing_deployment(self, w3: Any) -> Deployment | None:
@@ -58,32 +227,197 @@ class DevNetwork:
         return deployment if has_code else None
 
     def _deploy(self, w3: Any) -> Deployment:
-        params = preset("devnet").with_overrides(epoch_seconds=self.epoch_seconds)
+        params = preset("devnet").with_overrides(
+            epoch_seconds=self.epoch_seconds, grace_epochs=self.grace_epochs
+        )
         return deploy(w3, wallet.dev_account(0), params)
+
+    def _port_for(self, offset: int) -> int:
+        return free_port() if self.port == 0 else self.port + offset
+
+    def _plan_children(self) -> list[Child]:
+        py = [sys.executable, "-m", "scatter"]
+        children = []
+        for role, count, base, offset in (
+            ("hoster", self.hosters, HOSTER_BASE, 10),
+            ("validator", self.validators, VALIDATOR_BASE, 60),
+        ):
+            for i in range(count):
+                port = self._port_for(offset + i)
+                state = self.state_dir / f"{role}s" / str(i)
+                command = [
+                    *py, role, "run",
+                    "--rpc-url", self.rpc_url,
+                    "--dev-account", str(base + i),
+                    "--state-dir", str(state),
+                    "--port", str(port),
+                    "--stake", str(self.stake_eth),
+                    "--deployments", str(self.record_path),
+                    *DEV_DAEMON_ARGS.get(role, []),
+                    *self.daemon_args.get(role, []),
+                ]  # fmt: skip
+                children.append(
+                    Child(
+                        name=f"{role}-{i}",
+                        role=role,
+                        account=base + i,
+                        port=port,
+                        state_dir=state,
+                        log_path=self.state_dir / "logs" / f"{role}-{i}.log",
+                        command=command,
+                    )
+                )
+        return children
+
+    def _child_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCATTER_")}
+        env["SCATTER_DEPLOYMENTS"] = str(self.record_path)
+        env["SCATTER_RPC_URL"] = self.rpc_url
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _start_web(self) -> None:
+        from scatter.client import Scatter
+        from scatter.ipfs.gateway.server import GatewayServer
+        from scatter.sdk.network import Network
+        from scatter.web.app import create_app
+
+        assert self.deployment is not None
+        network = Network(connect(self.rpc_url), self.rpc_url, self.deployment, True)
+        sdk = Scatter(network, wallet.dev_account(CLIENT_ACCOUNTS[0]), state_root=self.state_dir / "web")
+        self._web_server = GatewayServer(create_app(sdk), "127.0.0.1", self._port_for(0)).start()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until every daemon has joined the market with its endpoint and answers on its port."""
+        from scatter.chain.market import Market, NodeStatus, Role
+
+        assert self.deployment is not None
+        market = Market(connect(self.rpc_url), self.deployment.market)
+        deadline = time.monotonic() + timeout
+        pending = list(self.children)
+        while pending:
+            for child in list(pending):
+                if not child.running():
+                    self._restart_if_crashed(child)
+                    continue
+                role = Role.HOSTER if child.role == "hoster" else Role.VALIDATOR
+                node = market.node(role, child.address)
+                if node.status == NodeStatus.ACTIVE and _answers(child.url):
+                    pending.remove(child)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(f"{c.name} (log: {c.log_path})" for c in pending)
+                raise ScatterTimeoutError(f"not ready within {timeout:.0f}s: {names}")
+            time.sleep(0.5)
+
+    # ------------------------------------------------------------------ run
 
     def summary(self) -> dict[str, Any]:
         assert self.anvil is not None and self.deployment is not None
+        hosters = [c.summary() for c in self.children if c.role == "hoster"]
+        validators = [c.summary() for c in self.children if c.role == "validator"]
         return {
             "version": SUMMARY_VERSION,
             "rpcUrl": self.anvil.url,
             "chainId": self.deployment.chain_id,
+            "epochSeconds": self.deployment.params.get("epoch_seconds"),
             "contracts": self.deployment.to_json(),
+            "web": {"url": self.web_url, "api": f"{self.web_url}/api" if self.web_url else None},
+            "hosters": hosters,
+            "validators": validators,
+            "clients": [
+                {"index": i, "address": wallet.dev_account(i).address, "balanceEth": ACCOUNT_BALANCE_ETH}
+                for i in CLIENT_ACCOUNTS
+            ],
+            "defaultClient": CLIENT_ACCOUNTS[0],
+            # Kept for scripts written against version 1 of this file.
             "accounts": [
-                {"index": i, "address": wallet.dev_account(i).address, "balanceEth": 10_000}
-                for i in range(DEV_ACCOUNTS)
+                {"index": i, "address": wallet.dev_account(i).address, "balanceEth": ACCOUNT_BALANCE_ETH}
+                for i in range(10)
             ],
             "note": "dev accounts use anvil's public test mnemonic: never send real funds to them",
-            "stakeEth": self.deployment.params.get("min_hoster_stake", ETHER) / ETHER,
+            "stakeEth": self.stake_eth,
+            "stateDir": str(self.state_dir),
         }
 
+    def _write_summary(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=self.state_dir, delete=False, suffix=".tmp") as tmp:
+            json.dump(self.summary(), tmp, indent=2)
+            tmp.write("\n")
+        Path(tmp.name).replace(self.summary_path)
+
+    def child(self, name: str) -> Child:
+        for c in self.children:
+            if c.name == name:
+                return c
+        raise ScatterValueError(f"no child named {name!r}")
+
+    def _restart_if_crashed(self, child: Child) -> bool:
+        if child.stopped or child.running() or time.monotonic() < child.next_start:
+            return False
+        code = child.proc.returncode if child.proc is not None else None
+        child.restarts += 1
+        delay = min(30.0, 0.5 * 2 ** min(child.restarts, 6))
+        self.on_event(
+            f"{child.name} exited with code {code}; restarting it "
+            f"(restart {child.restarts}, log: {child.log_path})"
+        )
+        child.start(self._child_env())
+        child.next_start = time.monotonic() + delay  # a child that keeps crashing is restarted less often
+        self._write_summary()
+        return True
+
+    def supervise_once(self) -> None:
+        """Restart anvil or any daemon that died (unless stopped on purpose)."""
+        if self.anvil is not None and not self.anvil.running():
+            self.on_event("anvil exited; restarting it from its last saved state")
+            self.anvil.start()
+        for child in self.children:
+            self._restart_if_crashed(child)
+
     def wait(self) -> None:
-        """Block until interrupted; report and restart a crashed anvil."""
-        assert self.anvil is not None
+        """Supervise until interrupted."""
         while True:
-            if not self.anvil.running():
-                self.anvil.start()
+            self.supervise_once()
             time.sleep(1.0)
 
     def stop(self) -> None:
+        """Stop the web node and the daemons (SIGTERM, then SIGKILL after 15 s), then anvil."""
+        if self._web_server is not None:
+            self._web_server.stop()
+            self._web_server = None
+        for child in self.children:
+            child.stopped = True
+            child.terminate()
+        for child in self.children:
+            child.wait_stopped(15.0)
+            child.close()
         if self.anvil is not None:
             self.anvil.stop()
+
+    def __enter__(self) -> DevNetwork:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if `scatter dev` dies without stopping us (Linux; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        httpx.get(url + "/healthz", timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return True

@@ -24,9 +24,9 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     # One line per command-group module; keep alphabetical.
-    from scatter.cli import contracts, deploy, dev, formats, ipfs
+    from scatter.cli import client, contracts, deploy, dev, formats, hoster, ipfs, validator
 
-    for module in (contracts, deploy, dev, formats, ipfs):
+    for module in (client, contracts, deploy, dev, formats, hoster, ipfs, validator):
         module.register(app)
 
 

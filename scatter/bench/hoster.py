@@ -1,0 +1,313 @@
+"""Hoster benchmarks (a command, not a test): ``python -m scatter.bench.hoster [--deals N] [--json]``.
+
+1. **Backfill**: market events mirrored into a fresh SQLite index from anvil, events/s
+   (``MarketIndex.sync``, what a hoster does on its first start). Target >= 2,000/s.
+2. **Steady state**: one ``scatter hoster run`` subprocess with N active deals (default
+   1,000) on a 10-second-epoch devnet with one-second blocks and two validators (their real
+   signing ledger and publishing API, fed ok verdicts every epoch). Reports the settlement
+   lag (max over deals of over-but-unpaid epochs, sampled every second from the chain's
+   view in the hoster's metrics) and the hoster process's CPU use over the window.
+   Targets: lag <= 2 epochs, CPU <= 50% of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from web3 import Web3
+
+from scatter.chain import wallet
+from scatter.chain.anvil import Anvil
+from scatter.chain.deploy import connect, deploy
+from scatter.chain.deployments import Deployment, record_deployment
+from scatter.chain.index import MarketIndex
+from scatter.chain.market import Market, Role
+from scatter.chain.params import ETHER, preset
+from scatter.daemon.state import StateDB
+from scatter.ipfs.car import write_car
+from scatter.ipfs.cid import cid_bytes
+from scatter.ipfs.unixfs import import_bytes
+from scatter.protocol.upload import CarUpload, upload_path
+
+CLIENTS = range(10, 20)  # anvil dev accounts that post bids
+HOSTER = 2
+VALIDATORS = (4, 5)
+
+
+def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+    return w3.provider.make_request(method, params)["result"]  # type: ignore[arg-type]
+
+
+def _post_bids(w3: Web3, d: Deployment, count: int, *, price: int, duration: int, size: int,
+               cids: list[bytes] | None = None, block_time: int | None = None) -> None:  # fmt: skip
+    """``count`` one-slot bids from the unlocked dev accounts, sent in batches and mined together."""
+    market = Market(w3, d.market).contract
+    _rpc(w3, "evm_setAutomine", [False])
+    senders = [wallet.dev_account(c).address for c in CLIENTS]
+    try:
+        for start in range(0, count, 150):
+            for i in range(start, min(count, start + 150)):
+                cid = cids[i] if cids else b"\x01\x55\x12\x20" + hashlib.sha256(i.to_bytes(8, "big")).digest()
+                data = market.encode_abi("bid", [[cid], size, 1, price, duration, []])
+                tx = {"from": senders[i % len(senders)], "to": d.market, "data": data,
+                      "value": hex(price * duration), "gas": hex(300_000)}  # fmt: skip
+                _rpc(w3, "eth_sendTransaction", [tx])
+            _rpc(w3, "evm_mine", [])
+    finally:
+        _rpc(w3, "evm_setAutomine", [True])
+        if block_time is not None:  # automine on switches interval mining off
+            _rpc(w3, "evm_setIntervalMining", [block_time])
+
+
+def bench_backfill(events: int) -> dict[str, Any]:
+    with Anvil() as node, tempfile.TemporaryDirectory() as tmp:
+        w3 = connect(node.url)
+        d = deploy(w3, wallet.dev_account(0), preset("devnet"))
+        t0 = time.perf_counter()
+        _post_bids(w3, d, events, price=1, duration=1, size=1024)
+        made = time.perf_counter() - t0
+        index = MarketIndex(StateDB(Path(tmp) / "index.db"), w3, d, confirmations=0)
+        index.follower.max_range = 5_000
+        t0 = time.perf_counter()
+        applied = index.sync()
+        seconds = time.perf_counter() - t0
+        return {"events": len(applied), "seconds": round(seconds, 3),
+                "events_per_s": round(len(applied) / seconds), "generate_s": round(made, 1)}  # fmt: skip
+
+
+# ----------------------------------------------------------------- steady state
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _metric(text: str, name: str) -> float | None:
+    m = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def serve_validator(rpc_url: str, market_address: str, account: int, state_dir: Path) -> None:
+    """One validator in its own process: its real ledger and publishing API, an ok verdict
+    recorded for every accepted deal in every epoch from the deal's start (what its checks
+    would conclude of an honest hoster). Writes ``STATE_DIR/validator.json`` with its URL."""
+    from scatter.chain.tx import Transactor
+    from scatter.ipfs.gateway.server import GatewayServer
+    from scatter.validator.ledger import SigningLedger, Verdict
+    from scatter.validator.publish import create_publish_app
+    from scatter.validator.signer import AttestationSigner
+
+    w3 = connect(rpc_url)
+    acct = wallet.dev_account(account)
+    chain_id = int(w3.eth.chain_id)
+    ledger = SigningLedger(
+        StateDB(state_dir / "ledger.db"), AttestationSigner(acct, chain_id, market_address)
+    )
+    server = GatewayServer(create_publish_app(ledger)).start()
+    market = Market(w3, market_address, Transactor(w3, acct))
+    market.join(Role.VALIDATOR, server.url, 0, 2 * ETHER)
+    (state_dir / "validator.json").write_text(json.dumps({"url": server.url}))
+    first: dict[int, int] = {}  # deal -> first epoch without a verdict
+    seen_block = 0
+    while True:
+        head = int(w3.eth.block_number)
+        if head >= seen_block:
+            for ev in market.contract.events.SlotAccepted().get_logs(from_block=seen_block, to_block=head):
+                first.setdefault(int(ev["args"]["dealId"]), int(ev["args"]["startEpoch"]))
+            seen_block = head + 1
+        epoch = market.current_epoch()
+        with ledger.db.transaction():
+            for deal_id, start in first.items():
+                for e in range(start, epoch + 1):
+                    ledger.record(Verdict(deal_id, e, True, e.to_bytes(32, "big")))
+                first[deal_id] = max(start, epoch + 1)
+        time.sleep(0.5)
+
+
+class _Validators:
+    """The validators of the steady-state benchmark, one subprocess each."""
+
+    def __init__(self, rpc_url: str, d: Deployment, tmp: Path) -> None:
+        self.procs = []
+        for i in VALIDATORS:
+            state = tmp / f"validator-{i}"
+            state.mkdir()
+            cmd = [sys.executable, "-m", "scatter.bench.hoster", "--serve-validator", str(i),
+                   "--rpc-url", rpc_url, "--market", d.market, "--state-dir", str(state)]  # fmt: skip
+            log = (tmp / f"validator-{i}.log").open("wb")
+            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log))
+            log.close()
+            while not (state / "validator.json").exists():
+                if self.procs[-1].poll() is not None:
+                    raise SystemExit(
+                        f"validator {i} exited: {(tmp / f'validator-{i}.log').read_text()[-1500:]}"
+                    )
+                time.sleep(0.2)
+
+    def check(self) -> None:
+        for p in self.procs:
+            if p.poll() is not None:
+                raise SystemExit(f"a validator exited ({p.returncode}); see its log")
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+            p.wait(timeout=30)
+
+
+def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[str, Any]:
+    with Anvil(block_time=1) as node, tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        w3 = connect(node.url)
+        d = deploy(w3, wallet.dev_account(0), preset("devnet").with_overrides(epoch_seconds=10))
+        record_deployment(d, tmp / "deployments.json")
+        validators = _Validators(node.url, d, tmp)
+        contents = []
+        for _ in range(deals):
+            root, blocks = import_bytes(os.urandom(1024), cid_version=1)
+            car = io.BytesIO()
+            write_car(car, [root], blocks)
+            contents.append((root, car.getvalue()))
+        log = (tmp / "hoster.log").open("wb")
+        cmd = [sys.executable, "-m", "scatter", "hoster", "run", "--rpc-url", node.url, "--dev-account",
+               str(HOSTER), "--state-dir", str(tmp / "hoster"), "--port", "0", "--deployments",
+               str(tmp / "deployments.json"), "--stake", "100", "--capacity", "1GiB", "--confirmations", "1",
+               "--settle-every", "2", "--log-level", "warning"]  # fmt: skip
+        if profile is not None:  # cProfile of the whole hoster process, written when it stops
+            cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", *cmd[2:]]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        try:
+            ready = tmp / "hoster" / "hoster.json"
+            while not ready.exists():
+                if proc.poll() is not None:
+                    raise SystemExit(f"hoster exited: {(tmp / 'hoster.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+            url = json.loads(ready.read_text())["url"]
+            market = Market(w3, d.market)
+            me = wallet.dev_account(HOSTER).address
+            while market.node(Role.HOSTER, me).status != 1:
+                time.sleep(0.2)
+            t0 = time.perf_counter()
+            _post_bids(w3, d, deals, price=10**9, duration=10_000, size=1024,
+                       cids=[cid_bytes(r) for r, _ in contents], block_time=1)  # fmt: skip
+            by_cid = {cid_bytes(r): (r, car) for r, car in contents}
+            posted = market.bid_count()  # a bid that did not fit a block is simply not posted
+            while market.deal_count() < posted:
+                time.sleep(1.0)
+            accepted_s = time.perf_counter() - t0
+            bid_cid, bid_client = {}, {}
+            for ev in market.contract.events.BidPosted().get_logs(from_block=0):
+                bid_cid[ev["args"]["bidId"]] = bytes(ev["args"]["cids"][0])
+                bid_client[ev["args"]["bidId"]] = ev["args"]["client"]
+            plan = []
+            for ev in market.contract.events.SlotAccepted().get_logs(from_block=0):
+                plan.append((ev["args"]["dealId"], ev["args"]["bidId"], ev["args"]["startEpoch"]))
+            t0 = time.perf_counter()
+            asyncio.run(
+                _upload_all(
+                    url, d, [(deal_id, bid_client[bid], *by_cid[bid_cid[bid]]) for deal_id, bid, _ in plan]
+                )
+            )
+            uploaded_s = time.perf_counter() - t0
+            # Let the first settlements happen, then measure over `epochs` epochs.
+            start_epoch = market.current_epoch()
+            while market.current_epoch() < start_epoch + 3:
+                time.sleep(1.0)
+            cpu0, wall0 = _cpu_seconds(proc.pid), time.monotonic()
+            lags: list[float] = []
+            end_epoch = market.current_epoch() + epochs
+            while market.current_epoch() < end_epoch:
+                validators.check()
+                text = httpx.get(url + "/metrics", timeout=10).text
+                lag = _metric(text, "scatter_hoster_settlement_lag_epochs")
+                if lag is not None:
+                    lags.append(lag)
+                time.sleep(1.0)
+            cpu = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - wall0)
+            text = httpx.get(url + "/metrics", timeout=10).text
+            settlements = _metric(text, "scatter_hoster_settlements_total")
+            chain_lag = max(
+                (market.current_epoch() - 1) - market.get_deal(deal_id).paid_through for deal_id, _, _ in plan
+            )
+            return {"deals": len(plan), "epoch_seconds": 10, "measured_epochs": epochs,
+                    "max_settlement_lag_epochs": max(lags) if lags else None,
+                    "final_chain_lag_epochs": chain_lag, "cpu_of_one_core": round(cpu, 3),
+                    "settlement_txs": settlements, "accept_s": round(accepted_s, 1),
+                    "upload_s": round(uploaded_s, 1)}  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            validators.stop()
+            log.close()
+
+
+async def _upload_all(url: str, d: Deployment, jobs: list[tuple[int, str, Any, bytes]]) -> None:
+    """Signed uploads by each bid's client, eight at a time."""
+    keys: dict[str, bytes] = {
+        str(wallet.dev_account(c).address): bytes(wallet.dev_account(c).key) for c in CLIENTS
+    }
+    sem = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(timeout=60) as http:
+
+        async def one(deal_id: int, client: str, root: Any, car: bytes) -> None:
+            key = keys[client]
+            up = CarUpload(
+                deal_id, cid_bytes(root), hashlib.sha256(car).digest(), len(car), int(time.time()) + 3600
+            )
+            sig = up.sign(key, d.chain_id, d.market)
+            async with sem:
+                resp = await http.put(url + upload_path(deal_id), content=car, headers=up.headers(sig))
+            if resp.status_code != 200:
+                raise SystemExit(f"upload of deal {deal_id} failed: {resp.status_code} {resp.text}")
+
+        await asyncio.gather(*(one(*job) for job in jobs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5_000, help="events for the backfill benchmark")
+    parser.add_argument(
+        "--deals", type=int, default=1_000, help="active deals for the steady-state benchmark"
+    )
+    parser.add_argument("--epochs", type=int, default=6, help="epochs measured in the steady state")
+    parser.add_argument("--skip-steady", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the hoster process here")
+    parser.add_argument("--serve-validator", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rpc-url", help=argparse.SUPPRESS)
+    parser.add_argument("--market", help=argparse.SUPPRESS)
+    parser.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_validator is not None:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        serve_validator(args.rpc_url, args.market, args.serve_validator, args.state_dir)
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups (anvil, hoster)
+    results: dict[str, Any] = {"backfill": bench_backfill(args.events)}
+    if not args.json:
+        print("backfill:", results["backfill"], flush=True)
+    if not args.skip_steady:
+        results["steady"] = bench_steady(args.deals, args.epochs, args.profile)
+        if not args.json:
+            print("steady:", results["steady"], flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

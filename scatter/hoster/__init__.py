@@ -1,0 +1,17 @@
+"""The hoster daemon (``scatter hoster run``): take slots, pin and serve shards, get paid, heal.
+
+Modules, one job each:
+
+- :mod:`~scatter.hoster.config`     settings from flags, environment, ``.env`` and TOML; the bid filter
+- :mod:`~scatter.hoster.state`      the hoster's SQLite tables (its deals, operator requests, status facts)
+- :mod:`~scatter.hoster.txjournal`  each transaction recorded before it is broadcast, reconciled after a crash
+- :mod:`~scatter.hoster.content`    signed CAR uploads, verified fetches, healing a lost shard
+- :mod:`~scatter.hoster.attest`     range attestations from validators, and which range a quorum can sign
+- :mod:`~scatter.hoster.api`        the HTTP endpoint: gateway, upload, pin status, ``/healthz``, ``/metrics``
+- :mod:`~scatter.hoster.metrics`    Prometheus metrics
+- :mod:`~scatter.hoster.daemon`     :class:`Hoster` (the loop) and :class:`HosterThread`
+- :mod:`~scatter.hoster.status`     ``scatter hoster status``
+- :mod:`~scatter.hoster.failpoints` crash points for the kill -9 tests
+
+See docs/hoster.md.
+"""

@@ -1,0 +1,244 @@
+"""Taking content for a deal: the signed CAR upload, a verified fetch, and healing.
+
+Nothing is pinned before it is verified: every block of an upload or a fetch
+is checked against its CID, the DAG's root must be the slot's CID, the file it
+encodes must fit the bid's size, and the pin itself requires the complete DAG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from multiformats import CID
+
+from scatter.errors import ScatterError, ScatterValueError
+from scatter.formats.pipeline import heal_shard
+from scatter.formats.shard_schema import HEADER_SIZE, ShardHeader
+from scatter.ipfs.abc import BlockStore
+from scatter.ipfs.car import read_car
+from scatter.ipfs.cid import cid_bytes, cid_str, parse_cid
+from scatter.ipfs.dag import file_size
+from scatter.ipfs.embedded import EmbeddedBlockStore
+from scatter.ipfs.exporter import iter_file
+from scatter.ipfs.gateway.client import GatewayClient
+from scatter.protocol.upload import EXPIRES_HEADER, SHA256_HEADER, SIGNATURE_HEADER, CarUpload, parse_hex
+
+
+class UploadRejected(ScatterError):
+    """An upload refused with an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def car_limit(size: int) -> int:
+    """Largest CAR accepted for a slot of ``size`` bytes: the data plus generous DAG overhead."""
+    return size + size // 512 + (64 << 10)
+
+
+@dataclass(frozen=True)
+class UploadContext:
+    deal_id: int
+    cid: str
+    size: int
+    client: str
+    chain_id: int
+    market: str
+
+
+def check_upload_headers(headers: Any, ctx: UploadContext, *, now: float | None = None) -> CarUpload:
+    """Verify everything that can be verified before reading the body; returns the signed message."""
+    try:
+        signature = parse_hex(headers.get(SIGNATURE_HEADER), 65, SIGNATURE_HEADER)
+        sha = parse_hex(headers.get(SHA256_HEADER), 32, SHA256_HEADER)
+        expires = int(headers.get(EXPIRES_HEADER) or "")
+        size = int(headers.get("content-length") or "")
+    except (ScatterValueError, ValueError) as exc:
+        raise UploadRejected(400, f"bad upload headers: {exc}") from None
+    if expires < (time.time() if now is None else now):
+        raise UploadRejected(403, "upload signature has expired")
+    if size <= 0 or size > car_limit(ctx.size):
+        raise UploadRejected(413, f"CAR of {size} bytes exceeds the limit for this slot")
+    upload = CarUpload(ctx.deal_id, cid_bytes(parse_cid(ctx.cid)), sha, size, expires)
+    try:
+        signer = upload.signer(signature, ctx.chain_id, ctx.market)
+    except ScatterValueError as exc:
+        raise UploadRejected(403, str(exc)) from None
+    if signer.lower() != ctx.client.lower():
+        raise UploadRejected(403, "upload not signed by the bid's client for this deal and CID")
+    return upload
+
+
+async def spool_body(chunks: AsyncIterator[bytes], upload: CarUpload, out: BinaryIO, *,
+                     idle_timeout: float, total_timeout: float) -> None:  # fmt: skip
+    """Copy the body to ``out``, checking its length and sha256 against the signed values."""
+    digest = hashlib.sha256()
+    got = 0
+    deadline = time.monotonic() + total_timeout
+    iterator = chunks.__aiter__()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise UploadRejected(408, "upload too slow: deadline passed")
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=min(idle_timeout, left))
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise UploadRejected(408, "upload too slow: no data within the idle timeout") from None
+        got += len(chunk)
+        if got > upload.car_size:
+            raise UploadRejected(413, "body longer than the signed CAR size")
+        digest.update(chunk)
+        out.write(chunk)
+    if got != upload.car_size:
+        raise UploadRejected(400, f"body is {got} bytes, the signature says {upload.car_size}")
+    if digest.digest() != upload.car_sha256:
+        raise UploadRejected(400, "body does not hash to the signed sha256")
+
+
+def import_verified_car(store: BlockStore, path: Path, cid: str, max_size: int) -> int:
+    """Import the CAR at ``path`` if its only root is ``cid``; pin once complete. Returns the file size."""
+    want = parse_cid(cid)
+    with path.open("rb") as f:
+        try:
+            roots, _ = read_car(f)
+        except ScatterValueError as exc:
+            raise UploadRejected(400, f"not a valid CAR: {exc}") from None
+    if roots != [want]:
+        raise UploadRejected(400, f"CAR root is {', '.join(map(cid_str, roots))}, the slot names {cid}")
+    with path.open("rb") as f:
+        try:
+            store.import_car(f, pin=False)
+        except ScatterValueError as exc:  # a block that does not match its CID, a malformed section
+            raise UploadRejected(400, f"CAR rejected: {exc}") from None
+    return pin_checked(store, want, max_size)
+
+
+def pin_checked(store: BlockStore, root: CID, max_size: int) -> int:
+    """Pin ``root`` (its DAG must be complete here) if its file fits ``max_size``."""
+    try:
+        size = file_size(root, store)
+    except ScatterError as exc:
+        raise UploadRejected(400, f"DAG incomplete or malformed: {exc}") from None
+    if size is not None and size > max_size:
+        raise UploadRejected(413, f"content is {size} bytes, the bid pays for {max_size}")
+    try:
+        store.pin(root)
+    except ScatterError as exc:
+        raise UploadRejected(400, f"cannot pin: {exc}") from None
+    return size if size is not None else 0
+
+
+def gateway_bases(urls: Sequence[str]) -> list[str]:
+    """HTTP(S) gateway base URLs from origins such as ``http://h:8080/ipfs`` (others are skipped)."""
+    bases: list[str] = []
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            continue
+        base = url.rstrip("/")
+        cut = base.find("/ipfs")
+        base = base[:cut] if cut >= 0 else base
+        if base not in bases:
+            bases.append(base)
+    return bases
+
+
+async def fetch_verified(store: BlockStore, cid: str, sources: Sequence[str], max_size: int,
+                         *, timeout: float = 60.0) -> int:  # fmt: skip
+    """Fetch the DAG of ``cid`` from Trustless Gateways (every block verified), then pin it."""
+    root = parse_cid(cid)
+    async with GatewayClient(list(sources), timeout=timeout) as client:
+        await client.fetch_dag(root, store, pin=False)
+    return await asyncio.to_thread(pin_checked, store, root, max_size)
+
+
+class _IterReader(io.RawIOBase):
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return 0
+            self._pending = memoryview(nxt)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _shard_stream(root: CID, store: BlockStore) -> BinaryIO:
+    return io.BufferedReader(_IterReader(iter_file(root, store, verify=True)), buffer_size=256 * 1024)
+
+
+def _read_head(root: CID, store: BlockStore) -> bytes:
+    with _shard_stream(root, store) as stream:
+        return stream.read(HEADER_SIZE)
+
+
+async def heal(store: BlockStore, work_dir: Path, *, cids: Sequence[str], slot: int,
+               sources: dict[int, list[str]], max_size: int, timeout: float = 60.0) -> int:  # fmt: skip
+    """Rebuild shard ``slot`` from any k other shards fetched from ``sources`` (slot → gateways).
+
+    The shards are fetched into a scratch store (verified block by block), the
+    missing shard is rebuilt with no key, its CID must be the slot's, then its
+    CAR is imported and pinned. Returns the shard's size.
+    """
+    shutil.rmtree(work_dir, ignore_errors=True)
+    scratch = EmbeddedBlockStore(work_dir / "blocks", durable=False)
+    try:
+        have: list[CID] = []
+        k: int | None = None
+        errors: list[str] = []
+        for other, gateways in sorted(sources.items()):
+            if other == slot or not gateways or (k is not None and len(have) >= k):
+                continue
+            root = parse_cid(cids[other])
+            try:
+                async with GatewayClient(gateways, timeout=timeout) as client:
+                    await client.fetch_dag(root, scratch, pin=False)
+                head = await asyncio.to_thread(_read_head, root, scratch)
+                header = ShardHeader.unpack(head)
+            except ScatterError as exc:
+                errors.append(f"shard {other}: {exc}")
+                continue
+            if header.index != other:
+                errors.append(f"shard {other}: header says index {header.index}")
+                continue
+            k = header.k
+            have.append(root)
+        if k is None or len(have) < k:
+            raise ScatterError(
+                f"not enough shards to heal slot {slot} ({len(have)}): " + "; ".join(errors)[:300]
+            )
+
+        def rebuild() -> int:
+            car_path = work_dir / "healed.car"
+            streams = [_shard_stream(r, scratch) for r in have[:k]]
+            try:
+                with car_path.open("w+b") as car:
+                    heal_shard(streams, slot, expected_cid=cids[slot], car_out=car)
+            finally:
+                for s in streams:
+                    s.close()
+            return import_verified_car(store, car_path, cids[slot], max_size)
+
+        return await asyncio.to_thread(rebuild)
+    finally:
+        scratch.close()
+        shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,0 +1,221 @@
+"""What the SDK returns: frozen dataclasses with a ``to_json()`` for the CLI and the web API."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: bytes as 0x-hex, paths as strings, enums by name, big ints as they are."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.name.lower()
+    return value
+
+
+class _Json:
+    def to_json(self) -> dict[str, Any]:
+        data = jsonable(self)
+        assert isinstance(data, dict)
+        return data
+
+
+@dataclass(frozen=True)
+class DealInfo(_Json):
+    deal_id: int
+    bid_id: int
+    slot: int
+    hoster: str
+    endpoint: str
+    status: str  # active | finished | faulted
+    start_epoch: int
+    end_epoch: int
+    paid_through: int
+    paid_epochs: int
+    collateral: int
+    pinned: bool | None = None  # the hoster's answer, when asked
+
+
+@dataclass(frozen=True)
+class BidInfo(_Json):
+    bid_id: int
+    client: str
+    size: int
+    slot_count: int
+    price_per_epoch: int
+    duration_epochs: int
+    open_slots: tuple[int, ...]
+    closed_slots: tuple[int, ...]
+    escrow: int
+    cids: tuple[str, ...]
+    origins: tuple[str, ...]
+    posted_block: int
+
+
+@dataclass(frozen=True)
+class FileInfo(_Json):
+    file_id: int
+    name: str
+    media_type: str
+    size: int
+    sha256: bytes
+    shards: str  # "k/n"
+    bid_id: int | None
+    versions: int
+    created: int
+    owner: str
+
+
+@dataclass(frozen=True)
+class FileStatus(_Json):
+    file: FileInfo
+    bid: BidInfo | None
+    deals: tuple[DealInfo, ...]
+    current_epoch: int
+    healthy_slots: int  # slots with an active deal (and a confirmed pin, when asked)
+    needed: int  # k
+
+
+@dataclass(frozen=True)
+class UploadResult(_Json):
+    file_id: int
+    bid_id: int
+    name: str
+    size: int
+    sha256: bytes
+    shards: str
+    cids: tuple[str, ...]
+    deals: tuple[DealInfo, ...]
+    price_per_epoch: int
+    duration_epochs: int
+    escrow: int
+    seconds: float
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class DownloadResult(_Json):
+    path: Path
+    name: str
+    size: int
+    sha256: bytes
+    shards_used: tuple[int, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PinResult(_Json):
+    bid_id: int
+    cid: str
+    replicas: int
+    size: int
+    price_per_epoch: int
+    duration_epochs: int
+    escrow: int
+    deals: tuple[DealInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class CancelResult(_Json):
+    bid_id: int
+    cancelled_slots: tuple[int, ...]
+    refund: int
+    active_deals: tuple[int, ...]  # deals that keep running (and keep being paid) until their end
+
+
+@dataclass(frozen=True)
+class RemoveResult(_Json):
+    file_id: int
+    cancelled: tuple[CancelResult, ...]
+
+
+@dataclass(frozen=True)
+class ExtendResult(_Json):
+    bid_id: int
+    extra_epochs: int
+    duration_epochs: int
+    paid: int
+
+
+@dataclass(frozen=True)
+class Balance(_Json):
+    address: str
+    wallet: int  # ETH in the account
+    withdrawable: int  # credited by the Market (refunds, earnings), taken out with withdraw
+    escrow: int  # still locked in this account's bids
+
+
+@dataclass(frozen=True)
+class WithdrawResult(_Json):
+    address: str
+    to: str
+    amount: int
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class MarketStatus(_Json):
+    chain_id: int
+    rpc_url: str
+    market: str
+    file_registry: str
+    block: int
+    current_epoch: int
+    epoch_seconds: int
+    bids: int
+    deals: int
+    hosters: int
+    validators: int
+    contract_balance: int
+
+
+@dataclass(frozen=True)
+class NodeInfo(_Json):
+    role: str
+    address: str
+    endpoint: str
+    status: str
+    stake: int
+    locked: int
+    capacity: int
+
+
+@dataclass(frozen=True)
+class WatchEvent(_Json):
+    path: str
+    action: str  # uploaded | new-version | unchanged | failed
+    file_id: int | None = None
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Reporter(Protocol):
+    """Where the SDK reports progress: the CLI draws bars, scripts pass nothing."""
+
+    def step(self, message: str) -> None: ...
+
+    def bar(self, label: str, total: int) -> AbstractContextManager[Callable[[int], object]]: ...
+
+
+class SilentReporter:
+    def step(self, message: str) -> None:
+        pass
+
+    @contextmanager
+    def bar(self, label: str, total: int) -> Iterator[Callable[[int], object]]:
+        yield lambda _n: None

@@ -1,0 +1,125 @@
+"""The validator's publishing API over its :class:`~scatter.validator.ledger.SigningLedger`.
+
+Routes (wire format: :mod:`scatter.protocol.attestations`):
+
+- ``GET  /scatter/v1/attestations/{dealId}?from=E`` -> ``{"version": 1, "validator": "0x..",
+  "attestations": [...]}``: what this validator signed for the deal, ranges ending at or after E
+  (at most :data:`~scatter.validator.ledger.MAX_LISTED`, oldest first).
+- ``POST /scatter/v1/attestations/{dealId}/range`` with ``{"fromEpoch": a, "toEpoch": b}`` -> one
+  ok attestation over [a, b] if every epoch has a recorded ok verdict, else 409 with a one-line reason.
+- ``GET /healthz`` -> 200 ``{"status": "ok", ...}`` (503 when the daemon reports a problem).
+- ``GET /metrics`` -> Prometheus text format.
+
+Handlers are plain functions: Starlette runs them in its thread pool, so SQLite's
+fsync never blocks the event loop. Errors are one line of text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from scatter.protocol import API_PREFIX
+from scatter.protocol.attestations import WIRE_VERSION, to_json
+from scatter.validator.ledger import MAX_RANGE_EPOCHS, LedgerError, SigningLedger
+from scatter.validator.metrics import ValidatorMetrics
+
+Health = Callable[[], dict[str, Any]]
+"""Returns the daemon's health: ``{"status": "ok" | "degraded" | ..., ...}``."""
+
+MAX_BODY = 4096
+
+
+def _error(status: int, message: str) -> Response:
+    return PlainTextResponse(message.splitlines()[0] + "\n", status_code=status)
+
+
+def _int_param(value: str | None, name: str, default: int | None = None) -> int:
+    if value is None:
+        if default is None:
+            raise ValueError(f"missing {name}")
+        return default
+    if not value.isdigit() or len(value) > 12:
+        raise ValueError(f"{name} must be a non-negative integer")
+    return int(value)
+
+
+def create_publish_app(
+    ledger: SigningLedger, *, metrics: ValidatorMetrics | None = None, health: Health | None = None
+) -> Starlette:
+    """The Starlette app a validator serves on its registered endpoint."""
+    metrics = metrics or ValidatorMetrics()
+
+    def count(route: str, status: int) -> None:
+        metrics.attestation_requests.labels(route=route, status=str(status)).inc()
+
+    def list_attestations(request: Request) -> Response:
+        try:
+            deal_id = _int_param(request.path_params["deal_id"], "dealId")
+            from_epoch = _int_param(request.query_params.get("from"), "from", default=0)
+        except ValueError as exc:
+            count("list", 400)
+            return _error(400, str(exc))
+        signed = ledger.attestations(deal_id, from_epoch)
+        count("list", 200)
+        return JSONResponse(
+            {
+                "version": WIRE_VERSION,
+                "validator": ledger.address,
+                "attestations": [to_json(s) for s in signed],
+            }
+        )
+
+    async def sign_range(request: Request) -> Response:
+        try:
+            deal_id = _int_param(request.path_params["deal_id"], "dealId")
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                raise ValueError("request body too large")
+            data = json.loads(body or b"null")
+            if not isinstance(data, dict):
+                raise ValueError('body must be {"fromEpoch": a, "toEpoch": b}')
+            bounds = [data.get("fromEpoch"), data.get("toEpoch")]
+            if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+                raise ValueError("fromEpoch and toEpoch must be integers")
+        except ValueError as exc:  # json.JSONDecodeError included
+            count("range", 400)
+            return _error(400, str(exc))
+        from_epoch, to_epoch = int(bounds[0]), int(bounds[1])  # type: ignore[arg-type]
+        if to_epoch - from_epoch + 1 > MAX_RANGE_EPOCHS or from_epoch > to_epoch or from_epoch < 0:
+            count("range", 400)
+            return _error(400, f"invalid range {from_epoch}..{to_epoch} (at most {MAX_RANGE_EPOCHS} epochs)")
+        try:
+            signed = await run_in_threadpool(ledger.sign_range, deal_id, from_epoch, to_epoch)
+        except LedgerError as exc:
+            count("range", 409)
+            return _error(409, str(exc))
+        kind = "epoch" if from_epoch == to_epoch else "range"
+        metrics.attestations.labels(ok="true", kind=kind).inc()
+        count("range", 200)
+        return JSONResponse(to_json(signed))
+
+    def healthz(request: Request) -> Response:
+        report = {"status": "ok", "validator": ledger.address}
+        if health is not None:
+            report.update(health())
+        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503)
+
+    def metrics_route(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route(API_PREFIX + "/attestations/{deal_id}", list_attestations, methods=["GET"]),
+        Route(API_PREFIX + "/attestations/{deal_id}/range", sign_range, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,143 @@
+"""kill -9 of a real ``scatter hoster run`` at each step, then restart: nothing twice, nothing lost."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scatter.chain.market import DealStatus, Market
+from scatter.daemon.state import StateDB
+from scatter.ipfs.embedded import EmbeddedBlockStore
+from scatter.protocol.hoster_api import PinStatus, deal_path
+from scatter.protocol.upload import CarUpload, upload_path
+from tests.conftest import Chain
+from tests.integration.hoster.conftest import (
+    CLIENT,
+    HosterProcess,
+    ValidatorNode,
+    deal_of,
+    make_content,
+    post_bid,
+    signed_upload,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+H = 3
+
+
+def _txs(state_dir: Path) -> list[tuple[str, str, str]]:
+    db = StateDB(state_dir / "hoster.db")
+    try:
+        return [(r[0], r[1], r[2]) for r in db.query("SELECT kind, subject, status FROM txs ORDER BY id")]
+    finally:
+        db.close()
+
+
+def _pinned(url: str, deal_id: int) -> bool:
+    resp = httpx.get(url + deal_path(deal_id))
+    return resp.status_code == 200 and PinStatus.from_json(resp.json()).pinned
+
+
+def _send_half_then_die(url: str, chain: Chain, deal_id: int, car: bytes, root: bytes) -> socket.socket:
+    upload = CarUpload(deal_id, root, hashlib.sha256(car).digest(), len(car), int(time.time()) + 600)
+    sig = upload.sign(chain.account(CLIENT).key, chain.deployment.chain_id, chain.deployment.market)
+    head = "".join(f"{k}: {v}\r\n" for k, v in upload.headers(sig).items())
+    s = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
+    s.sendall(f"PUT {upload_path(deal_id)} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + car[: len(car) // 2])
+    return s
+
+
+def test_kill_9_at_each_step_never_repeats_a_transaction_or_loses_a_pin(
+    chain: Chain, hoster_process: Callable[..., HosterProcess], validators: list[ValidatorNode]
+) -> None:
+    market = Market(chain.w3, chain.deployment.market)
+    me = chain.account(H).address
+    p = hoster_process(H)
+    first = make_content(b"first deal " * 40_000)
+    second = make_content(b"second deal " * 40_000)
+    bid1 = post_bid(chain, [first.cid_bytes], size=len(first.data), duration=4)
+    bid2 = post_bid(chain, [second.cid_bytes], size=len(second.data), duration=4)
+
+    # 1. Killed after the accept of bid 1 is recorded, before it is broadcast.
+    p.start(crash_at="accept_signed")
+    assert p.wait_killed() == -9
+    assert [t for t in _txs(p.state_dir) if t[0] == "accept"] == [("accept", str(bid1), "signed")]
+    assert deal_of(chain, bid1, me) is None
+    # 2. Restarted: the same signed accept is broadcast; then killed right after the accept of bid 2 is sent.
+    p.start(crash_at="accept_sent")
+    assert p.wait_killed() == -9
+    deal1 = wait_until(lambda: deal_of(chain, bid1, me), what="deal 1 on chain")
+    deal2 = wait_until(lambda: deal_of(chain, bid2, me), what="deal 2 on chain")
+
+    # 3. Killed after an upload is verified and pinned, before its state is written.
+    p.start(crash_at="pinned")
+    with contextlib.suppress(httpx.HTTPError):  # the connection dies with the process
+        signed_upload(chain, p.url, deal1, first)
+    assert p.wait_killed() == -9
+    # 4. kill -9 from outside in the middle of an upload of deal 2.
+    p.start()
+    sock = _send_half_then_die(p.url, chain, deal2, second.car, second.cid_bytes)
+    time.sleep(0.3)
+    p.kill9()
+    sock.close()
+
+    # 5. Restart: deal 1's pin survived (found in the store), deal 2 is uploaded again. Validators check
+    #    two epochs; killed once the first settlement is recorded but not broadcast.
+    p.start(crash_at="settle_signed")
+    wait_until(lambda: _pinned(p.url, deal1), what="deal 1 pinned from the store after the crash")
+    assert not _pinned(p.url, deal2)
+    assert signed_upload(chain, p.url, deal2, second).status_code == 200
+    start = market.get_deal(deal1).start_epoch
+    end = market.deal_end_epoch(deal1)
+    for deal, content in ((deal1, first), (deal2, second)):
+        for epoch in range(start, end + 1):
+            for v in validators:
+                assert v.check(deal, epoch, content.cid, p.url)
+    chain.warp_to_epoch(start + 2)
+    assert p.wait_killed() == -9
+    # 6. Restart: the recorded settlement goes out as it was; killed after the next one is sent.
+    p.start(crash_at="settle_sent")
+    assert p.wait_killed() == -9
+    # 7. Restart: settles the rest; killed after the first finish is sent.
+    chain.warp_to_epoch(end + 1)
+    p.start(crash_at="finish_sent")
+    wait_until(
+        lambda: all(market.get_deal(d).paid_through == end for d in (deal1, deal2)),
+        timeout=30,
+        what="both deals settled to the end",
+    )
+    chain.warp_to_epoch(end + market.params().grace_epochs + 1)
+    assert p.wait_killed() == -9
+    # 8. Restart for good: both deals finish, both are unpinned.
+    p.start()
+    wait_until(lambda: all(market.get_deal(d).status == DealStatus.FINISHED for d in (deal1, deal2)),
+               what="both deals finished")  # fmt: skip
+    wait_until(lambda: httpx.get(p.url + deal_path(deal1)).json()["state"] == "ended", what="deal 1 ended")
+    wait_until(lambda: httpx.get(p.url + deal_path(deal2)).json()["state"] == "ended", what="deal 2 ended")
+    p.stop()
+
+    txs = _txs(p.state_dir)
+    assert [t for t in txs if t[0] == "accept"] == [
+        ("accept", str(bid1), "mined"),
+        ("accept", str(bid2), "mined"),
+    ]
+    assert all(status == "mined" for _, _, status in txs), txs  # nothing reverted, dropped or sent twice
+    assert sorted(s for k, s, _ in txs if k == "finish") == sorted([str(deal1), str(deal2)])
+    for deal in (deal1, deal2):
+        events = market.contract.events.DealSettled().get_logs(
+            from_block=0, argument_filters={"dealId": deal}
+        )
+        epochs = [e for ev in events for e in range(ev["args"]["fromEpoch"], ev["args"]["toEpoch"] + 1)]
+        assert sorted(epochs) == list(range(start, end + 1))  # every epoch paid, none twice
+        assert len([t for t in txs if t[:2] == ("settle", str(deal))]) == len(events)
+    store = EmbeddedBlockStore(p.state_dir / "blocks")
+    assert store.pins() == []  # finished deals unpinned
+    store.close()

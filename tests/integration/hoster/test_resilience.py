@@ -1,0 +1,81 @@
+"""An RPC outage is waited out with backoff; a reorg is replayed and its accepts dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scatter.chain import wallet
+from scatter.chain.anvil import Anvil
+from scatter.chain.deploy import connect, deploy
+from scatter.chain.deployments import record_deployment
+from scatter.chain.market import Market, Role
+from scatter.chain.params import ETHER, preset
+from scatter.chain.tx import Transactor
+from scatter.hoster.config import HosterConfig
+from scatter.hoster.daemon import HosterThread
+from tests.conftest import Chain
+from tests.integration.hoster.conftest import make_content, post_bid, signed_upload, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_rpc_outage_is_waited_out_and_the_daemon_resumes(tmp_path: Path) -> None:
+    state = tmp_path / "anvil-state.json"
+    node = Anvil(state_path=state).start()
+    try:
+        w3 = connect(node.url)
+        d = deploy(w3, wallet.dev_account(0), preset("devnet").with_overrides(epoch_seconds=60))
+        record_deployment(d, tmp_path / "deployments.json")
+        cfg = HosterConfig(state_dir=tmp_path / "h", rpc_url=node.url, dev_account=2, confirmations=0,
+                           deployments=tmp_path / "deployments.json", poll_interval=0.05,
+                           stake=2 * ETHER)  # fmt: skip
+        with HosterThread(cfg) as h:
+            wait_until(lambda: h.hoster._joined, what="join")
+            node.stop()  # the RPC node goes away (its state is dumped)
+            wait_until(lambda: h.hoster.metrics.errors.labels("rpc")._value.get() >= 2, what="retries")
+            assert httpx.get(h.url + "/healthz").json()["rpc"] in ("ok", "unavailable")
+            wait_until(lambda: httpx.get(h.url + "/healthz").status_code == 503, timeout=40, what="unhealthy")
+            node.start()  # same port, same state
+            w3 = connect(node.url)
+            client = Market(w3, d.market, Transactor(w3, wallet.dev_account(1)))
+            content = make_content(b"after the outage")
+            bid_id = client.bid([content.cid_bytes], size=100, slot_count=1, price_per_epoch=10**12,
+                                duration_epochs=4)  # fmt: skip
+            wait_until(lambda: h.hoster.state.in_bid(bid_id), timeout=30, what="accept after the outage")
+            assert httpx.get(h.url + "/healthz").status_code == 200
+            assert Market(w3, d.market).node(Role.HOSTER, h.hoster.address).status == 1
+    finally:
+        node.stop()
+
+
+def test_a_reorg_drops_the_accept_and_the_daemon_follows_the_new_chain(
+    chain: Chain, start_hoster: Callable[..., HosterThread]
+) -> None:
+    w3 = chain.w3
+    h = start_hoster(2)
+    old = make_content(b"content of a reorganised bid " * 20_000)
+    fork = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    bid_id = post_bid(chain, [old.cid_bytes], size=len(old.data))
+    deal = wait_until(lambda: next(iter(h.hoster.state.deals()), None), what="accept")
+    assert signed_upload(chain, h.url, deal.deal_id, old).status_code == 200
+    assert old.cid in h.hoster.store.pins()
+
+    # The blocks of the bid, the accept and everything after are reorganised away.
+    w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
+    w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
+    wait_until(lambda: h.hoster.state.deal(deal.deal_id).state == "dropped", what="deal dropped")  # type: ignore[union-attr]
+    assert old.cid not in h.hoster.store.pins()
+
+    # On the new chain the same ids belong to another bid and deal: taken afresh.
+    new = make_content(b"content of the canonical bid " * 20_000)
+    new_bid = post_bid(chain, [new.cid_bytes], size=len(new.data))
+    assert new_bid == bid_id
+    wait_until(lambda: (h.hoster.state.deal(deal.deal_id) or deal).state == "awaiting", what="new accept")
+    again = h.hoster.state.deal(deal.deal_id)
+    assert again is not None and again.cid != deal.cid
+    assert signed_upload(chain, h.url, again.deal_id, new).status_code == 200
+    assert Market(w3, chain.deployment.market).get_deal(again.deal_id).hoster == h.hoster.address

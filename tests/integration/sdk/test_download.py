@@ -1,0 +1,68 @@
+"""Downloads: any k of n shards from real gateway servers, verified, decoded, decrypted, sha256-checked.
+
+Hosters here are real Trustless Gateway servers registered on chain as the
+hosters of a real bid (see conftest); dead hosters are stopped servers, lying
+hosters serve blocks with flipped bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scatter.client import Scatter
+from scatter.formats.errors import NotEnoughShardsError
+from tests.integration.sdk.conftest import StoredFile
+
+pytestmark = pytest.mark.integration
+
+
+def test_download_by_id_name_and_share_link_gives_identical_bytes(
+    sdk: Scatter, stored_file: StoredFile, tmp_path: Path
+) -> None:
+    by_id = sdk.download(stored_file.file_id, tmp_path / "a.bin")
+    assert (tmp_path / "a.bin").read_bytes() == stored_file.data
+    assert by_id.shards_used == (0, 1, 2)  # data shards first: nothing to decode
+    sdk.download("report.bin", tmp_path / "b.bin")
+    assert (tmp_path / "b.bin").read_bytes() == stored_file.data
+    link = sdk.share(stored_file.file_id)
+    assert link.startswith("scatter:file?v=1&k=3&n=6&shards=") and "#key=" in link
+    out_dir = tmp_path / "dir"
+    out_dir.mkdir()
+    res = sdk.download(link, out_dir)
+    assert res.path == out_dir / "report.bin"
+    assert res.path.read_bytes() == stored_file.data
+
+
+def test_download_survives_three_dead_hosters(sdk: Scatter, stored_file: StoredFile, tmp_path: Path) -> None:
+    for slot in (0, 2, 4):
+        stored_file.kill(slot)
+    res = sdk.download(stored_file.file_id, tmp_path / "out.bin")
+    assert res.path.read_bytes() == stored_file.data
+    assert res.shards_used == (1, 3, 5)
+
+
+def test_download_survives_lying_and_dead_hosters(
+    sdk: Scatter, stored_file: StoredFile, tmp_path: Path
+) -> None:
+    stored_file.corrupt(0)
+    stored_file.corrupt(1)
+    stored_file.kill(5)
+    res = sdk.download(stored_file.file_id, tmp_path / "out.bin")
+    assert res.path.read_bytes() == stored_file.data
+    assert res.shards_used == (2, 3, 4)
+
+
+def test_download_with_four_bad_hosters_fails_naming_them_and_writes_nothing(
+    sdk: Scatter, stored_file: StoredFile, tmp_path: Path
+) -> None:
+    stored_file.corrupt(0)
+    stored_file.kill(1)
+    stored_file.kill(2)
+    stored_file.corrupt(3)
+    with pytest.raises(NotEnoughShardsError, match=r"have 2 usable, need 3.*shard 0.*shard 1") as info:
+        sdk.download(stored_file.file_id, tmp_path / "out.bin")
+    assert info.value.have == 2
+    assert not (tmp_path / "out.bin").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".scatter-dl")] == []

@@ -1,0 +1,143 @@
+"""The SDK's chain side against the real contracts: bids, resume, cancel, refunds, file entries."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from scatter.chain.market import DealStatus
+from scatter.client import AcceptTimeoutError, Scatter
+from scatter.errors import ContractError, ScatterNotFoundError, ScatterValueError
+from tests.conftest import Chain
+from tests.integration.sdk.conftest import StoredFile
+
+pytestmark = pytest.mark.integration
+
+
+def _file(tmp_path: Path, size: int = 300_000) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def test_upload_without_hosters_times_out_then_resumes_the_same_bid(sdk: Scatter, tmp_path: Path) -> None:
+    src = _file(tmp_path)
+    with pytest.raises(AcceptTimeoutError, match=r"run the same upload again") as first:
+        sdk.upload(src, shards="3/6", duration="10m", timeout=0.5)
+    bid_id = first.value.bid_id
+    assert first.value.open_slots == (0, 1, 2, 3, 4, 5)
+    bid = sdk.market.get_bid(bid_id)
+    assert (
+        bid.client == sdk.address and bid.slot_count == 6 and bid.duration_epochs == 10
+    )  # 600s / 60s epochs
+    assert bid.escrow == bid.price_per_epoch * 6 * 10
+    [pending] = sdk.pending_uploads()
+    assert pending.bid_id == bid_id and pending.stage == "posted"
+    with pytest.raises(AcceptTimeoutError) as second:
+        sdk.upload(src, shards="3/6", duration="10m", timeout=0.5)
+    assert second.value.bid_id == bid_id
+    assert sdk.market.bid_count() == bid_id  # no second bid was posted
+
+
+def test_resume_after_a_crash_between_sending_the_bid_and_recording_it_adopts_the_bid(
+    sdk: Scatter, tmp_path: Path
+) -> None:
+    src = _file(tmp_path)
+    with pytest.raises(AcceptTimeoutError) as first:
+        sdk.upload(src, timeout=0.2)
+    [session] = sdk.pending_uploads()
+    data = json.loads(session.path.read_text())
+    data.update(stage="bidding", bid_id=None)  # what a crash right after the bid transaction leaves
+    session.path.write_text(json.dumps(data))
+    with pytest.raises(AcceptTimeoutError) as again:
+        sdk.upload(src, timeout=0.2)
+    assert again.value.bid_id == first.value.bid_id
+    assert sdk.market.bid_count() == first.value.bid_id
+
+
+def test_abort_refunds_every_open_slot_and_withdraw_pays_it_out(
+    sdk: Scatter, chain: Chain, tmp_path: Path
+) -> None:
+    src = _file(tmp_path)
+    with pytest.raises(AcceptTimeoutError) as info:
+        sdk.upload(src, duration="5m", price="2gwei", timeout=0.2)
+    bid = sdk.market.get_bid(info.value.bid_id)
+    before = sdk.balance()
+    assert before.escrow == bid.escrow > 0
+    result = sdk.abort_upload(src)
+    assert result is not None and result.cancelled_slots == (0, 1, 2, 3, 4, 5)
+    assert result.refund == bid.escrow
+    assert sdk.pending_uploads() == []
+    after = sdk.balance()
+    assert after.escrow == 0 and after.withdrawable == bid.escrow
+    wallet_before = chain.balance(sdk.address)
+    out = sdk.withdraw()
+    assert out.amount == bid.escrow
+    assert sdk.balance().withdrawable == 0
+    gas = chain.w3.eth.get_transaction_receipt(out.tx_hash)  # type: ignore[arg-type]
+    assert (
+        chain.balance(sdk.address) == wallet_before + bid.escrow - gas["gasUsed"] * gas["effectiveGasPrice"]
+    )
+    with pytest.raises(ScatterValueError, match="nothing to withdraw"):
+        sdk.withdraw()
+
+
+def test_cancel_refuses_slots_that_are_not_open_and_other_clients_bids(
+    sdk: Scatter, stored_file: StoredFile, chain: Chain, tmp_path: Path
+) -> None:
+    with pytest.raises(ScatterValueError, match="not open"):
+        sdk.cancel(stored_file.bid_id, [0])
+    other = Scatter(sdk.network, chain.account(2), state_root=tmp_path)
+    with pytest.raises(ScatterValueError, match="belongs to"):
+        other.cancel(stored_file.bid_id)
+    with pytest.raises(ScatterNotFoundError):
+        sdk.cancel(999)
+
+
+def test_ls_status_share_extend_and_rm(
+    sdk: Scatter, stored_file: StoredFile, chain: Chain, tmp_path: Path
+) -> None:
+    [f] = sdk.ls()
+    assert (f.file_id, f.name, f.size, f.shards, f.bid_id) == (
+        stored_file.file_id,
+        "report.bin",
+        len(stored_file.data),
+        "3/6",
+        stored_file.bid_id,
+    )
+    # Another account sees none of it, and cannot read the entry.
+    assert Scatter(sdk.network, chain.account(3), state_root=tmp_path).ls() == []
+    st = sdk.status("report.bin")
+    assert st.bid is not None and st.bid.open_slots == () and list(st.bid.cids) == stored_file.cids
+    assert [d.slot for d in st.deals] == [0, 1, 2, 3, 4, 5]
+    assert all(d.status == "active" for d in st.deals)
+    # Plain gateways have no pin API: the status says so instead of guessing.
+    assert all(d.pinned is False for d in st.deals)
+    ext = sdk.extend_file(stored_file.file_id, "2h")  # 120 epochs of 60 s
+    assert ext.extra_epochs == 120 and ext.duration_epochs == 140
+    assert ext.paid == 10**9 * 6 * 120
+    assert all(sdk.market.deal_end_epoch(d.deal_id) == d.end_epoch + 120 for d in st.deals)
+    removed = sdk.rm(stored_file.file_id)
+    assert removed.cancelled == ()  # every slot is taken: nothing to cancel; deals run to their end
+    assert sdk.ls() == []
+    assert all(sdk.market.get_deal(d.deal_id).status == DealStatus.ACTIVE for d in st.deals)
+    with pytest.raises(ScatterNotFoundError):
+        sdk.status(stored_file.file_id)
+
+
+def test_finish_after_the_end_refunds_unpaid_epochs(
+    sdk: Scatter, stored_file: StoredFile, chain: Chain
+) -> None:
+    deals = sdk.deals_of_bid(stored_file.bid_id)
+    end = max(sdk.market.deal_end_epoch(d.deal_id) for d in deals)
+    assert sdk.finish_deals(stored_file.bid_id) == 0  # not over yet
+    chain.warp_to_epoch(end + sdk.params.grace_epochs + 1)
+    escrow = sdk.market.get_bid(stored_file.bid_id).escrow
+    assert sdk.finish_deals(stored_file.bid_id) == 6
+    assert sdk.market.get_bid(stored_file.bid_id).escrow == 0
+    assert sdk.balance().withdrawable == escrow  # nothing was settled: all of it comes back
+    with pytest.raises(ContractError, match="BidClosed"):
+        sdk.extend(stored_file.bid_id, "1h")
