@@ -75,6 +75,7 @@ from scatter.sdk.models import (
 )
 from scatter.sdk.network import Network, resolve_account, resolve_deployment, resolve_rpc_url
 from scatter.sdk.session import SlotState, UploadSession, list_sessions, sessions_root
+from scatter.units import parse_amount
 
 __all__ = ["AcceptTimeoutError", "Scatter"]
 
@@ -225,7 +226,7 @@ class Scatter:
         erasure = self._erasure(shards, replicas)
         # Check the terms before any work: a typo should cost nothing.
         duration_epochs = self.epochs(duration)
-        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else units.parse_amount(price)
+        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
         session, resumed = self._session(src, erasure, rep, name=name, replaces=replaces)
         from scatter.formats.pipeline import load_manifest
 
@@ -940,7 +941,7 @@ class Scatter:
         if size is None:
             size = self._size_from_origins(parsed, origins)
         duration_epochs = self.epochs(duration)
-        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else units.parse_amount(price)
+        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
         per_slot = units.slot_price(per_gib, size)
         rep.step(f"posting a bid for {cid}: {replicas} replicas for {duration_epochs} epochs")
         bid_id = self.market.bid(

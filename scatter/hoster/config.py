@@ -17,51 +17,14 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from scatter.errors import ScatterValueError
+from scatter.units import parse_amount, parse_size
 
 ENV_PREFIX = "SCATTER_HOSTER_"
 GIB = 1 << 30
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}  # fmt: skip
-_WEI_UNITS = {"": 1, "wei": 1, "gwei": 10**9, "eth": 10**18, "ether": 10**18}
-
-
-def parse_size(value: str | int) -> int:
-    """``"10GiB"`` → bytes."""
-    if isinstance(value, int):
-        return value
-    text = value.strip().lower().replace(" ", "")
-    number = text.rstrip("kmgtib")
-    unit = text[len(number) :]
-    if unit not in _SIZE_UNITS:
-        raise ScatterValueError(f"unknown size unit in {value!r}; use B, KiB, MiB, GiB, TiB")
-    return _scaled(number, _SIZE_UNITS[unit], value)
-
-
-def parse_wei(value: str | int, default_unit: str = "wei") -> int:
-    """``"2gwei"``, ``"0.5eth"``, or a bare number in ``default_unit``."""
-    if isinstance(value, int):
-        return value * _WEI_UNITS[default_unit]
-    text = value.strip().lower().replace(" ", "")
-    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = text[len(number) :] or default_unit
-    if unit not in _WEI_UNITS:
-        raise ScatterValueError(f"unknown unit in {value!r}; use wei, gwei or eth")
-    return _scaled(number, _WEI_UNITS[unit], value)
-
-
-def _scaled(number: str, factor: int, original: object) -> int:
-    try:
-        amount = Decimal(number) * factor
-    except InvalidOperation:
-        raise ScatterValueError(f"not a number: {original!r}") from None
-    if amount < 0 or amount != amount.to_integral_value():
-        raise ScatterValueError(f"{original!r} is not a whole, non-negative amount")
-    return int(amount)
 
 
 @dataclass(frozen=True)
@@ -143,9 +106,9 @@ def _coerce(name: str, value: Any) -> Any:
     if name in ("max_size", "capacity"):
         return parse_size(value)
     if name == "stake" or name == "withdraw_threshold":
-        return parse_wei(value, "eth")
+        return parse_amount(value, "eth")
     if name == "min_price":
-        return parse_wei(value, "wei")
+        return parse_amount(value, "wei")
     if name in ("state_dir", "deployments"):
         return Path(value)
     if name in ("port", "confirmations", "settle_every", "min_duration", "max_duration", "dev_account",

@@ -10,7 +10,7 @@ turns it into the contract's price per slot per epoch for the slot's size.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from scatter.errors import ScatterValueError
 
@@ -25,8 +25,6 @@ DEFAULT_DURATION = "30d"
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|epochs?)?\s*$")
-_AMOUNT_UNITS = {"wei": 1, "gwei": GWEI, "eth": ETHER, "ether": ETHER}
-_AMOUNT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(wei|gwei|eth|ether)?\s*$", re.IGNORECASE)
 
 
 def parse_duration(text: str | int, epoch_seconds: int) -> int:
@@ -68,25 +66,6 @@ def format_duration(seconds: int) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def parse_amount(text: str | int) -> int:
-    """An amount of ETH in wei: ``"0.5eth"``, ``"10gwei"``, ``"1000wei"`` or bare wei."""
-    if isinstance(text, int):
-        if text < 0:
-            raise ScatterValueError("an amount cannot be negative")
-        return text
-    match = _AMOUNT_RE.match(text)
-    if match is None:
-        raise ScatterValueError(f"invalid amount {text!r}: write e.g. 10gwei, 0.01eth or 1000wei")
-    try:
-        number = Decimal(match.group(1))
-    except InvalidOperation:
-        raise ScatterValueError(f"invalid amount {text!r}") from None
-    wei = number * _AMOUNT_UNITS[(match.group(2) or "wei").lower()]
-    if wei != wei.to_integral_value():
-        raise ScatterValueError(f"amount {text!r} is not a whole number of wei")
-    return int(wei)
 
 
 def format_eth(wei: int) -> str:

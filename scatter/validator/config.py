@@ -18,20 +18,16 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
 from scatter.errors import ScatterValueError
+from scatter.units import parse_amount, parse_size
 
 ENV_PREFIX: Final = "SCATTER_VALIDATOR_"
 
 DEFAULT_SAMPLES: Final = 8
 """c, the leaves fetched per deal per epoch (see docs/validator.md, "Choosing c")."""
-
-_SIZE_UNITS: Final = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-                      "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}  # fmt: skip
-_WEI_UNITS: Final = {"wei": 1, "gwei": 10**9, "eth": 10**18, "ether": 10**18}
 
 
 @dataclass(frozen=True)
@@ -71,37 +67,6 @@ class ValidatorConfig:
         return self.learn_timeout if self.learn_timeout is not None else min(60.0, epoch_seconds / 3)
 
 
-def parse_size(value: str | int) -> int:
-    if isinstance(value, int):
-        return value
-    text = value.strip().lower().replace(" ", "")
-    number = text.rstrip("kmgib")
-    unit = text[len(number) :]
-    if unit not in _SIZE_UNITS:
-        raise ScatterValueError(f"unknown size unit in {value!r}; use B, KiB, MiB, GiB")
-    return _scaled(number, _SIZE_UNITS[unit], value)
-
-
-def parse_eth(value: str | int | float) -> int:
-    """``"1.5"`` (ETH), ``"2eth"``, ``"500gwei"``, ``"10wei"`` -> wei."""
-    text = str(value).strip().lower().replace(" ", "")
-    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = text[len(number) :] or "eth"
-    if unit not in _WEI_UNITS:
-        raise ScatterValueError(f"unknown unit in {value!r}; use eth, gwei or wei")
-    return _scaled(number, _WEI_UNITS[unit], value)
-
-
-def _scaled(number: str, factor: int, original: object) -> int:
-    try:
-        amount = Decimal(number) * factor
-    except InvalidOperation:
-        raise ScatterValueError(f"not a number: {original!r}") from None
-    if amount < 0 or amount != amount.to_integral_value():
-        raise ScatterValueError(f"{original!r} is not a whole, non-negative amount")
-    return int(amount)
-
-
 def _bool(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -115,7 +80,7 @@ def _coerce(name: str, value: Any) -> Any:
                          and name in ("max_cpu", "max_bandwidth", "deadline", "learn_timeout")):  # fmt: skip
         return None
     if name == "stake":
-        return parse_eth(value)
+        return parse_amount(value, "eth")
     if name == "max_bandwidth":
         return parse_size(value)
     if name in ("state_dir", "deployments"):

@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 
 from scatter.errors import ScatterValueError
-from scatter.hoster.config import GIB, BidFilter, load_config, parse_size, parse_wei
+from scatter.hoster.config import GIB, BidFilter, load_config
+from scatter.units import parse_amount, parse_size
 
 
 def test_sizes_and_amounts_parse_with_units() -> None:
     assert parse_size("10GiB") == 10 * GIB
     assert parse_size("1.5 KiB") == 1536
     assert parse_size("2mb") == 2_000_000
-    assert parse_wei("2gwei") == 2 * 10**9
-    assert parse_wei("0.5", "eth") == 10**17 * 5
-    assert parse_wei(3, "eth") == 3 * 10**18
+    assert parse_amount("2gwei") == 2 * 10**9
+    assert parse_amount("0.5", "eth") == 10**17 * 5
+    assert parse_amount(3, "eth") == 3 * 10**18
     for bad in ("ten", "1.5B", "-1GiB", "3 parsecs"):
         with pytest.raises(ScatterValueError):
             parse_size(bad)

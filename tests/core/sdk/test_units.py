@@ -9,10 +9,10 @@ from scatter.sdk.units import (
     GIB,
     format_duration,
     format_eth,
-    parse_amount,
     parse_duration,
     slot_price,
 )
+from scatter.units import parse_amount
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from scatter.errors import ScatterValueError
-from scatter.validator.config import load_config, parse_eth, parse_size
+from scatter.units import parse_amount, parse_size
+from scatter.validator.config import load_config
 from scatter.validator.limits import Caps, Throttle
 
 
@@ -42,10 +43,11 @@ def test_bad_settings_are_one_line_errors(overrides: dict[str, object], message:
 
 
 def test_units() -> None:
-    assert parse_eth("1") == 10**18 and parse_eth("500gwei") == 5 * 10**11 and parse_eth("7wei") == 7
+    assert parse_amount("1", "eth") == 10**18 and parse_amount("500gwei", "eth") == 5 * 10**11
+    assert parse_amount("7wei", "eth") == 7
     assert parse_size("1KiB") == 1024 and parse_size("3") == 3
     with pytest.raises(ScatterValueError):
-        parse_eth("1.5wei")
+        parse_amount("1.5wei", "eth")
 
 
 def test_cpu_cap_keeps_the_crawler_under_its_share() -> None:
