@@ -57,8 +57,16 @@ class SignedAttestation:
         return (self.attestation.evidence, self.v, self.r, self.s)
 
 
-def typed_data(chain_id: int, market: str, att: Attestation) -> dict[str, Any]:
-    """The full EIP-712 message (as ``eth_signTypedData_v4`` takes it)."""
+def contract_typed_data(
+    domain: tuple[str, str],
+    chain_id: int,
+    contract: str,
+    types: dict[str, list[dict[str, str]]],
+    primary: str,
+    message: dict[str, Any],
+) -> dict[str, Any]:
+    """An ``eth_signTypedData_v4`` message whose domain (name, version) is bound to a chain and contract."""
+    name, version = domain
     return {
         "types": {
             "EIP712Domain": [
@@ -67,23 +75,25 @@ def typed_data(chain_id: int, market: str, att: Attestation) -> dict[str, Any]:
                 {"name": "chainId", "type": "uint256"},
                 {"name": "verifyingContract", "type": "address"},
             ],
-            **ATTESTATION_TYPES,
+            **types,
         },
-        "primaryType": "Attestation",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": market,
-        },
-        "message": {
-            "dealId": att.deal_id,
-            "fromEpoch": att.from_epoch,
-            "toEpoch": att.to_epoch,
-            "ok": att.ok,
-            "evidence": att.evidence,
-        },
+        "primaryType": primary,
+        "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
+        "message": message,
     }
+
+
+def typed_data(chain_id: int, market: str, att: Attestation) -> dict[str, Any]:
+    """The full EIP-712 message (as ``eth_signTypedData_v4`` takes it)."""
+    message = {
+        "dealId": att.deal_id,
+        "fromEpoch": att.from_epoch,
+        "toEpoch": att.to_epoch,
+        "ok": att.ok,
+        "evidence": att.evidence,
+    }
+    domain = (DOMAIN_NAME, DOMAIN_VERSION)
+    return contract_typed_data(domain, chain_id, market, ATTESTATION_TYPES, "Attestation", message)
 
 
 def digest(chain_id: int, market: str, att: Attestation) -> bytes:

@@ -14,12 +14,11 @@ with a unit (``"10GiB"``, ``"512MiB"``).
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scatter.daemon.settings import layered_settings
 from scatter.errors import ScatterValueError
 from scatter.units import parse_amount, parse_size
 
@@ -126,28 +125,14 @@ def load_config(
     environ: dict[str, str] | None = None,
 ) -> HosterConfig:  # fmt: skip
     """Merge defaults, the TOML file, the environment and ``overrides`` (None values ignored)."""
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    path = config_file or (Path(env["SCATTER_HOSTER_CONFIG"]) if env.get("SCATTER_HOSTER_CONFIG") else None)
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ScatterValueError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ScatterValueError(f"config file {path} is not valid TOML: {exc}") from None
-        table = data.get("hoster", data)
-        values.update({k.replace("-", "_"): v for k, v in table.items()})
-    if env.get("SCATTER_RPC_URL"):
-        values["rpc_url"] = env["SCATTER_RPC_URL"]
-    known = {f.name for f in dataclasses.fields(HosterConfig)} | _FILTER_FIELDS
-    for name in known:
-        if (ENV_PREFIX + name.upper()) in env:
-            values[name] = env[ENV_PREFIX + name.upper()]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = set(values) - known
-    if unknown:
-        raise ScatterValueError(f"unknown hoster setting(s): {', '.join(sorted(unknown))}")
+    values = layered_settings(
+        section="hoster",
+        env_prefix=ENV_PREFIX,
+        known={f.name for f in dataclasses.fields(HosterConfig)} | _FILTER_FIELDS,
+        config_file=config_file,
+        overrides=overrides,
+        environ=environ,
+    )
     try:
         coerced = {k: _coerce(k, v) for k, v in values.items()}
     except (TypeError, ValueError) as exc:

@@ -22,6 +22,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from scatter.chain.eip712 import contract_typed_data
 from scatter.errors import ScatterValueError
 from scatter.protocol import API_PREFIX
 
@@ -55,31 +56,15 @@ class CarUpload:
     expires: int
 
     def typed_data(self, chain_id: int, market: str) -> dict[str, Any]:
-        return {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                **CAR_UPLOAD_TYPES,
-            },
-            "primaryType": "CarUpload",
-            "domain": {
-                "name": DOMAIN_NAME,
-                "version": DOMAIN_VERSION,
-                "chainId": chain_id,
-                "verifyingContract": market,
-            },
-            "message": {
-                "dealId": self.deal_id,
-                "root": self.root,
-                "carSha256": self.car_sha256,
-                "carSize": self.car_size,
-                "expires": self.expires,
-            },
+        message = {
+            "dealId": self.deal_id,
+            "root": self.root,
+            "carSha256": self.car_sha256,
+            "carSize": self.car_size,
+            "expires": self.expires,
         }
+        domain = (DOMAIN_NAME, DOMAIN_VERSION)
+        return contract_typed_data(domain, chain_id, market, CAR_UPLOAD_TYPES, "CarUpload", message)
 
     def sign(self, private_key: bytes | str, chain_id: int, market: str) -> bytes:
         signed = Account.sign_typed_data(private_key, full_message=self.typed_data(chain_id, market))

@@ -15,12 +15,11 @@ in bytes per second (``"50MiB"``); times in seconds.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from scatter.daemon.settings import layered_settings
 from scatter.errors import ScatterValueError
 from scatter.units import parse_amount, parse_size
 
@@ -104,28 +103,14 @@ def load_config(
     environ: dict[str, str] | None = None,
 ) -> ValidatorConfig:
     """Merge defaults, the TOML file, the environment and ``overrides`` (None values ignored)."""
-    env = dict(os.environ) if environ is None else environ
-    values: dict[str, Any] = {}
-    path = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None)
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ScatterValueError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ScatterValueError(f"config file {path} is not valid TOML: {exc}") from None
-        table = data.get("validator", data)
-        values.update({k.replace("-", "_"): v for k, v in table.items()})
-    if env.get("SCATTER_RPC_URL"):
-        values["rpc_url"] = env["SCATTER_RPC_URL"]
-    known = {f.name for f in dataclasses.fields(ValidatorConfig)}
-    for name in known:
-        if ENV_PREFIX + name.upper() in env:
-            values[name] = env[ENV_PREFIX + name.upper()]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = set(values) - known
-    if unknown:
-        raise ScatterValueError(f"unknown validator setting(s): {', '.join(sorted(unknown))}")
+    values = layered_settings(
+        section="validator",
+        env_prefix=ENV_PREFIX,
+        known={f.name for f in dataclasses.fields(ValidatorConfig)},
+        config_file=config_file,
+        overrides=overrides,
+        environ=environ,
+    )
     try:
         coerced = {k: _coerce(k, v) for k, v in values.items()}
     except (TypeError, ValueError) as exc:
