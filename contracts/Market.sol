@@ -25,6 +25,8 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     uint256 public constant VERSION = 1;
     /// @notice Most slots a bid may have (slots are bits of a uint32).
     uint256 public constant MAX_SLOTS = 32;
+    /// @notice Most items a `settleMany` call may carry (bounds the loop's gas).
+    uint256 public constant MAX_SETTLE_BATCH = 100;
     /// @notice EIP-712 type hash of an attestation.
     bytes32 public constant ATTESTATION_TYPEHASH =
         keccak256("Attestation(uint256 dealId,uint32 fromEpoch,uint32 toEpoch,bool ok,bytes32 evidence)");
@@ -170,11 +172,21 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc IMarket
     function settle(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, Signature[] calldata sigs) external {
-        Deal memory d = _activeDeal(dealId);
-        Bid storage b = _bids[d.bidId];
-        _checkRange(d, b.durationEpochs, fromEpoch, toEpoch, true);
-        address[] memory signers = _verifyQuorum(dealId, fromEpoch, toEpoch, true, sigs, d.hoster, b.client);
-        _pay(dealId, d, b, fromEpoch, toEpoch, signers);
+        _settle(dealId, fromEpoch, toEpoch, sigs, false);
+    }
+
+    /// @inheritdoc IMarket
+    function settleMany(Settlement[] calldata settlements) external returns (uint256 settled) {
+        uint256 count = settlements.length;
+        if (count > MAX_SETTLE_BATCH) revert TooManySettlements(count, MAX_SETTLE_BATCH);
+        for (uint256 i; i < count; ++i) {
+            Settlement calldata s = settlements[i];
+            if (_settle(s.dealId, s.fromEpoch, s.toEpoch, s.sigs, true)) {
+                ++settled;
+            } else {
+                emit SettlementSkipped(s.dealId, s.fromEpoch, s.toEpoch);
+            }
+        }
     }
 
     /// @inheritdoc IMarket
@@ -392,6 +404,23 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Settle [fromEpoch, toEpoch] of a deal. With `skipOvertaken`, return false without a
+    ///      change instead of reverting when another transaction got there first: the deal is no
+    ///      longer Active, or a well-formed range starts at an epoch already paid.
+    function _settle(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, Signature[] calldata sigs, bool skipOvertaken)
+        private
+        returns (bool)
+    {
+        Deal memory d = _knownDeal(dealId);
+        if (skipOvertaken && _overtaken(d, fromEpoch, toEpoch)) return false;
+        if (d.status != DealStatus.Active) revert DealNotActive(dealId);
+        Bid storage b = _bids[d.bidId];
+        _checkRange(d, b.durationEpochs, fromEpoch, toEpoch, true);
+        address[] memory signers = _verifyQuorum(dealId, fromEpoch, toEpoch, true, sigs, d.hoster, b.client);
+        _pay(dealId, d, b, fromEpoch, toEpoch, signers);
+        return true;
+    }
+
     /// @dev Check a quorum of signatures over Attestation(dealId, from, to, ok, evidence_i):
     ///      valid, signers strictly ascending, eligible validators, neither hoster nor client.
     function _verifyQuorum(
@@ -468,6 +497,12 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev A settlement another transaction overtook: the deal ended (faulted or finished), or
+    ///      its range starts at or before paidThrough. An inverted range is the caller's error.
+    function _overtaken(Deal memory d, uint32 fromEpoch, uint32 toEpoch) private pure returns (bool) {
+        return d.status != DealStatus.Active || (fromEpoch <= toEpoch && fromEpoch <= d.paidThrough);
+    }
+
     /// @dev Last payable epoch of a deal: its budget (durationEpochs - slotOffset) from startEpoch.
     function _endEpoch(Deal memory d, uint32 durationEpochs) private pure returns (uint256) {
         return uint256(d.startEpoch) + durationEpochs - d.slotOffset - 1;
@@ -481,6 +516,11 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     function _bidOf(uint256 bidId) private view returns (Bid storage b) {
         b = _bids[bidId];
         if (b.client == address(0)) revert UnknownBid(bidId);
+    }
+
+    function _knownDeal(uint256 dealId) private view returns (Deal memory d) {
+        d = _deals[dealId];
+        if (d.status == DealStatus.None) revert UnknownDeal(dealId);
     }
 
     function _activeDeal(uint256 dealId) private view returns (Deal memory d) {

@@ -71,6 +71,14 @@ interface IMarket is IStakeRegistry {
         bytes32 s;
     }
 
+    /// @notice One item of `settleMany`: the arguments of one `settle` call.
+    struct Settlement {
+        uint256 dealId;
+        uint32 fromEpoch;
+        uint32 toEpoch;
+        Signature[] sigs;
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
@@ -106,6 +114,7 @@ interface IMarket is IStakeRegistry {
     error NothingToWithdraw();
     error TransferFailed(address to, uint256 amount);
     error InvalidParams();
+    error TooManySettlements(uint256 count, uint256 max);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -131,6 +140,8 @@ interface IMarket is IStakeRegistry {
     event DealSettled(
         uint256 indexed dealId, address indexed hoster, uint32 fromEpoch, uint32 toEpoch, uint256 hosterAmount, uint256 validatorFee
     );
+    /// @dev A `settleMany` item left out because another transaction got there first.
+    event SettlementSkipped(uint256 indexed dealId, uint32 fromEpoch, uint32 toEpoch);
     event DealFaulted(uint256 indexed dealId, address indexed hoster, bool missedQuorum, uint256 slashed, uint256 toClient, uint256 toReporters);
     event DealFinished(uint256 indexed dealId, address indexed hoster, uint256 refund);
     event Credited(address indexed account, uint256 amount);
@@ -160,6 +171,15 @@ interface IMarket is IStakeRegistry {
     ///      start at paidThrough + 1); toEpoch < currentEpoch and <= the deal's end;
     ///      signers strictly ascending, each an eligible validator other than the deal's hoster and client.
     function settle(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, Signature[] calldata sigs) external;
+
+    /// @notice Settle up to MAX_SETTLE_BATCH ranges in one call, each exactly as `settle` would,
+    ///         except that an item another transaction overtook is skipped (SettlementSkipped,
+    ///         nothing changes for it): its deal is no longer Active, or its fromEpoch is already
+    ///         paid. Any other failure of any item reverts the whole call with `settle`'s error.
+    /// @dev Items run in order, so later items see earlier ones (a repeated item is skipped).
+    ///      An unknown deal reverts (UnknownDeal); an empty array settles nothing.
+    /// @return settled the number of items settled (not skipped)
+    function settleMany(Settlement[] calldata settlements) external returns (uint256 settled);
 
     /// @notice Fault a deal with a quorum of `fail` attestations for an unpaid epoch range.
     ///         The signers share the reporters' part of the slashed collateral.

@@ -12,10 +12,12 @@ import {MarketFixture} from "./utils/MarketFixture.sol";
 ///         `forge snapshot --match-contract Gas --snap contracts/.gas-snapshot` pins the totals.
 /// @dev vm.cool makes the contract's storage cold again before the measured call, as in a
 ///      fresh transaction. Goals (execution gas of the call): bid 6 slots <= 180k, accept <= 100k,
-///      settle 10 epochs quorum 2 <= 90k, fault + reopen <= 120k, add 512 B entry <= 80k.
+///      settle 10 epochs quorum 2 <= 90k, fault + reopen <= 120k, add 512 B entry <= 80k;
+///      settleMany of 10 or 50 such settlements <= 50k per deal (a single settle: ~63k).
 contract GasTest is MarketFixture {
     FileRegistry internal files;
     address internal reporter = makeAddr("reporter");
+    uint256 internal constant SETTLE_MANY_GOAL_PER_DEAL = 50_000;
 
     function setUp() public override {
         super.setUp();
@@ -64,6 +66,14 @@ contract GasTest is MarketFixture {
         _record("settle_10_epochs_quorum_2", 90_000);
     }
 
+    function test_gas_settleMany10Deals() public {
+        _settleManySteady(10, "settle_many_10_deals_10_epochs_quorum_2");
+    }
+
+    function test_gas_settleMany50Deals() public {
+        _settleManySteady(50, "settle_many_50_deals_10_epochs_quorum_2");
+    }
+
     function test_gas_faultMissedReopen() public {
         (uint256 dealId, uint32 start) = _deal();
         _warpEpochs(2);
@@ -93,6 +103,31 @@ contract GasTest is MarketFixture {
         if (vm.isContext(VmSafe.ForgeContext.Coverage)) return;
         uint256 gasUsed = vm.snapshotGasLastCall(name);
         assertLe(gasUsed, goal, name);
+    }
+
+    /// @dev settleMany of `n` deals of one hoster, 10 epochs each, quorum 2, in the steady state of
+    ///      `settle_10_epochs_quorum_2` (each deal settled once, so every balance is non-zero).
+    ///      Records the call's gas and, as `<name>_per_deal`, that divided by n.
+    function _settleManySteady(uint256 n, string memory name) private {
+        uint256[] memory ids = new uint256[](n);
+        uint32 start;
+        for (uint256 i; i < n; ++i) {
+            (ids[i], start) = _deal();
+        }
+        _warpEpochs(12);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](n);
+        for (uint256 i; i < n; ++i) {
+            market.settle(ids[i], start, start, _sigs(ids[i], start, start, true, 2));
+            items[i] = IMarket.Settlement(ids[i], start + 1, start + 10, _sigs(ids[i], start + 1, start + 10, true, 2));
+        }
+        vm.cool(address(market));
+        uint256 settled = market.settleMany(items);
+        if (!vm.isContext(VmSafe.ForgeContext.Coverage)) {
+            uint256 perDeal = vm.snapshotGasLastCall(name) / n;
+            vm.snapshotValue(string.concat(name, "_per_deal"), perDeal);
+            assertLe(perDeal, SETTLE_MANY_GOAL_PER_DEAL, name);
+        }
+        assertEq(settled, n);
     }
 
     function _deal() private returns (uint256 dealId, uint32 start) {

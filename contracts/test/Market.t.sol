@@ -598,6 +598,165 @@ contract MarketTest is MarketFixture {
     }
 
     /*//////////////////////////////////////////////////////////////
+                              SETTLE MANY
+    //////////////////////////////////////////////////////////////*/
+
+    function test_settleMany_equalsSequentialSettles() public {
+        (uint256 deal1, uint32 start) = _deal(DURATION);
+        (uint256 deal2,) = _deal(DURATION);
+        uint256 deal3 = _accept(hoster2, _bid(1, DURATION), 0);
+        _warpEpochs(6);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](4);
+        items[0] = _item(deal1, start, start + 2);
+        items[1] = _item(deal2, start, start + 4);
+        items[2] = _item(deal3, start, start);
+        items[3] = _item(deal1, start + 3, start + 4); // a later range of an earlier item's deal
+
+        uint256 snapshot = vm.snapshotState();
+        vm.recordLogs();
+        for (uint256 i; i < items.length; ++i) {
+            market.settle(items[i].dealId, items[i].fromEpoch, items[i].toEpoch, items[i].sigs);
+        }
+        bytes32 sequential = keccak256(abi.encode(vm.getRecordedLogs()));
+        bytes32 state = _settlementState(3);
+
+        vm.revertToState(snapshot);
+        vm.recordLogs();
+        assertEq(market.settleMany(items), 4);
+        assertEq(keccak256(abi.encode(vm.getRecordedLogs())), sequential, "same events");
+        assertEq(_settlementState(3), state, "same deals, escrows and balances");
+        assertEq(market.getDeal(deal1).paidThrough, start + 4);
+        assertEq(market.getDeal(deal2).paidThrough, start + 4);
+        assertEq(market.getDeal(deal3).paidThrough, start);
+        assertEq(market.balanceOf(hoster2), uint256(PRICE) - uint256(PRICE) * FEE_BPS / 10_000);
+    }
+
+    function test_settleMany_skipsOvertakenItemsAndSettlesTheRest() public {
+        (uint256 paid, uint32 start) = _deal(DURATION);
+        (uint256 faulted,) = _deal(DURATION);
+        (uint256 fresh,) = _deal(DURATION);
+        _warpEpochs(GRACE + 2);
+        _settle(paid, start, start + 1); // someone settled first
+        market.faultMissed(faulted);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](5);
+        items[0] = _item(paid, start, start + 1); // the same range
+        items[1] = _item(paid, start + 1, start + 2); // overlaps the paid range
+        items[2] = _item(faulted, start, start + 1);
+        items[3] = _item(fresh, start, start + 1);
+        items[4] = _item(fresh, start, start + 1); // repeated: the item before pays it
+
+        IMarket.Deal memory paidBefore = market.getDeal(paid);
+        uint256 hosterBefore = market.balanceOf(hoster);
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(paid, start, start + 1);
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(paid, start + 1, start + 2);
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(faulted, start, start + 1);
+        vm.expectEmit(address(market));
+        emit IMarket.DealSettled(fresh, hoster, start, start + 1, 2 * PRICE - _fee(2), _fee(2));
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(fresh, start, start + 1);
+        assertEq(market.settleMany(items), 1);
+
+        assertEq(abi.encode(market.getDeal(paid)), abi.encode(paidBefore));
+        assertEq(uint8(market.getDeal(faulted).status), uint8(IMarket.DealStatus.Faulted));
+        assertEq(market.getDeal(fresh).paidThrough, start + 1);
+        assertEq(market.balanceOf(hoster), hosterBefore + 2 * PRICE - _fee(2));
+        assertEq(market.getBid(3).escrow, _bidEscrowFormula(3));
+    }
+
+    function test_settleMany_skipsFinishedDeal() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        _warpEpochs(DURATION + GRACE + 2);
+        market.finish(dealId);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](1);
+        items[0] = _item(dealId, start, start);
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(dealId, start, start);
+        assertEq(market.settleMany(items), 0);
+    }
+
+    function test_settleMany_badSignatureInOneItemRevertsAll() public {
+        (uint256 deal1, uint32 start) = _deal(DURATION);
+        (uint256 deal2,) = _deal(DURATION);
+        _warpEpochs(3);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](2);
+        items[0] = _item(deal1, start, start + 1);
+        items[1] = _item(deal2, start, start + 1);
+        items[1].sigs[1].v = 29;
+        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSignature.selector, 1));
+        market.settleMany(items);
+        // a signature for another item's deal is just as bad
+        items[1] = _item(deal1, start, start + 1);
+        items[1].dealId = deal2;
+        vm.expectRevert(); // the signers recovered from another deal's digest are unknown
+        market.settleMany(items);
+        assertEq(market.getDeal(deal1).paidEpochs, 0);
+        assertEq(market.balanceOf(hoster), 0);
+    }
+
+    function test_settleMany_revertsWithSettlesErrors() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        _warpEpochs(3);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](1);
+
+        items[0] = _item(dealId, start, start + 2); // start + 2 is the current epoch
+        vm.expectRevert(abi.encodeWithSelector(IMarket.EpochNotOver.selector, start + 2, start + 2));
+        market.settleMany(items);
+
+        items[0] = IMarket.Settlement(dealId, start, start, _sigs(dealId, start, start, true, 1));
+        vm.expectRevert(abi.encodeWithSelector(IMarket.NoQuorum.selector, 1, QUORUM));
+        market.settleMany(items);
+
+        items[0] = _item(dealId, start + 1, start + 1);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.OnlyHosterMaySkip.selector, start + 1, start));
+        market.settleMany(items);
+        vm.prank(hoster);
+        assertEq(market.settleMany(items), 1);
+
+        // An inverted range is the caller's error even where its start is paid.
+        items[0] = _item(dealId, start, start - 1);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidEpochRange.selector, start, start - 1));
+        market.settleMany(items);
+    }
+
+    function test_settleMany_revertsOnUnknownDeal() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        _warpEpochs(2);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](2);
+        items[0] = _item(dealId, start, start);
+        items[1] = _item(7, start, start);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.UnknownDeal.selector, 7));
+        market.settleMany(items);
+    }
+
+    function test_settleMany_revertsOnTooManyItems() public {
+        assertEq(market.MAX_SETTLE_BATCH(), 100);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](101);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.TooManySettlements.selector, 101, 100));
+        market.settleMany(items);
+    }
+
+    function test_settleMany_acceptsAFullBatch() public {
+        (uint256 dealId, uint32 start) = _deal(DURATION);
+        _warpEpochs(2);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](100);
+        IMarket.Settlement memory item = _item(dealId, start, start);
+        for (uint256 i; i < items.length; ++i) {
+            items[i] = item;
+        }
+        assertEq(market.settleMany(items), 1); // the other 99 are skipped
+        assertEq(market.getDeal(dealId).paidEpochs, 1);
+    }
+
+    function test_settleMany_emptyBatchSettlesNothing() public {
+        vm.recordLogs();
+        assertEq(market.settleMany(new IMarket.Settlement[](0)), 0);
+        assertEq(vm.getRecordedLogs().length, 0);
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                  FAULTS
     //////////////////////////////////////////////////////////////*/
 
@@ -1078,6 +1237,21 @@ contract MarketTest is MarketFixture {
         IMarket.Signature[] memory sigs = _sigs(dealId, from, to, true, QUORUM);
         vm.prank(market.getDeal(dealId).hoster);
         market.settle(dealId, from, to, sigs);
+    }
+
+    function _fee(uint256 epochs) internal pure returns (uint256) {
+        return uint256(PRICE) * epochs * FEE_BPS / 10_000 / QUORUM * QUORUM;
+    }
+
+    /// @dev Hash of every deal, bid and balance a settlement can change (deals and bids 1..n).
+    function _settlementState(uint256 n) internal view returns (bytes32 h) {
+        for (uint256 id = 1; id <= n; ++id) {
+            h = keccak256(abi.encode(h, market.getDeal(id), market.getBid(id)));
+        }
+        h = keccak256(abi.encode(h, market.balanceOf(hoster), market.balanceOf(hoster2), address(market).balance));
+        for (uint256 i; i < validators.length; ++i) {
+            h = keccak256(abi.encode(h, market.balanceOf(validators[i])));
+        }
     }
 
     function _firstKeys(uint256 n) internal view returns (uint256[] memory keys) {

@@ -91,6 +91,58 @@ contract MarketFuzzTest is MarketFixture {
         vm.stopPrank();
     }
 
+    /// @dev A batch of random ranges over a few deals (one maybe faulted, later items overlapping
+    ///      earlier ones) ends in the same state as settling its items one by one, leaving out
+    ///      those whose deal is no longer active or whose first epoch is already paid.
+    function testFuzz_settleMany_equalsSequentialSettles(uint256 seed, uint8 deals, uint8 count, bool fault) public {
+        uint32 duration = 12;
+        deals = uint8(bound(deals, 1, 4));
+        count = uint8(bound(count, 1, 8));
+        uint256[] memory ids = new uint256[](deals);
+        for (uint256 k; k < deals; ++k) {
+            ids[k] = _accept(hoster, _bid(1, duration), 0);
+        }
+        uint32 start = market.getDeal(ids[0]).startEpoch;
+        _warpToEpoch(uint256(start) + duration); // every epoch of every deal is over
+        if (fault) market.faultFailed(ids[0], start, start, _sigs(ids[0], start, start, false, QUORUM));
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            uint32 from = start + uint32(r % duration);
+            uint32 to = from + uint32((r >> 32) % (start + duration - from));
+            items[i] = _item(ids[(r >> 64) % deals], from, to);
+        }
+
+        uint256 snapshot = vm.snapshotState();
+        uint256 expected;
+        for (uint256 i; i < count; ++i) {
+            IMarket.Settlement memory s = items[i];
+            IMarket.Deal memory d = market.getDeal(s.dealId);
+            if (d.status != IMarket.DealStatus.Active || s.fromEpoch <= d.paidThrough) continue;
+            vm.prank(hoster); // ranges may skip epochs: the hoster's right
+            market.settle(s.dealId, s.fromEpoch, s.toEpoch, s.sigs);
+            ++expected;
+        }
+        bytes32 sequential = _settlementState(ids);
+
+        vm.revertToState(snapshot);
+        vm.prank(hoster);
+        assertEq(market.settleMany(items), expected);
+        assertEq(_settlementState(ids), sequential);
+    }
+
+    /// @dev Hash of the given deals, their bids and every balance a settlement or fault can change.
+    function _settlementState(uint256[] memory ids) internal view returns (bytes32 h) {
+        for (uint256 k; k < ids.length; ++k) {
+            IMarket.Deal memory d = market.getDeal(ids[k]);
+            h = keccak256(abi.encode(h, d, market.getBid(d.bidId)));
+        }
+        h = keccak256(abi.encode(h, market.balanceOf(hoster), market.balanceOf(client), address(market).balance));
+        for (uint256 i; i < validators.length; ++i) {
+            h = keccak256(abi.encode(h, market.balanceOf(validators[i])));
+        }
+    }
+
     /// @dev Slashed collateral goes entirely to client + reporters; the hoster's stake drops by it.
     function testFuzz_faultFailed_slashSplitIsExact(uint96 price, uint32 duration, uint16 clientBps, uint8 signers)
         public

@@ -241,13 +241,15 @@ def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[s
             cpu = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - wall0)
             text = httpx.get(url + "/metrics", timeout=10).text
             settlements = _metric(text, "scatter_hoster_settlements_total")
+            settle_txs = _metric(text, 'scatter_hoster_transactions_total\\{kind="settle"\\}')
             chain_lag = max(
                 (market.current_epoch() - 1) - market.get_deal(deal_id).paid_through for deal_id, _, _ in plan
             )
             return {"deals": len(plan), "epoch_seconds": 10, "measured_epochs": epochs,
                     "max_settlement_lag_epochs": max(lags) if lags else None,
                     "final_chain_lag_epochs": chain_lag, "cpu_of_one_core": round(cpu, 3),
-                    "settlement_txs": settlements, "accept_s": round(accepted_s, 1),
+                    "settlements": settlements, "settlement_txs": settle_txs,
+                    "accept_s": round(accepted_s, 1),
                     "upload_s": round(uploaded_s, 1)}  # fmt: skip
         finally:
             proc.terminate()

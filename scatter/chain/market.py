@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from scatter.chain.artifacts import load_artifact
@@ -21,6 +24,25 @@ from scatter.chain.eip712 import SignedAttestation, quorum_tuples
 from scatter.chain.params import MarketParams
 from scatter.chain.tx import Transactor, rpc_guard
 from scatter.errors import ContractError
+
+MAX_SETTLE_BATCH = 100
+"""Most items one ``settleMany`` call takes (``Market.MAX_SETTLE_BATCH``)."""
+
+SETTLE_MANY_ARGS = ["(uint256,uint32,uint32,(bytes32,uint8,bytes32,bytes32)[])[]"]
+SETTLE_MANY_SELECTOR = function_signature_to_4byte_selector(f"settleMany({SETTLE_MANY_ARGS[0]})")
+
+SignatureTuple = tuple[bytes, int, bytes, bytes]
+"""One signature as the contract takes it: (evidence, v, r, s)."""
+
+
+def settle_many_calldata(items: Sequence[tuple[int, int, int, list[SignatureTuple]]]) -> bytes:
+    """Calldata of ``settleMany(items)`` encoded directly, without a contract object.
+
+    Each item is ``(deal_id, from_epoch, to_epoch, sigs)`` with ``sigs`` already in the
+    contract's order (:func:`~scatter.chain.eip712.quorum_tuples`).
+    """
+    settlements = [(deal_id, a, b, list(sigs)) for deal_id, a, b, sigs in items]
+    return SETTLE_MANY_SELECTOR + abi_encode(SETTLE_MANY_ARGS, [settlements])
 
 
 class Role(IntEnum):
@@ -206,6 +228,28 @@ class Market:
         self, deal_id: int, from_epoch: int, to_epoch: int, sigs: list[SignedAttestation]
     ) -> TxReceipt:
         return self._send("settle", deal_id, from_epoch, to_epoch, quorum_tuples(sigs))
+
+    def settle_many(self, items: Sequence[tuple[int, int, int, Sequence[SignedAttestation]]]) -> TxReceipt:
+        """Settle up to :data:`MAX_SETTLE_BATCH` ranges ``(deal_id, from_epoch, to_epoch, sigs)`` in
+        one transaction. Items another transaction overtook (deal no longer active, first epoch
+        already paid) are skipped on chain with a ``SettlementSkipped`` event; any other bad item
+        reverts the whole call."""
+        if len(items) > MAX_SETTLE_BATCH:
+            raise ContractError(
+                f"Market.settleMany takes at most {MAX_SETTLE_BATCH} items, got {len(items)}: "
+                "split the batch",
+                error_name="TooManySettlements",
+                args_=(len(items), MAX_SETTLE_BATCH),
+            )
+        settlements = [(deal_id, a, b, quorum_tuples(list(sigs))) for deal_id, a, b, sigs in items]
+        return self._send("settleMany", settlements)
+
+    def skipped_settlements(self, receipt: TxReceipt) -> list[tuple[int, int, int]]:
+        """``(deal_id, from_epoch, to_epoch)`` of each item a ``settleMany`` receipt skipped."""
+        logs = self.contract.events.SettlementSkipped().process_receipt(receipt, errors=DISCARD)
+        return [
+            (int(e["args"]["dealId"]), int(e["args"]["fromEpoch"]), int(e["args"]["toEpoch"])) for e in logs
+        ]
 
     def fault_failed(
         self, deal_id: int, from_epoch: int, to_epoch: int, sigs: list[SignedAttestation]

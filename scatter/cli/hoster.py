@@ -57,13 +57,16 @@ def run_command(
     confirmations: int | None = typer.Option(None, help="Blocks before an event counts (default 2)."),
     poll_interval: float | None = typer.Option(None, help="Seconds between chain polls (default 1)."),
     settle_every: int | None = typer.Option(
-        None, help="Epochs per settlement range (default 4; capped by grace)."
+        None, help="Epochs per settlement range (default 2; capped by grace)."
     ),
     withdraw_threshold: str | None = typer.Option(
         None, help="Withdraw when the balance reaches this many ETH."
     ),
     payout_address: str | None = typer.Option(
         None, help="Where withdrawals go (default the hoster's address)."
+    ),
+    max_fee_gwei: float | None = typer.Option(
+        None, help="Most a stuck transaction's replacement may offer per gas, in gwei (default: no cap)."
     ),
     heal: bool | None = typer.Option(
         None, "--heal/--no-heal", help="Take reopened shard slots and rebuild them."
@@ -94,7 +97,8 @@ def run_command(
         "deny_clients": deny_clients, "fetch_gateways": fetch_gateways, "dev_account": dev_account,
         "deployments": deployments, "confirmations": confirmations, "poll_interval": poll_interval,
         "settle_every": settle_every, "withdraw_threshold": withdraw_threshold,
-        "payout_address": payout_address, "heal": heal, "log_level": log_level,
+        "payout_address": payout_address, "max_fee_gwei": max_fee_gwei, "heal": heal,
+        "log_level": log_level,
     }  # fmt: skip
     cfg = load_config(config_file=config, overrides=overrides)
     configure_logging(cfg.log_level, json_lines=not plain_logs)

@@ -21,11 +21,19 @@ from web3 import Web3
 
 from scatter.chain.eip712 import DOMAIN_NAME, DOMAIN_VERSION, Attestation, SignedAttestation
 from scatter.errors import ScatterError, ScatterIntegrityError, ScatterValueError
-from scatter.protocol.attestations import attestations_path, range_path
+from scatter.protocol.attestations import (
+    MAX_BATCH_RANGES,
+    RANGES_PATH,
+    attestations_path,
+    range_path,
+    range_request,
+)
 from scatter.protocol.upload import parse_hex
 
 _DOMAIN_TYPE = b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-_ATTESTATION_TYPE = b"Attestation(uint256 dealId,uint32 fromEpoch,uint32 toEpoch,bool ok,bytes32 evidence)"
+_ATTESTATION_TYPEHASH = bytes(
+    keccak(b"Attestation(uint256 dealId,uint32 fromEpoch,uint32 toEpoch,bool ok,bytes32 evidence)")
+)
 _HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
@@ -45,7 +53,7 @@ def domain_separator(chain_id: int, market: str) -> bytes:
 
 def attestation_digest(domain: bytes, att: Attestation) -> bytes:
     struct = keccak(
-        keccak(_ATTESTATION_TYPE)
+        _ATTESTATION_TYPEHASH
         + att.deal_id.to_bytes(32, "big")
         + att.from_epoch.to_bytes(32, "big")
         + att.to_epoch.to_bytes(32, "big")
@@ -163,6 +171,44 @@ class AttestationCollector:
                     f"{v.address[:10]}: {str(res).splitlines()[0] if str(res) else type(res).__name__}"
                 )
         return sigs, errors
+
+    async def batch_range_signatures(
+        self, v: Validator, ranges: Sequence[tuple[int, int, int]]
+    ) -> dict[int, SignedAttestation] | None:
+        """Ask ``v`` to sign ok for every ``(dealId, from, to)`` in batched requests.
+
+        Returns deal id -> verified signature for the ranges it signed (a refused range is
+        simply absent), or None when the validator has no batch route (404/405: an older
+        version; ask it per deal). Any other failure raises ScatterError.
+        """
+        out: dict[int, SignedAttestation] = {}
+        for start in range(0, len(ranges), MAX_BATCH_RANGES):
+            chunk = ranges[start : start + MAX_BATCH_RANGES]
+            resp = await self.client.post(v.endpoint.rstrip("/") + RANGES_PATH, json=range_request(chunk))
+            if resp.status_code in (404, 405):
+                return None
+            if resp.status_code != 200:
+                raise ScatterError(f"{resp.status_code} {resp.text.strip()[:120]}")
+            body = resp.json()
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list) or len(results) != len(chunk):
+                raise ScatterError("malformed batch answer: results do not match the ranges asked")
+            for (deal_id, a, b), item in zip(chunk, results, strict=True):
+                if not isinstance(item, dict) or "error" in item:
+                    continue
+                try:
+                    signed = parse_verified(item, self.domain)
+                except ScatterError:
+                    continue
+                att = signed.attestation
+                if signed.signer.lower() == v.address.lower() and (
+                    att.deal_id,
+                    att.from_epoch,
+                    att.to_epoch,
+                    att.ok,
+                ) == (deal_id, a, b, True):
+                    out[deal_id] = signed
+        return out
 
     async def _one_range(self, deal_id: int, a: int, b: int, v: Validator) -> SignedAttestation:
         resp = await self.client.post(v.endpoint.rstrip("/") + range_path(deal_id),

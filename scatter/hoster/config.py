@@ -7,7 +7,8 @@ level). ``SCATTER_RPC_URL`` is also read for ``rpc_url``. Keys come from
 keystore) or, on a local anvil, ``dev_account``; they are never stored here.
 
 Amounts: ``stake`` in ETH (``"1.5"``), ``withdraw_threshold`` in ETH,
-``min_price`` in wei per GiB per epoch (``"2gwei"`` also works); sizes in bytes or
+``min_price`` in wei per GiB per epoch (``"2gwei"`` also works), ``max_fee_gwei``
+(the most a fee-bumped transaction may offer per gas) in gwei; sizes in bytes or
 with a unit (``"10GiB"``, ``"512MiB"``).
 """
 
@@ -73,9 +74,10 @@ class HosterConfig:
     deployments: Path | None = None  # deployment record; default: SCATTER_DEPLOYMENTS or ./.scatter
     confirmations: int = 2
     poll_interval: float = 1.0  # seconds between chain polls
-    settle_every: int = 4  # epochs per settlement range (always settled before the grace runs out)
+    settle_every: int = 2  # epochs per settlement range: settlement lag <= 2 epochs (capped below grace)
     withdraw_threshold: int | None = None  # wei; withdraw when the balance reaches it
     payout_address: str | None = None  # default: the hoster's own address
+    max_fee_gwei: float | None = None  # cap on maxFeePerGas when a stuck transaction is replaced
     fetch_gateways: tuple[str, ...] = ()  # Trustless Gateways for public pins (besides origins)
     upload_timeout: float = 300.0  # seconds for a whole upload
     upload_idle_timeout: float = 20.0  # seconds without a byte before an upload is cut
@@ -86,6 +88,11 @@ class HosterConfig:
     @property
     def public_endpoint(self) -> str | None:
         return self.endpoint.rstrip("/") if self.endpoint else None
+
+    @property
+    def max_fee_per_gas_cap(self) -> int | None:
+        """``max_fee_gwei`` in wei, or None (no cap)."""
+        return None if self.max_fee_gwei is None else round(self.max_fee_gwei * 10**9)
 
 
 _LIST_FIELDS = {"allow_cids", "deny_cids", "allow_clients", "deny_clients", "fetch_gateways"}
@@ -115,6 +122,13 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name in ("poll_interval", "upload_timeout", "upload_idle_timeout"):
         return float(value)
+    if name == "max_fee_gwei":
+        if str(value).strip() == "":
+            return None  # an empty SCATTER_HOSTER_MAX_FEE_GWEI= line: no cap
+        gwei = float(value)
+        if not gwei > 0:
+            raise ValueError(f"max_fee_gwei must be a positive number of gwei, not {value!r}")
+        return gwei
     if name == "heal":
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     return str(value)

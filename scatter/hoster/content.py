@@ -139,10 +139,39 @@ def pin_checked(store: BlockStore, root: CID, max_size: int) -> int:
     return size if size is not None else 0
 
 
+def multiaddr_url(addr: str) -> str | None:
+    """The HTTP(S) URL of an HTTP-transport multiaddr, e.g. ``/dns4/h/tcp/443/https`` or
+    ``/ip4/1.2.3.4/tcp/8080/http`` (``/tls/http`` = https; a trailing ``/p2p/<id>`` is ignored).
+    None for anything else: libp2p-only addresses (bitswap) cannot be fetched over HTTP.
+
+    Hand-written: the few HTTP forms are all we need, and py-multiaddr would bring trio.
+    """
+    parts = addr.strip().strip("/").split("/")
+    if "p2p" in parts:
+        parts = parts[: parts.index("p2p")]
+    if len(parts) < 5 or parts[0] not in ("ip4", "ip6", "dns", "dns4", "dns6") or parts[2] != "tcp":
+        return None
+    host, port, rest = parts[1], parts[3], parts[4:]
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        return None
+    if rest == ["http"]:
+        scheme = "http"
+    elif rest in (["https"], ["tls", "http"]):
+        scheme = "https"
+    else:
+        return None
+    host = f"[{host}]" if parts[0] == "ip6" else host
+    default = (scheme == "http" and port == "80") or (scheme == "https" and port == "443")
+    return f"{scheme}://{host}" + ("" if default else f":{port}")
+
+
 def gateway_bases(urls: Sequence[str]) -> list[str]:
-    """HTTP(S) gateway base URLs from origins such as ``http://h:8080/ipfs`` (others are skipped)."""
+    """HTTP(S) gateway base URLs from origins such as ``http://h:8080/ipfs`` or an HTTP multiaddr
+    (``/dns4/h/tcp/443/https``); others (libp2p-only multiaddrs) are skipped."""
     bases: list[str] = []
     for url in urls:
+        if url.startswith("/"):
+            url = multiaddr_url(url) or ""
         if not url.startswith(("http://", "https://")):
             continue
         base = url.rstrip("/")

@@ -32,10 +32,7 @@ from typing import ParamSpec, TypeVar
 
 import httpx
 import uvicorn
-from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
-from hexbytes import HexBytes
 from starlette.requests import Request
 from web3 import Web3
 from web3.types import TxReceipt
@@ -43,7 +40,6 @@ from web3.types import TxReceipt
 from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.chain.deployments import Deployment, find_deployment
-from scatter.chain.eip712 import quorum_tuples
 from scatter.chain.index import IndexedBid, MarketIndex
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
 from scatter.chain.params import MarketParams
@@ -52,7 +48,7 @@ from scatter.daemon.logs import log_event
 from scatter.daemon.state import StateDB
 from scatter.errors import ContractError, ScatterError
 from scatter.hoster.api import create_app
-from scatter.hoster.attest import AttestationCollector, Validator, decided, plan_range
+from scatter.hoster.attest import AttestationCollector, Validator
 from scatter.hoster.config import HosterConfig
 from scatter.hoster.content import (
     UploadContext,
@@ -66,6 +62,7 @@ from scatter.hoster.content import (
 )
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.metrics import HosterMetrics
+from scatter.hoster.settle import Due, Settler, subject_deals
 from scatter.hoster.state import (
     AWAITING,
     DROPPED,
@@ -77,7 +74,7 @@ from scatter.hoster.state import (
     earned_wei,
     holding_views,
 )
-from scatter.hoster.txjournal import TxJournal, TxRecord
+from scatter.hoster.txjournal import TxJournal
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.cid import cid_str, parse_cid
 from scatter.ipfs.dag import file_size
@@ -89,8 +86,6 @@ P = ParamSpec("P")
 log = logging.getLogger("scatter.hoster")
 READY_FILE = "hoster.json"
 LOST_RACE = {"SlotNotOpen", "NoOpenSlots", "HosterAlreadyInBid"}
-SETTLE_ARGS = ["uint256", "uint32", "uint32", "(bytes32,uint8,bytes32,bytes32)[]"]
-SETTLE_SELECTOR = bytes(keccak(text=f"settle({','.join(SETTLE_ARGS)})"))[:4]
 
 
 def resolve_account(config: HosterConfig) -> LocalAccount:
@@ -127,7 +122,6 @@ class Hoster:
         self._chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoster-chain")
         # settlements are built (gas estimated) in parallel; the journal hands out nonces in order
         self._send_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hoster-send")
-        self._settle_gas: dict[int, int] = {}  # gas limit per signature count, from one estimate
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retry_at: dict[str, float] = {}
         self._deal_locks: dict[int, asyncio.Lock] = {}
@@ -144,11 +138,11 @@ class Hoster:
         self._server_task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
         self._upload_slots = asyncio.Semaphore(config.max_parallel_uploads)
-        self._settle_slots = asyncio.Semaphore(32)
         # set in _start
         self.db: StateDB
         self.state: HosterState
         self.journal: TxJournal
+        self.settler: Settler
         self.index: MarketIndex
         self.market: Market
         self.params: MarketParams
@@ -220,12 +214,18 @@ class Hoster:
         self.index = MarketIndex(self.db, self.w3, self.deployment, confirmations=cfg.confirmations)
         self.index.follower.max_range = 5_000
         self.state = HosterState(self.db)
-        self.journal = TxJournal(self.db, self.w3, self.account)
+        self.journal = TxJournal(self.db, self.w3, self.account, max_fee_per_gas_cap=cfg.max_fee_per_gas_cap,
+                                 on_bump=lambda _: self.metrics.fee_bumps.inc())  # fmt: skip
         self.store = open_store(cfg)
         # Keep-alive connections to every validator, enough for all settlements in flight.
         limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
         self._http = httpx.AsyncClient(timeout=10.0, limits=limits, trust_env=False)
         self.collector = AttestationCollector(chain_id, self.deployment.market, self._http)
+        self.settler = Settler(
+            w3=self.w3, market=self.deployment.market, journal=self.journal, collector=self.collector,
+            quorum=self.params.quorum, epoch_seconds=self._epoch_s, metrics=self.metrics,
+            send_pool=self._send_pool, retry_later=lambda deal_id, s: self._later(f"settle:{deal_id}", s),
+        )  # fmt: skip
 
         app = create_app(self, self.store)
         self._server = uvicorn.Server(
@@ -459,10 +459,10 @@ class Hoster:
 
     def _taken_bytes(self) -> int:
         used = self.state.used_bytes()
-        for rec in self.journal.pending():
-            if rec.kind == "accept":
-                bid = self.index.bid(int(rec.subject))
-                used += bid.size if bid is not None else 0
+        # one bid per subject: a fee-bumped accept is pending twice (original and replacement)
+        for subject in {rec.subject for rec in self.journal.pending() if rec.kind == "accept"}:
+            bid = self.index.bid(int(subject))
+            used += bid.size if bid is not None else 0
         return used
 
     def _choose_slot(self, bid: IndexedBid) -> tuple[int | None, str]:
@@ -695,14 +695,18 @@ class Hoster:
         ]
 
     async def _settle_due(self) -> None:
+        """Hand the deals whose unpaid range is due to the settler, one batch task at a time."""
+        if not self._due("settle"):
+            return
         cp = self.index.checkpoint().block
         every = max(1, min(self.config.settle_every, self.params.grace_epochs - 2))
-        in_flight = self.journal.live_subjects("settle", confirmed_block=cp)
+        in_flight = subject_deals(self.journal.live_subjects("settle", confirmed_block=cp))
+        due: list[Due] = []
         for v in self._views:
-            key = f"settle:{v.local.deal_id}"
-            if v.local.state != PINNED or v.status != DealStatus.ACTIVE or not self._due(key):
+            deal_id = v.local.deal_id
+            if v.local.state != PINNED or v.status != DealStatus.ACTIVE or deal_id in in_flight:
                 continue
-            if str(v.local.deal_id) in in_flight:
+            if not self._due(f"settle:{deal_id}"):
                 continue
             nxt, last = v.paid_through + 1, min(self._epoch - 1, v.end_epoch)
             if last < nxt:
@@ -710,67 +714,14 @@ class Hoster:
             pressure = self._epoch >= v.paid_through + self.params.grace_epochs - 1
             if last - nxt + 1 < every and last != v.end_epoch and not pressure:
                 continue
-            self._spawn(key, self._settle(v.local.deal_id, v.local.client, nxt, last, pressure))
-
-    async def _settle(self, deal_id: int, client: str, nxt: int, last: int, pressure: bool) -> None:
-        key = f"settle:{deal_id}"
-        quorum = self.params.quorum
-        validators = self._validators({self.address.lower(), client.lower()})
-        if len(validators) < quorum:
-            self._later(key, self._epoch_s)
+            due.append(Due(deal_id, v.local.client, nxt, last, pressure))
+        if not due:
             return
-        async with self._settle_slots:
-            sigs, errors = await self.collector.range_signatures(deal_id, nxt, last, validators)
-            a, b = nxt, last
-            if len(sigs) < quorum:
-                verdicts = await self.collector.verdicts(deal_id, nxt, validators)
-                plan = plan_range(nxt, last, verdicts, quorum)
-                skip_ok = plan is not None and (
-                    plan.from_epoch == nxt
-                    or pressure
-                    or decided(range(nxt, plan.from_epoch), verdicts, quorum)
-                )
-                if plan is None or not skip_ok:
-                    self._later(key, self._epoch_s / 2)
-                    log_event(log, "no quorum yet", deal_id=deal_id, from_epoch=nxt, to_epoch=last,
-                              errors=errors[:3])  # fmt: skip
-                    return
-                chosen = [v for v in validators if v.address in plan.signers]
-                a, b = plan.from_epoch, plan.to_epoch
-                sigs, errors = await self.collector.range_signatures(deal_id, a, b, chosen)
-                if len(sigs) < quorum:
-                    self._later(key, self._epoch_s / 2)
-                    return
-        ordered = sorted(sigs, key=lambda s: int(s.signer, 16))[:quorum]
-        try:
-            rec = await asyncio.get_running_loop().run_in_executor(
-                self._send_pool, self._send_settle, deal_id, a, b, quorum_tuples(ordered)
-            )
-        except ContractError as exc:
-            self._later(key, self._epoch_s)
-            log_event(log, "settle refused", logging.WARNING, deal_id=deal_id, from_epoch=a, to_epoch=b,
-                      error=str(exc).splitlines()[0])  # fmt: skip
+        validators = self._validators({self.address.lower()})
+        if len(validators) < self.params.quorum:
+            self._later("settle", self._epoch_s)
             return
-        self.metrics.txs.labels("settle").inc()
-        self.metrics.settlements.inc()
-        log_event(log, "settle sent", deal_id=deal_id, from_epoch=a, to_epoch=b, skipped=a - nxt,
-                  tx="0x" + rec.tx_hash.hex())  # fmt: skip
-
-    def _send_settle(
-        self, deal_id: int, a: int, b: int, sigs: list[tuple[bytes, int, bytes, bytes]]
-    ) -> TxRecord:
-        """Settle [a, b]: gas estimated (a revert raised, nothing sent) once per signature count, then
-        the call is encoded directly and sent with that limit (the range and the signatures were
-        checked here: unpaid per the index, each signature recovered to an eligible validator)."""
-        gas = self._settle_gas.get(len(sigs))
-        if gas is None:
-            fn = self.market.contract.functions.settle(deal_id, a, b, sigs)
-            rec = self.journal.send("settle", str(deal_id), fn)
-            tx = self.w3.eth.get_transaction(HexBytes(rec.tx_hash))
-            self._settle_gas[len(sigs)] = int(tx["gas"] * 1.3)
-            return rec
-        data = SETTLE_SELECTOR + abi_encode(SETTLE_ARGS, [deal_id, a, b, sigs])
-        return self.journal.send_call("settle", str(deal_id), self.market.address, data, gas=gas)
+        self._spawn("settle", self.settler.settle(due, validators))
 
     # --------------------------------------------------------------- finish
 

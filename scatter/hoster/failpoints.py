@@ -3,7 +3,8 @@ process kill itself with SIGKILL (no cleanup, like ``kill -9``) when it reaches 
 
 Names: ``accept_signed`` (recorded, not broadcast), ``accept_sent``, ``settle_signed``,
 ``settle_sent``, ``finish_sent``, ``upload_spooled`` (body received, not yet imported),
-``pinned`` (imported and pinned, state not yet written). Unset in production.
+``pinned`` (imported and pinned, state not yet written), ``{kind}_bump_signed`` (a fee-bumped
+replacement recorded, not broadcast). Unset in production.
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ class HosterMetrics:
         self.accept_races_lost = Counter("scatter_hoster_accept_races_lost", "Slots taken by others first",
                                          registry=r)  # fmt: skip
         self.uploads = Counter("scatter_hoster_uploads", "CAR uploads by outcome", ["outcome"], registry=r)
+        self.fee_bumps = Counter("scatter_hoster_fee_bumps", "Stuck transactions replaced with higher fees",
+                                 registry=r)  # fmt: skip
         self.errors = Counter("scatter_hoster_errors", "Errors by where they happened", ["where"], registry=r)
         self.heals = Counter(
             "scatter_hoster_heals", "Shards rebuilt from other hosters", ["outcome"], registry=r

@@ -8,17 +8,32 @@ broadcast again (same hash: the node treats it as one transaction); a nonce
 the chain has used for something else marks it dropped. Callers ask
 :meth:`TxJournal.live` before sending, so there is at most one transaction in
 flight per (kind, subject): one accept per bid, one settlement per deal.
+
+A transaction stuck because its fees are too low (the base fee rose above its
+``maxFeePerGas``, or its tip is below the network's) is **replaced**: the same
+nonce, call, value and gas, signed again with both fees raised to the current
+ones and by at least 12.5 % (nodes want 10 % to replace), and recorded as a new
+row of the same (kind, subject) before it is broadcast. The old row stays
+``sent``; whichever of the two the chain mines is found by its receipt and the
+other is dropped as replaced. ``max_fee_per_gas_cap`` bounds what a replacement
+may pay: above it, the row is re-broadcast unchanged and waits for fees to fall
+(a node that refuses it for its fees meanwhile, as anvil does below the base fee,
+does not make it dropped).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
@@ -26,6 +41,7 @@ from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
 from scatter.chain.tx import rpc_guard
+from scatter.daemon.logs import log_event
 from scatter.daemon.state import Migration, StateDB
 from scatter.errors import ScatterError
 from scatter.hoster.failpoints import crash_point
@@ -44,7 +60,13 @@ MIGRATIONS: list[Migration] = [
     ),
     ("hoster_txjournal", 2, ["ALTER TABLE txs ADD COLUMN block_hash BLOB"]),
 ]
-REBROADCAST_AFTER = 30.0  # seconds before a sent, unmined transaction is broadcast again
+REBROADCAST_AFTER = 30.0  # seconds before a sent, unmined transaction is broadcast again (or replaced)
+# A replacement raises both fees by at least old * BUMP_NUM // BUMP_DEN + 1 (geth and anvil want +10 %).
+BUMP_NUM, BUMP_DEN = 9, 8
+# How nodes refuse a transaction whose fees are too low for now (it may fit later: not dropped).
+FEE_TOO_LOW = ("less than block base fee", "underpriced", "fee cap too low", "feecap too low")
+
+log = logging.getLogger("scatter.hoster")
 
 PENDING = ("signed", "sent")  # may still be mined ("sent": broadcast again by reconcile)
 FINAL = ("mined", "reverted", "dropped")
@@ -70,10 +92,17 @@ def _record(row: sqlite3.Row) -> TxRecord:
 class TxJournal:
     """Signs and sends the account's transactions, recording each before it leaves."""
 
-    def __init__(self, db: StateDB, w3: Web3, account: LocalAccount) -> None:
+    def __init__(
+        self, db: StateDB, w3: Web3, account: LocalAccount, *, max_fee_per_gas_cap: int | None = None,
+        rebroadcast_after: float = REBROADCAST_AFTER, on_bump: Callable[[TxRecord], None] | None = None,
+    ) -> None:  # fmt: skip
         self.db = db
         self.w3 = w3
         self.account = account
+        self.max_fee_per_gas_cap = max_fee_per_gas_cap  # wei; None: replacements pay what it takes
+        self.rebroadcast_after = rebroadcast_after
+        self.on_bump = on_bump  # called with each replacement recorded and broadcast
+        self._capped: set[int] = set()  # rows whose replacement the cap prevented (warned once)
         self._lock = threading.Lock()  # nonces are handed out one at a time
         self._nonce: int | None = None  # next nonce; this journal is the key's only sender
         self._fees: tuple[float, dict[str, int]] | None = None
@@ -137,17 +166,24 @@ class TxJournal:
         with self._lock:
             tx["nonce"] = self._next_nonce(label)
             signed = self.account.sign_transaction(tx)
-            now = time.time()
-            with self.db.transaction() as conn:
-                cur = conn.execute(
-                    "INSERT INTO txs (kind, subject, nonce, tx_hash, raw, status, created, updated) "
-                    "VALUES (?, ?, ?, ?, ?, 'signed', ?, ?)",
-                    (kind, subject, tx["nonce"], bytes(signed.hash), bytes(signed.raw_transaction), now, now),
-                )
-                row_id = int(cur.lastrowid or 0)
+            row_id = self._insert(kind, subject, tx["nonce"], signed)
             crash_point(f"{kind}_signed")
             self._broadcast(row_id, bytes(signed.raw_transaction), label)
         crash_point(f"{kind}_sent")
+        return self._row(row_id)
+
+    def _insert(self, kind: str, subject: str, nonce: int, signed: SignedTransaction) -> int:
+        """Record a signed transaction as 'signed': always before it is broadcast."""
+        now = time.time()
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO txs (kind, subject, nonce, tx_hash, raw, status, created, updated) "
+                "VALUES (?, ?, ?, ?, ?, 'signed', ?, ?)",
+                (kind, subject, nonce, bytes(signed.hash), bytes(signed.raw_transaction), now, now),
+            )
+            return int(cur.lastrowid or 0)
+
+    def _row(self, row_id: int) -> TxRecord:
         row = self.db.query_one("SELECT * FROM txs WHERE id = ?", (row_id,))
         assert row is not None
         return _record(row)
@@ -188,19 +224,27 @@ class TxJournal:
         self._nonce += 1
         return nonce
 
-    def _broadcast(self, row_id: int, raw: bytes, label: str) -> None:
+    def _broadcast(self, row_id: int, raw: bytes, label: str, *, fees_may_fall: bool = False) -> bool:
+        """Send ``raw``; True if the node has it. A refusal drops the row and raises, except
+        that with ``fees_may_fall`` (reconcile sending it again) a refusal for fees too low
+        (some nodes evict and refuse what is below the base fee) keeps it: False."""
         try:
             rpc_guard(label, lambda: self.w3.eth.send_raw_transaction(raw))
         except Exception as exc:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text or "nonce too low" in text:
                 pass  # the node has it (or has mined it): the receipt will tell
+            elif fees_may_fall and any(m in text for m in FEE_TOO_LOW):
+                log_event(log, "transaction waits for lower fees", logging.DEBUG, label=label,
+                          error=str(exc).splitlines()[0][:300])  # fmt: skip
+                return False
             elif isinstance(exc, (ConnectionError, TimeoutError)):
                 raise  # stays 'signed': reconcile broadcasts it again
             else:
                 self._set(row_id, "dropped", error=str(exc).splitlines()[0][:300])
                 self._nonce = None  # re-read: the dropped nonce is free again
                 raise
+        return True
 
     def _set(self, row_id: int, status: str, *, block: int | None = None, error: str | None = None,
              only_from: tuple[str, ...] | None = None, block_hash: bytes | None = None) -> None:  # fmt: skip
@@ -269,13 +313,15 @@ class TxJournal:
         """Settle every pending row from the chain; returns the rows that became final.
 
         Rows whose nonce the chain has used are mined (or replaced): their receipts come
-        from the blocks since the last pass. Rows never broadcast, or sent long ago and
-        still unmined, are broadcast again, byte for byte.
+        from the blocks since the last pass. Of the rows of a nonce still open, the latest
+        signed one is acted on: broadcast if never sent or no longer in the node's pool;
+        if sent long ago and still unmined, replaced with higher fees when its fees are
+        below the current ones (see :meth:`_bump`), otherwise broadcast again byte for byte.
         """
         done: list[tuple[TxRecord, TxReceipt | None]] = []
         with self._lock:
             self._nonce = None  # the first send after each pass reads the chain's nonce again
-        rows = self.db.query("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce")
+        rows = self.db.query("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id")
         if not rows:
             return done
         me = self.account.address
@@ -285,27 +331,118 @@ class TxJournal:
         )
         now = time.time()
         used = [_record(row) for row in rows if row["nonce"] < latest_nonce]
-        found = self._scan_receipts({rec.tx_hash for rec in used}) if used else {}
-        for row in rows:
+        if used:
+            done = self._settle_used(used)
+        newest = {row["nonce"]: row for row in rows if row["nonce"] >= latest_nonce}  # by id: last wins
+        fresh_fees = False
+        for row in newest.values():
             rec = _record(row)
-            if rec.nonce < latest_nonce:
-                receipt = found.get(rec.tx_hash)
-                if receipt is None or rec.kind == "accept":  # accepts need their logs
-                    receipt = self.receipt(rec)
-                if receipt is not None:
-                    self._mined(rec, receipt)
-                else:
-                    self._set(rec.id, "dropped", error="nonce used by another transaction")
-                done.append((rec, receipt))
-            elif (
-                rec.status == "signed"
-                or rec.nonce >= pending_nonce
-                or now - row["updated"] > REBROADCAST_AFTER
-            ):
-                # never sent, no longer in the node's pool (a reorg, a restart), or long unmined
-                self._broadcast(rec.id, bytes(row["raw"]), f"{rec.kind} {rec.subject}")
+            label = f"{rec.kind} {rec.subject}"
+            stale = now - row["updated"] > self.rebroadcast_after
+            if rec.status == "sent" and stale:
+                if not fresh_fees:
+                    self._fees, fresh_fees = None, True  # compare with this block's fees
+                if self._bump(rec, bytes(row["raw"]), label):
+                    continue
+            if not (rec.status == "signed" or rec.nonce >= pending_nonce or stale):
+                continue
+            # never sent, no longer in the node's pool (a reorg, a restart), or long unmined;
+            # `updated` is the last time a node took it: refused for its fees, it grows stale
+            taken = self._broadcast(rec.id, bytes(row["raw"]), label, fees_may_fall=True)
+            if taken or rec.status == "signed":
                 self._set(rec.id, "sent")  # touches `updated`
         return done
+
+    def _settle_used(self, used: list[TxRecord]) -> list[tuple[TxRecord, TxReceipt | None]]:
+        """Rows whose nonce the chain has used: mined or reverted (a receipt), else dropped.
+
+        Of the rows of one nonce (an original and its replacements) at most one has a
+        receipt; the others are dropped as replaced and not returned, so a caller sees one
+        outcome per transaction it asked for.
+        """
+        found = self._scan_receipts({rec.tx_hash for rec in used})
+        receipts: dict[int, TxReceipt | None] = {}
+        for rec in used:
+            receipt = found.get(rec.tx_hash)
+            if receipt is None or rec.kind == "accept":  # accepts need their logs
+                receipt = self.receipt(rec)
+            receipts[rec.id] = receipt
+            if receipt is not None:
+                self._mined(rec, receipt)
+        done: list[tuple[TxRecord, TxReceipt | None]] = []
+        for rec in used:
+            receipt = receipts[rec.id]
+            if receipt is not None:
+                done.append((rec, receipt))
+                continue
+            winner = self.db.query_one(
+                "SELECT tx_hash FROM txs WHERE nonce = ? AND kind = ? AND subject = ? AND id != ? "
+                "AND status IN ('mined', 'reverted')",
+                (rec.nonce, rec.kind, rec.subject, rec.id),
+            )
+            if winner is not None:
+                self._set(rec.id, "dropped", error="replaced by 0x" + bytes(winner[0]).hex())
+                continue
+            self._set(rec.id, "dropped", error="nonce used by another transaction")
+            if not any(o.nonce == rec.nonce and o.id > rec.id for o in used):
+                done.append((rec, None))  # the latest of its nonce stands for all
+        return done
+
+    def _bump(self, rec: TxRecord, raw: bytes, label: str) -> bool:
+        """Replace ``rec`` (sent, long unmined) by the same transaction with higher fees,
+        if its fees are below the current ones; True if a replacement was made.
+
+        Both fees become max(current, old * 9/8 + 1). The replacement is recorded as a new
+        row of the same (kind, subject, nonce) before it is broadcast; the old row stays
+        'sent' until the chain uses the nonce. Above ``max_fee_per_gas_cap`` the max fee is
+        held at the cap; if even the smallest valid replacement exceeds it, none is made
+        (warned once per row) and the row is broadcast again unchanged.
+        """
+        old = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        if old.get("type") != 2:
+            return False
+        old_max, old_tip = int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])
+        fees = self._fee_fields(label)
+        if old_max >= fees["maxFeePerGas"] and old_tip >= fees["maxPriorityFeePerGas"]:
+            return False  # its fees are fine: broadcast again as it is
+        tip = max(fees["maxPriorityFeePerGas"], old_tip * BUMP_NUM // BUMP_DEN + 1)
+        least = max(old_max * BUMP_NUM // BUMP_DEN + 1, tip)  # the smallest replacement nodes take
+        max_fee = max(fees["maxFeePerGas"], least)
+        cap = self.max_fee_per_gas_cap
+        if cap is not None and max_fee > cap:
+            if least > cap:
+                if rec.id not in self._capped:
+                    self._capped.add(rec.id)
+                    log_event(log, "fee bump capped", logging.WARNING, kind=rec.kind, subject=rec.subject,
+                              nonce=rec.nonce, tx="0x" + rec.tx_hash.hex(), max_fee_per_gas=old_max,
+                              needed_wei=max_fee, cap_wei=cap)  # fmt: skip
+                return False
+            max_fee = cap
+        tx = {k: v for k, v in old.items() if k not in ("v", "r", "s")}
+        if not tx.get("to"):
+            tx.pop("to", None)  # a contract creation
+        tx.update(maxFeePerGas=max_fee, maxPriorityFeePerGas=tip)
+        with self._lock:
+            signed = self.account.sign_transaction(tx)
+            row_id = self._insert(rec.kind, rec.subject, rec.nonce, signed)
+            self._set(rec.id, "sent")  # touches `updated`: not replaced again before its time
+            crash_point(f"{rec.kind}_bump_signed")
+            try:
+                self._broadcast(row_id, bytes(signed.raw_transaction), label, fees_may_fall=True)
+            except (ConnectionError, TimeoutError):
+                raise  # stays 'signed': the next pass broadcasts it
+            except Exception as exc:  # refused (and dropped): the old row is still in flight
+                log_event(log, "fee bump refused", logging.WARNING, kind=rec.kind, subject=rec.subject,
+                          nonce=rec.nonce, error=str(exc).splitlines()[0][:300])  # fmt: skip
+                return True
+            self._set(row_id, "sent")
+        new = self._row(row_id)
+        log_event(log, "fee bumped", kind=rec.kind, subject=rec.subject, nonce=rec.nonce,
+                  old_tx="0x" + rec.tx_hash.hex(), tx="0x" + new.tx_hash.hex(),
+                  max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip)  # fmt: skip
+        if self.on_bump is not None:
+            self.on_bump(new)
+        return True
 
     def wait(self, rec: TxRecord, *, timeout: float = 60.0, interval: float = 0.05) -> TxReceipt | None:
         """Block until ``rec`` is mined (receipt) or ``timeout``; records the outcome."""

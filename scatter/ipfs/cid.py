@@ -9,6 +9,7 @@ per gateway response), and one-line errors that say what was wrong.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any, Final
@@ -108,6 +109,13 @@ def parse_cid(value: str | bytes | CID) -> CID:
     """Parse a CID (string or binary) and check that its codec and hash are supported."""
     if isinstance(value, CID):
         return check_supported(value)
+    return _parse_cached(value if isinstance(value, str) else bytes(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(value: str | bytes) -> CID:
+    """Parsing is ~1 ms (multiformats validates types at run time); daemons parse the same
+    few thousand CIDs every tick, and CIDs are immutable, so the parsed ones are kept."""
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > 200:

@@ -10,6 +10,17 @@ A validator serves, on its registered endpoint:
   only if the validator recorded an ``ok`` verdict for every epoch of the range
   (409 with a one-line reason otherwise). This is how a hoster gets one
   signature per validator for a whole settlement range.
+- ``POST {API_PREFIX}/attestations/ranges`` (:data:`RANGES_PATH`) with
+  ``{"ranges": [{"dealId": d, "fromEpoch": a, "toEpoch": b}, ...]}`` (1 to
+  :data:`MAX_BATCH_RANGES` items, built by :func:`range_request`) → ``{"version":
+  1, "validator": "0x..", "results": [...]}``: one result per requested range,
+  in order, either the ``<attestation>`` the single ``.../range`` route would
+  return for it or ``{"dealId": d, "fromEpoch": a, "toEpoch": b, "error": "<one
+  line>"}`` where that route would refuse it (409) or the range is invalid.
+  The validator signs the whole batch in one transaction. A malformed body
+  (not JSON, no list, too many items, a non-integer field, over 64 KiB) → 400
+  with a one-line reason; ``GET`` → 405. This is how a hoster with many deals
+  asks each validator once per batch instead of once per deal.
 
 ``<attestation>`` is ``{"dealId": int, "fromEpoch": int, "toEpoch": int, "ok":
 bool, "evidence": "0x<32 bytes>", "signer": "0x<address>", "signature":
@@ -19,7 +30,8 @@ EIP-712 domain (:mod:`scatter.chain.eip712`) before trusting ``signer``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 from web3 import Web3
 
@@ -30,6 +42,12 @@ from scatter.protocol.upload import parse_hex
 
 WIRE_VERSION = 1
 
+RANGES_PATH: Final = f"{API_PREFIX}/attestations/ranges"
+"""Where a batch of ranges is asked for (``POST``)."""
+
+MAX_BATCH_RANGES: Final = 256
+"""Most ranges one batch may ask for; a hoster with more sends several batches."""
+
 
 def attestations_path(deal_id: int) -> str:
     return f"{API_PREFIX}/attestations/{deal_id}"
@@ -37,6 +55,40 @@ def attestations_path(deal_id: int) -> str:
 
 def range_path(deal_id: int) -> str:
     return f"{API_PREFIX}/attestations/{deal_id}/range"
+
+
+def range_request(ranges: Sequence[tuple[int, int, int]]) -> dict[str, Any]:
+    """The body of ``POST`` :data:`RANGES_PATH` asking for each ``(dealId, fromEpoch, toEpoch)``."""
+    if not 1 <= len(ranges) <= MAX_BATCH_RANGES:
+        raise ScatterValueError(
+            f"a batch asks for 1 to {MAX_BATCH_RANGES} ranges, not {len(ranges)}: split it into batches"
+        )
+    return {"ranges": [{"dealId": d, "fromEpoch": a, "toEpoch": b} for d, a, b in ranges]}
+
+
+def parse_range_request(data: Any) -> list[tuple[int, int, int]]:
+    """The ``(dealId, fromEpoch, toEpoch)`` of a :func:`range_request` body; one-line error if malformed.
+
+    Only the shape is checked here: whether a range is valid and signable is the ledger's answer,
+    given per range in the response.
+    """
+    items = data.get("ranges") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ScatterValueError('body must be {"ranges": [{"dealId": d, "fromEpoch": a, "toEpoch": b}, ...]}')
+    if not 1 <= len(items) <= MAX_BATCH_RANGES:
+        raise ScatterValueError(f"ranges must hold 1 to {MAX_BATCH_RANGES} items, not {len(items)}")
+    ranges = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ScatterValueError(f"ranges[{i}] must be an object")
+        fields = []
+        for key in ("dealId", "fromEpoch", "toEpoch"):
+            value = item.get(key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ScatterValueError(f"ranges[{i}].{key} must be an integer")
+            fields.append(value)
+        ranges.append((fields[0], fields[1], fields[2]))
+    return ranges
 
 
 def to_json(signed: SignedAttestation) -> dict[str, Any]:

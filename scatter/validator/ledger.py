@@ -11,7 +11,9 @@ Rules (each pinned by a test in ``tests/core/validator/test_ledger.py``):
    exists only if every epoch of the range has an ``ok`` verdict. So no two
    signatures ever disagree about one (deal, epoch).
 3. A signature is committed to SQLite (``synchronous=FULL``) *before* it is
-   returned to the caller, so nothing signed is ever forgotten by a crash.
+   returned to the caller, so nothing signed is ever forgotten by a crash. A
+   batch (:meth:`SigningLedger.sign_ranges`) is one transaction: one fsync,
+   committed before any of its signatures is returned.
 4. A ledger belongs to one signer, chain and Market (checked on open), so a
    database can never mix attestations of two identities.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -59,6 +62,9 @@ MIGRATIONS: Final[list[Migration]] = [
 MAX_RANGE_EPOCHS: Final = 50_000
 """Longest range one attestation may cover (bounds the work of one request)."""
 
+BATCH_TX_EPOCHS: Final = 5_000
+"""Epochs of verdicts one transaction of :meth:`SigningLedger.sign_ranges` reads before committing."""
+
 MAX_LISTED: Final = 1_000
 """Most attestations one listing returns (oldest first from the requested epoch)."""
 
@@ -66,6 +72,9 @@ MAX_STORED_RANGES: Final = 1_000
 """Range signatures kept (and listed) per deal; more are signed on request but not stored."""
 
 RANGE_EVIDENCE_TAG: Final = b"scatter-range-v1"
+
+MAX_SQLITE_INT: Final = 2**63 - 1
+"""Largest deal id SQLite can hold: no verdict can exist above it."""
 
 
 class LedgerError(ScatterValueError):
@@ -207,35 +216,61 @@ class SigningLedger:
 
     def sign_range(self, deal_id: int, from_epoch: int, to_epoch: int) -> SignedAttestation:
         """One ok attestation over [from, to]; every epoch of it must have an ok verdict."""
-        if deal_id <= 0:
-            raise NotAttestableError(f"invalid deal id {deal_id}")
-        if not 0 <= from_epoch <= to_epoch < 2**32:
-            raise NotAttestableError(f"invalid epoch range {from_epoch}..{to_epoch}")
-        if to_epoch - from_epoch + 1 > MAX_RANGE_EPOCHS:
-            raise NotAttestableError(f"range longer than {MAX_RANGE_EPOCHS} epochs; ask for a shorter one")
+        _check_range(deal_id, from_epoch, to_epoch)
         with self.db.transaction() as conn:
-            stored = self._stored(conn, deal_id, from_epoch, to_epoch)
-            if stored is not None and stored.attestation.ok:
-                return stored
-            rows = conn.execute(
-                "SELECT epoch, ok, evidence FROM verdicts WHERE deal_id = ? AND epoch BETWEEN ? AND ? "
-                "ORDER BY epoch",
-                (deal_id, from_epoch, to_epoch),
-            ).fetchall()
-            expected = from_epoch
-            for epoch, ok, _ in rows:
-                if epoch != expected:
-                    break
-                if not ok:
-                    raise NotAttestableError(f"deal {deal_id} epoch {epoch} was checked and failed")
-                expected += 1
-            if expected <= to_epoch:
-                raise NotAttestableError(f"no verdict recorded for deal {deal_id} epoch {expected}")
-            if from_epoch == to_epoch:
-                evidence = bytes(rows[0][2])
-            else:
-                evidence = range_evidence([bytes(r[2]) for r in rows])
-            return self._store_signature(conn, Attestation(deal_id, from_epoch, to_epoch, True, evidence))
+            return self._sign_range(conn, deal_id, from_epoch, to_epoch)
+
+    def sign_ranges(
+        self, ranges: Sequence[tuple[int, int, int]]
+    ) -> list[SignedAttestation | NotAttestableError]:
+        """:meth:`sign_range` of each ``(deal, from, to)``, in order, in one transaction (one fsync).
+
+        A range that cannot be signed yields its :class:`NotAttestableError` in its place; any
+        other error rolls back the transaction it happened in and propagates. Everything signed
+        is committed before this returns (rule 3). Long ranges are split over several
+        transactions of at most :data:`BATCH_TX_EPOCHS` epochs, so that one request never holds
+        the write lock (and the checker's verdicts) for long.
+        """
+        results: list[SignedAttestation | NotAttestableError] = []
+        pending = list(ranges)
+        while pending:
+            budget = BATCH_TX_EPOCHS
+            with self.db.transaction() as conn:
+                while pending and budget > 0:
+                    deal_id, from_epoch, to_epoch = pending.pop(0)
+                    budget -= max(1, to_epoch - from_epoch + 1)
+                    try:
+                        _check_range(deal_id, from_epoch, to_epoch)
+                        results.append(self._sign_range(conn, deal_id, from_epoch, to_epoch))
+                    except NotAttestableError as exc:  # raised before anything of this range is written
+                        results.append(exc)
+        return results
+
+    def _sign_range(
+        self, conn: sqlite3.Connection, deal_id: int, from_epoch: int, to_epoch: int
+    ) -> SignedAttestation:
+        stored = self._stored(conn, deal_id, from_epoch, to_epoch)
+        if stored is not None and stored.attestation.ok:
+            return stored
+        rows = conn.execute(
+            "SELECT epoch, ok, evidence FROM verdicts WHERE deal_id = ? AND epoch BETWEEN ? AND ? "
+            "ORDER BY epoch",
+            (deal_id, from_epoch, to_epoch),
+        ).fetchall()
+        expected = from_epoch
+        for epoch, ok, _ in rows:
+            if epoch != expected:
+                break
+            if not ok:
+                raise NotAttestableError(f"deal {deal_id} epoch {epoch} was checked and failed")
+            expected += 1
+        if expected <= to_epoch:
+            raise NotAttestableError(f"no verdict recorded for deal {deal_id} epoch {expected}")
+        if from_epoch == to_epoch:
+            evidence = bytes(rows[0][2])
+        else:
+            evidence = range_evidence([bytes(r[2]) for r in rows])
+        return self._store_signature(conn, Attestation(deal_id, from_epoch, to_epoch, True, evidence))
 
     def _stored(
         self, conn: sqlite3.Connection, deal_id: int, from_epoch: int, to_epoch: int
@@ -307,6 +342,15 @@ class SigningLedger:
         sigs = self.db.query_one("SELECT COUNT(*) FROM signatures")
         total, ok = (row[0], row[1]) if row else (0, 0)
         return {"verdicts": total, "ok": ok, "fail": total - ok, "signatures": sigs[0] if sigs else 0}
+
+
+def _check_range(deal_id: int, from_epoch: int, to_epoch: int) -> None:
+    if not 0 < deal_id <= MAX_SQLITE_INT:
+        raise NotAttestableError(f"invalid deal id {deal_id}")
+    if not 0 <= from_epoch <= to_epoch < 2**32:
+        raise NotAttestableError(f"invalid epoch range {from_epoch}..{to_epoch}")
+    if to_epoch - from_epoch + 1 > MAX_RANGE_EPOCHS:
+        raise NotAttestableError(f"range longer than {MAX_RANGE_EPOCHS} epochs; ask for a shorter one")
 
 
 def _word(ok: bool) -> str:

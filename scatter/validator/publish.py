@@ -7,6 +7,11 @@ Routes (wire format: :mod:`scatter.protocol.attestations`):
   (at most :data:`~scatter.validator.ledger.MAX_LISTED`, oldest first).
 - ``POST /scatter/v1/attestations/{dealId}/range`` with ``{"fromEpoch": a, "toEpoch": b}`` -> one
   ok attestation over [a, b] if every epoch has a recorded ok verdict, else 409 with a one-line reason.
+- ``POST /scatter/v1/attestations/ranges`` with ``{"ranges": [{"dealId", "fromEpoch", "toEpoch"}, ...]}``
+  (at most :data:`~scatter.protocol.attestations.MAX_BATCH_RANGES`) -> ``{"version": 1, "validator":
+  "0x..", "results": [...]}``: per range, in order, what the route above would sign, or
+  ``{"dealId", "fromEpoch", "toEpoch", "error"}`` where it would refuse; all signed in one transaction.
+  400 for a malformed body, 405 for ``GET`` (it is not a deal id).
 - ``GET /healthz`` -> 200 ``{"status": "ok", ...}`` (503 when the daemon reports a problem).
 - ``GET /metrics`` -> Prometheus text format.
 
@@ -27,8 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from scatter.chain.eip712 import SignedAttestation
 from scatter.protocol import API_PREFIX
-from scatter.protocol.attestations import WIRE_VERSION, to_json
+from scatter.protocol.attestations import RANGES_PATH, WIRE_VERSION, parse_range_request, to_json
 from scatter.validator.ledger import MAX_RANGE_EPOCHS, LedgerError, SigningLedger
 from scatter.validator.metrics import ValidatorMetrics
 
@@ -36,10 +42,22 @@ Health = Callable[[], dict[str, Any]]
 """Returns the daemon's health: ``{"status": "ok" | "degraded" | ..., ...}``."""
 
 MAX_BODY = 4096
+MAX_BATCH_BODY = 64 * 1024
+"""Body cap of a batch: 256 ranges of the largest integers take about 23 KiB."""
 
 
 def _error(status: int, message: str) -> Response:
     return PlainTextResponse(message.splitlines()[0] + "\n", status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (``ValueError``) as soon as it exceeds ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ValueError(f"request body too large (at most {limit} bytes)")
+    return bytes(body)
 
 
 def _int_param(value: str | None, name: str, default: int | None = None) -> int:
@@ -61,6 +79,11 @@ def create_publish_app(
     def count(route: str, status: int) -> None:
         metrics.attestation_requests.labels(route=route, status=str(status)).inc()
 
+    def count_signed(signed: SignedAttestation) -> None:
+        att = signed.attestation
+        kind = "epoch" if att.from_epoch == att.to_epoch else "range"
+        metrics.attestations.labels(ok="true", kind=kind).inc()
+
     def list_attestations(request: Request) -> Response:
         try:
             deal_id = _int_param(request.path_params["deal_id"], "dealId")
@@ -81,10 +104,7 @@ def create_publish_app(
     async def sign_range(request: Request) -> Response:
         try:
             deal_id = _int_param(request.path_params["deal_id"], "dealId")
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise ValueError("request body too large")
-            data = json.loads(body or b"null")
+            data = json.loads(await _read_body(request, MAX_BODY) or b"null")
             if not isinstance(data, dict):
                 raise ValueError('body must be {"fromEpoch": a, "toEpoch": b}')
             bounds = [data.get("fromEpoch"), data.get("toEpoch")]
@@ -102,10 +122,33 @@ def create_publish_app(
         except LedgerError as exc:
             count("range", 409)
             return _error(409, str(exc))
-        kind = "epoch" if from_epoch == to_epoch else "range"
-        metrics.attestations.labels(ok="true", kind=kind).inc()
+        count_signed(signed)
         count("range", 200)
         return JSONResponse(to_json(signed))
+
+    async def sign_ranges(request: Request) -> Response:
+        if request.method != "POST":
+            count("ranges", 405)
+            usage = f'use POST {RANGES_PATH} with {{"ranges": [...]}}\n'
+            return PlainTextResponse(usage, status_code=405, headers={"Allow": "POST"})
+        try:
+            ranges = parse_range_request(json.loads(await _read_body(request, MAX_BATCH_BODY) or b"null"))
+        except ValueError as exc:  # json.JSONDecodeError and ScatterValueError included
+            count("ranges", 400)
+            return _error(400, str(exc))
+        outcomes = await run_in_threadpool(ledger.sign_ranges, ranges)
+        results: list[dict[str, Any]] = []
+        for (deal_id, from_epoch, to_epoch), outcome in zip(ranges, outcomes, strict=True):
+            if isinstance(outcome, SignedAttestation):
+                count_signed(outcome)
+                results.append(to_json(outcome))
+            else:
+                error = str(outcome).splitlines()[0]  # the ledger's messages are one non-empty line
+                results.append(
+                    {"dealId": deal_id, "fromEpoch": from_epoch, "toEpoch": to_epoch, "error": error}
+                )
+        count("ranges", 200)
+        return JSONResponse({"version": WIRE_VERSION, "validator": ledger.address, "results": results})
 
     def healthz(request: Request) -> Response:
         report = {"status": "ok", "validator": ledger.address}
@@ -117,6 +160,8 @@ def create_publish_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
+        # Before the listing, whose {deal_id} would otherwise take "ranges": GET here answers 405.
+        Route(RANGES_PATH, sign_ranges, methods=["GET", "POST"]),
         Route(API_PREFIX + "/attestations/{deal_id}", list_attestations, methods=["GET"]),
         Route(API_PREFIX + "/attestations/{deal_id}/range", sign_range, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),

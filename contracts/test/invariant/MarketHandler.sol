@@ -224,15 +224,42 @@ contract MarketHandler is Test {
         uint256 to = from + bound(len, 0, last - from);
         IMarket.Signature[] memory sigs = _quorumSigs(dealId, uint32(from), uint32(to), true, signerSeed);
         if (sigs.length < quorum) return;
-        ghostOkQuorumEpochs[dealId] += to - from + 1;
         // Only the hoster may skip unpaid epochs; anyone may settle the next unpaid range.
         if (from != uint256(d.paidThrough) + 1) vm.prank(d.hoster);
         market.settle(dealId, uint32(from), uint32(to), sigs);
-        for (uint256 e = from; e <= to; ++e) {
-            if (ghostPaidCount[dealId][e]++ != 0) ghostDoublePaid = true;
-        }
-        ghostPaidEpochs[dealId] += to - from + 1;
+        _recordPaid(dealId, from, to);
         calls["settle"]++;
+    }
+
+    /// @dev Settle the next unpaid range of up to four deals in one settleMany, anyone calling.
+    ///      Items of deals no longer active, and sometimes a deal's last paid epoch (as if another
+    ///      transaction had settled first), must be skipped; the rest must settle.
+    function settleMany(uint256 dealSeed, uint256 count, uint256 len, uint256 signerSeed) external {
+        uint256 deals = market.dealCount();
+        if (deals == 0) return;
+        count = bound(count, 1, deals < 4 ? deals : 4);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](count);
+        bool[] memory settles = new bool[](count);
+        uint256 n;
+        uint256 expected;
+        for (uint256 i; i < count; ++i) {
+            (bool usable, bool settling, IMarket.Settlement memory item) = _batchItem(dealSeed, i, len, signerSeed);
+            if (!usable) continue;
+            items[n] = item;
+            settles[n++] = settling;
+            if (settling) ++expected;
+        }
+        if (n == 0) return;
+        assembly {
+            mstore(items, n)
+        }
+        vm.prank(reporter); // a stranger: every settled item starts at the next unpaid epoch
+        assertEq(market.settleMany(items), expected, "settleMany count");
+        for (uint256 i; i < n; ++i) {
+            if (settles[i]) _recordPaid(items[i].dealId, items[i].fromEpoch, items[i].toEpoch);
+        }
+        calls["settleMany"]++;
+        calls["settleManySkipped"] += n - expected;
     }
 
     /// @dev Adversarial: replays, sub-quorum or forged attestations must never pay.
@@ -421,6 +448,57 @@ contract MarketHandler is Test {
             if (d.status == IMarket.DealStatus.Active) return (id, d);
         }
         return (0, d);
+    }
+
+    /// @dev Epochs [from, to] of a deal were paid, against a quorum the handler signed.
+    function _recordPaid(uint256 dealId, uint256 from, uint256 to) private {
+        ghostOkQuorumEpochs[dealId] += to - from + 1;
+        for (uint256 e = from; e <= to; ++e) {
+            if (ghostPaidCount[dealId][e]++ != 0) ghostDoublePaid = true;
+        }
+        ghostPaidEpochs[dealId] += to - from + 1;
+    }
+
+    /// @dev Item i of a settleMany batch, for the i-th deal from `dealSeed` (distinct deals): the
+    ///      deal's last paid epoch if the deal is no longer active or (bit i of `signerSeed`) has
+    ///      a paid epoch — an item that must be skipped — else its next unpaid range of up to
+    ///      1 + (byte i of `len`) epochs with an honest quorum (not usable when no epoch is
+    ///      settleable yet or too few validators are eligible).
+    function _batchItem(uint256 dealSeed, uint256 i, uint256 len, uint256 signerSeed)
+        private
+        view
+        returns (bool usable, bool settling, IMarket.Settlement memory item)
+    {
+        item.dealId = (dealSeed % market.dealCount() + i) % market.dealCount() + 1;
+        IMarket.Deal memory d = market.getDeal(item.dealId);
+        if (d.status != IMarket.DealStatus.Active || ((signerSeed >> i) & 1 == 1 && d.paidEpochs != 0)) {
+            (item.fromEpoch, item.toEpoch) = (d.paidThrough, d.paidThrough);
+            usable = true;
+        } else {
+            (settling, item.fromEpoch, item.toEpoch) = _nextUnpaid(item.dealId, d.paidThrough, len >> (8 * i));
+        }
+        item.sigs = _quorumSigs(item.dealId, item.fromEpoch, item.toEpoch, true, (signerSeed >> 4) + i);
+        if (settling) {
+            settling = item.sigs.length >= quorum;
+            usable = settling;
+        }
+    }
+
+    /// @dev [paidThrough + 1, + (len % 256) epochs] within the deal and the epochs over;
+    ///      `any` false when no epoch of the deal is settleable yet.
+    function _nextUnpaid(uint256 dealId, uint32 paidThrough, uint256 len)
+        private
+        view
+        returns (bool any, uint32 from, uint32 to)
+    {
+        uint256 current = market.currentEpoch();
+        uint256 last = current == 0 ? 0 : current - 1;
+        uint256 end = market.dealEndEpoch(dealId);
+        if (end < last) last = end;
+        if (uint256(paidThrough) + 1 > last) return (false, 0, 0);
+        from = paidThrough + 1;
+        to = uint32(from + (len & 0xff) % (last - from + 1));
+        any = true;
     }
 
     function _someSetBit(uint32 bits, uint256 seed) private pure returns (uint8) {

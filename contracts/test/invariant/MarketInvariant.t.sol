@@ -43,7 +43,7 @@ contract MarketInvariantTest is Test {
         }
         targetContract(address(handler));
         // Weighted: deals, settlements and time are where the money moves.
-        bytes4[] memory selectors = new bytes4[](21);
+        bytes4[] memory selectors = new bytes4[](23);
         selectors[0] = MarketHandler.joinHoster.selector;
         selectors[1] = MarketHandler.topUpHoster.selector;
         selectors[2] = MarketHandler.announceExitHoster.selector;
@@ -65,6 +65,8 @@ contract MarketInvariantTest is Test {
         selectors[18] = MarketHandler.warp.selector;
         selectors[19] = MarketHandler.warp.selector;
         selectors[20] = MarketHandler.bid.selector;
+        selectors[21] = MarketHandler.settleMany.selector;
+        selectors[22] = MarketHandler.settleMany.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 

@@ -149,6 +149,11 @@ abstract contract MarketFixture is Test {
         }
     }
 
+    /// @dev A settleMany item for [from, to] with a quorum of `ok` signatures.
+    function _item(uint256 dealId, uint32 from, uint32 to) internal view returns (IMarket.Settlement memory) {
+        return IMarket.Settlement(dealId, from, to, _sigs(dealId, from, to, true, QUORUM));
+    }
+
     function _sortKeys(uint256[] memory keys) internal pure returns (uint256[] memory) {
         for (uint256 i = 1; i < keys.length; ++i) {
             for (uint256 j = i; j > 0 && vm.addr(keys[j - 1]) > vm.addr(keys[j]); --j) {

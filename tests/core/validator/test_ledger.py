@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from scatter.chain import wallet
 from scatter.chain.eip712 import Attestation, digest, recover_signer, sign_attestation
 from scatter.daemon.state import StateDB
 from scatter.validator.ledger import (
+    BATCH_TX_EPOCHS,
     ConflictingVerdictError,
     LedgerError,
     NotAttestableError,
@@ -166,3 +168,103 @@ def test_ranges_past_the_cap_are_signed_identically_but_not_stored(
     assert recover_signer(CHAIN, MARKET, extra) == ledger.address
     listed = {(a.attestation.from_epoch, a.attestation.to_epoch) for a in ledger.attestations(4)}
     assert listed == {(1, 2), (1, 3)} and all(k in ledger.attestations(4) for k in kept)
+
+
+# ------------------------------------------------------------- batches of ranges
+
+MIXED_BATCH = [(9, 3, 4), (9, 3, 6), (9, 5, 5), (7, 1, 1), (9, 6, 6), (9, 4, 3), (0, 1, 1), (9, 3, 4)]
+"""Signable, a gap, a failed epoch, no verdicts, single ok epoch, inverted, bad deal, a repeat."""
+
+
+def record_mixed(ledger: SigningLedger) -> None:
+    for epoch, ok in ((3, True), (4, True), (5, False), (7, True)):
+        ledger.record(Verdict(9, epoch, ok, ev(epoch)))
+    ledger.record(Verdict(9, 6, True, ev(6)))
+
+
+def single(ledger: SigningLedger, deal_id: int, a: int, b: int) -> object:
+    try:
+        return ledger.sign_range(deal_id, a, b)
+    except NotAttestableError as exc:
+        return ("refused", str(exc))
+
+
+def test_batch_answers_each_range_in_order_as_sign_range_does(tmp_path: Path) -> None:
+    batched, one_by_one = open_ledger(tmp_path / "a.db"), open_ledger(tmp_path / "b.db")
+    record_mixed(batched)
+    record_mixed(one_by_one)
+    results = batched.sign_ranges(MIXED_BATCH)
+    expected = [single(one_by_one, *r) for r in MIXED_BATCH]
+    got = [("refused", str(r)) if isinstance(r, NotAttestableError) else r for r in results]
+    assert got == expected  # same signatures (RFC 6979) and same refusals, in the asked order
+    assert [isinstance(r, NotAttestableError) for r in results] == [
+        False, True, True, True, False, True, True, False,
+    ]  # fmt: skip
+    assert str(results[1]) == "deal 9 epoch 5 was checked and failed"
+    for r in results:
+        if not isinstance(r, NotAttestableError):
+            assert recover_signer(CHAIN, MARKET, r) == batched.address
+
+
+def test_batch_signatures_are_durable_before_it_returns(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path / "v.db")
+    record_mixed(ledger)
+    results = ledger.sign_ranges(MIXED_BATCH)
+    ledger.db.close()  # what a crash right after the answer leaves: only what was committed
+    reopened = open_ledger(tmp_path / "v.db")
+    listed = reopened.attestations(9)
+    assert all(r in listed for r in results if not isinstance(r, NotAttestableError))
+    assert {(a.attestation.from_epoch, a.attestation.to_epoch) for a in listed} == {(3, 4), (6, 6)}
+
+
+def test_batch_is_one_transaction(ledger: SigningLedger, monkeypatch: pytest.MonkeyPatch) -> None:
+    record_mixed(ledger)
+    opened = 0
+    real = ledger.db.transaction
+
+    def counting() -> Any:
+        nonlocal opened
+        opened += 1
+        return real()
+
+    monkeypatch.setattr(ledger.db, "transaction", counting)
+    ledger.sign_ranges([(9, 3, b) for b in (3, 4)] * 10 + MIXED_BATCH)
+    assert opened == 1
+    # Long ranges: a transaction commits once it has read BATCH_TX_EPOCHS epochs of verdicts.
+    with ledger.db.transaction():
+        for e in range(100, 100 + 3 * 3_000):
+            ledger.record(Verdict(9, e, True, e.to_bytes(32, "big")))
+    opened = 0
+    long = [(9, 100 + i * 3_000, 100 + i * 3_000 + 2_999) for i in range(3)]
+    results = ledger.sign_ranges(long)
+    assert opened == 2 and BATCH_TX_EPOCHS == 5_000  # 3,000 + 3,000, then 3,000
+    assert [(r.attestation.from_epoch, r.attestation.to_epoch) for r in results] == [  # type: ignore[union-attr]
+        (a, b) for _, a, b in long
+    ]
+
+
+def test_batch_rolls_back_entirely_on_an_unexpected_error(
+    ledger: SigningLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_mixed(ledger)
+    sign = ledger.signer.sign
+    calls = 0
+
+    def failing_second(att: Attestation) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("signer broke")
+        return sign(att)
+
+    monkeypatch.setattr(ledger.signer, "sign", failing_second)
+    with pytest.raises(RuntimeError, match="signer broke"):
+        ledger.sign_ranges([(9, 3, 4), (9, 6, 6)])
+    assert [(a.attestation.from_epoch, a.attestation.to_epoch) for a in ledger.attestations(9)] == []
+
+
+def test_deal_ids_beyond_sqlite_are_refused_not_crashed(ledger: SigningLedger) -> None:
+    [result] = ledger.sign_ranges([(2**63, 1, 1)])
+    assert isinstance(result, NotAttestableError) and "invalid deal id" in str(result)
+    with pytest.raises(NotAttestableError, match="invalid deal id"):
+        ledger.sign_range(2**200, 1, 1)
