@@ -155,13 +155,14 @@ class Settler:
                 return answer
             self._no_batch_until[v.address] = time.monotonic() + NO_BATCH_RETRY_S
             log_event(log, "validator has no batch route; asking per deal", validator=v.address)
-        out: dict[int, SignedAttestation] = {}
-        for deal_id, a, b in ranges:  # an older validator: one request per deal
-            async with self._slow_slots:
+
+        async def one(deal_id: int, a: int, b: int) -> tuple[int, list[SignedAttestation]]:
+            async with self._slow_slots:  # an older validator: one request per deal
                 signed, _ = await self.collector.range_signatures(deal_id, a, b, [v])
-            if signed:
-                out[deal_id] = signed[0]
-        return out
+            return deal_id, signed
+
+        answers = await asyncio.gather(*(one(*r) for r in ranges))
+        return {deal_id: signed[0] for deal_id, signed in answers if signed}
 
     async def _slow_path(self, d: Due, validators: list[Validator]) -> Ready | None:
         """The range a quorum can sign, from the validators' published verdicts, if it may be settled."""

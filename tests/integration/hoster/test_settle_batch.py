@@ -58,6 +58,21 @@ def _check_all(
     return last
 
 
+def _checked_and_settled(
+    chain: Chain, h: HosterThread, validators: list[ValidatorNode], deals: list[tuple[int, Content]]
+) -> Market:
+    """Every epoch checked, then past the deals' end: wait until the hoster has paid them all."""
+    end = _check_all(chain, h, validators, deals)
+    market = Market(chain.w3, chain.deployment.market)
+    chain.warp_to_epoch(end + 1)
+    wait_until(
+        lambda: all(market.get_deal(d).paid_through == market.deal_end_epoch(d) for d, _ in deals),
+        timeout=30,
+        what="every deal settled to its end",
+    )
+    return market
+
+
 def _settle_rows(h: HosterThread) -> list[tuple[str, str]]:
     db = sqlite3.connect(h.hoster.config.state_dir / "hoster.db")
     try:
@@ -71,14 +86,7 @@ def test_many_deals_are_settled_in_one_transaction(
 ) -> None:
     h = start_hoster(H)
     deals = _deals_pinned(chain, h, 4)
-    end = _check_all(chain, h, validators, deals)
-    market = Market(chain.w3, chain.deployment.market)
-    chain.warp_to_epoch(end + 1)
-    wait_until(
-        lambda: all(market.get_deal(d).paid_through == market.deal_end_epoch(d) for d, _ in deals),
-        timeout=30,
-        what="every deal settled to its end",
-    )
+    market = _checked_and_settled(chain, h, validators, deals)
     settled = market.contract.events.DealSettled().get_logs(from_block=0)
     assert sorted(e["args"]["dealId"] for e in settled) == sorted(d for d, _ in deals)  # each once
     assert len({e["transactionHash"] for e in settled}) == 1  # all in one settleMany
@@ -98,14 +106,7 @@ def test_a_validator_without_the_batch_route_is_asked_deal_by_deal(
     assert httpx.post(old.server.url + RANGES_PATH, json={"ranges": []}).status_code in (404, 405)
     h = start_hoster(H)
     deals = _deals_pinned(chain, h, 2)
-    end = _check_all(chain, h, validators, deals)
-    market = Market(chain.w3, chain.deployment.market)
-    chain.warp_to_epoch(end + 1)
-    wait_until(
-        lambda: all(market.get_deal(d).paid_through == market.deal_end_epoch(d) for d, _ in deals),
-        timeout=30,
-        what="both deals settled through the per-deal route",
-    )
+    market = _checked_and_settled(chain, h, validators, deals)
     assert old.ledger.address in h.hoster.settler._no_batch_until
     settled = market.contract.events.DealSettled().get_logs(from_block=0)
     assert len({e["transactionHash"] for e in settled}) == 1  # still paid in one settleMany
