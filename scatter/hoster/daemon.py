@@ -441,13 +441,15 @@ class Hoster:
         self._views = [v for v in self._views if v.hoster == self.address]
 
     def _end_deal(self, local: LocalDeal, why: str, *, state: str = ENDED) -> None:
-        self.state.set_state(local.deal_id, state, note=why)
+        """Stop taking content, unpin (unless another deal holds the CID), then record the end:
+        a crash in between leaves the deal holding, and the next tick ends it again."""
         task = self._tasks.get(f"content:{local.deal_id}")
         if task is not None:
             task.cancel()
         if not self.state.other_deals_hold(local.cid, local.deal_id):
             with contextlib.suppress(BlockNotFoundError):
                 self.store.unpin(parse_cid(local.cid))
+        self.state.set_state(local.deal_id, state, note=why)
         log_event(
             log, "deal ended", deal_id=local.deal_id, bid_id=local.bid_id, reason=why, unpinned=local.cid
         )
