@@ -77,7 +77,7 @@ class HosterConfig:
     settle_every: int = 2  # epochs per settlement range: settlement lag <= 2 epochs (capped below grace)
     withdraw_threshold: int | None = None  # wei; withdraw when the balance reaches it
     payout_address: str | None = None  # default: the hoster's own address
-    max_fee_gwei: float | None = None  # cap on maxFeePerGas when a stuck transaction is replaced
+    max_fee_gwei: float | None = None  # cap on maxFeePerGas of every transaction, replacements included
     fetch_gateways: tuple[str, ...] = ()  # Trustless Gateways for public pins (besides origins)
     upload_timeout: float = 300.0  # seconds for a whole upload
     upload_idle_timeout: float = 20.0  # seconds without a byte before an upload is cut

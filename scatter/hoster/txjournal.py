@@ -158,7 +158,7 @@ class TxJournal:
         """Build, sign, record, then broadcast ``fn``; a revert in estimation raises ContractError."""
         label = f"{kind} {subject}"
         params: TxParams = {"from": self.account.address, "value": Wei(value)}
-        params.update(self._fee_fields(label))  # type: ignore[typeddict-item]
+        params.update(self._send_fees(label))  # type: ignore[typeddict-item]
         tx: dict[str, Any] = dict(rpc_guard(label, lambda: fn.build_transaction(params)))
         return self._sign_record_broadcast(kind, subject, tx, label)
 
@@ -199,8 +199,17 @@ class TxJournal:
         if self._chain_id is None:
             self._chain_id = int(rpc_guard(label, lambda: self.w3.eth.chain_id))
         tx: dict[str, Any] = {"type": 2, "chainId": self._chain_id, "to": to, "data": data, "value": value,
-                              "gas": gas, **self._fee_fields(label)}  # fmt: skip
+                              "gas": gas, **self._send_fees(label)}  # fmt: skip
         return self._sign_record_broadcast(kind, subject, tx, label)
+
+    def _send_fees(self, label: str) -> dict[str, int]:
+        """The fees of a new transaction: the current ones, held at ``max_fee_per_gas_cap``
+        (above it the transaction waits in the pool until the base fee falls)."""
+        fees = self._fee_fields(label)
+        cap = self.max_fee_per_gas_cap
+        if cap is None or fees["maxFeePerGas"] <= cap:
+            return fees
+        return {"maxFeePerGas": cap, "maxPriorityFeePerGas": min(fees["maxPriorityFeePerGas"], cap)}
 
     def _fee_fields(self, label: str) -> dict[str, int]:
         """EIP-1559 fees, read at most every few seconds: twice the base fee plus the suggested tip."""
@@ -445,13 +454,19 @@ class TxJournal:
         return True
 
     def wait(self, rec: TxRecord, *, timeout: float = 60.0, interval: float = 0.05) -> TxReceipt | None:
-        """Block until ``rec`` is mined (receipt) or ``timeout``; records the outcome."""
+        """Block until ``rec`` or a fee-bumped replacement of it is mined (its receipt) or
+        ``timeout``; records the outcome of the one mined."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            receipt = self.receipt(rec)
-            if receipt is not None:
-                self._mined(rec, receipt)
-                return receipt
+            versions = self.db.query(
+                "SELECT * FROM txs WHERE kind = ? AND subject = ? AND nonce = ? AND id >= ? ORDER BY id DESC",
+                (rec.kind, rec.subject, rec.nonce, rec.id),
+            )
+            for version in [_record(row) for row in versions] or [rec]:
+                receipt = self.receipt(version)
+                if receipt is not None:
+                    self._mined(version, receipt)
+                    return receipt
             time.sleep(interval)
         return None
 

@@ -204,3 +204,26 @@ def test_the_replacement_is_recorded_before_it_is_broadcast(
         (old.nonce, "dropped", "replaced by 0x" + new_hash.hex()),
         (old.nonce, "mined", None),
     ]
+
+
+def test_wait_follows_a_replacement_to_its_receipt(chain: Chain, manual_w3: Web3, tmp_path: Path) -> None:
+    w3 = manual_w3
+    bumps: list[TxRecord] = []
+    journal = _journal(chain, tmp_path, on_bump=bumps.append)
+    old = _send_and_spike(w3, journal)
+    journal.reconcile()
+    [new] = bumps
+    assert _mine(w3) == [new.tx_hash]
+    receipt = journal.wait(old, timeout=10)  # asked for the original: the replacement was mined
+    assert receipt is not None and bytes(receipt["transactionHash"]) == new.tx_hash
+
+
+def test_new_transactions_offer_at_most_the_cap(chain: Chain, manual_w3: Web3, tmp_path: Path) -> None:
+    w3 = manual_w3
+    base = int(w3.eth.get_block("pending")["baseFeePerGas"])  # type: ignore[arg-type]
+    cap = base + 1  # below twice the base fee plus the tip, which is what it would offer
+    journal = _journal(chain, tmp_path, max_fee_per_gas_cap=cap)
+    rec = journal.send_call(KIND, SUBJECT, PAYEE, b"", gas=21_000, value=1)
+    max_fee, tip = _fees(journal, rec.tx_hash)
+    assert max_fee == cap and tip <= cap
+    assert _mine(w3) == [rec.tx_hash]  # still above the base fee: mined
