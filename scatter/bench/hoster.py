@@ -4,8 +4,9 @@
    (``MarketIndex.sync``, what a hoster does on its first start). Target >= 2,000/s.
 2. **Steady state**: one ``scatter hoster run`` subprocess with N active deals (default
    1,000) on a 10-second-epoch devnet with one-second blocks and two validators (their real
-   signing ledger and publishing API, fed ok verdicts every epoch). Reports the settlement
-   lag (max over deals of over-but-unpaid epochs, sampled every second from the chain's
+   signing ledger and publishing API; each epoch they fetch every deal's shard from the
+   hoster's gateway and record a verdict, so the hoster serves its check load). Reports
+   the settlement lag (max over deals of over-but-unpaid epochs, sampled every second from the chain's
    view in the hoster's metrics) and the hoster process's CPU use over the window.
    Targets: lag <= 2 epochs, CPU <= 50% of one core.
 """
@@ -103,10 +104,20 @@ def _metric(text: str, name: str) -> float | None:
 
 
 def serve_validator(rpc_url: str, market_address: str, account: int, state_dir: Path) -> None:
-    """One validator in its own process: its real ledger and publishing API, an ok verdict
-    recorded for every accepted deal in every epoch from the deal's start (what its checks
-    would conclude of an honest hoster). Writes ``STATE_DIR/validator.json`` with its URL."""
+    """One validator in its own process: its real ledger and publishing API. Each epoch it
+    fetches every accepted deal's shard from the hoster's gateway, raw, and hashes it — the
+    requests the real checker makes for these one-block shards, so the hoster serves the
+    check load it would in production — and records an ok verdict for each one that
+    verifies (the first successful check also covers the deal's earlier epochs).
+    Writes ``STATE_DIR/validator.json`` with its URL."""
+    asyncio.run(_validate(rpc_url, market_address, account, state_dir))
+
+
+async def _validate(rpc_url: str, market_address: str, account: int, state_dir: Path) -> None:
+    import aiohttp
+
     from scatter.chain.tx import Transactor
+    from scatter.ipfs.cid import parse_cid, verify_digest
     from scatter.ipfs.gateway.server import GatewayServer
     from scatter.validator.ledger import SigningLedger, Verdict
     from scatter.validator.publish import create_publish_app
@@ -122,21 +133,52 @@ def serve_validator(rpc_url: str, market_address: str, account: int, state_dir: 
     market = Market(w3, market_address, Transactor(w3, acct))
     market.join(Role.VALIDATOR, server.url, 0, 2 * ETHER)
     (state_dir / "validator.json").write_text(json.dumps({"url": server.url}))
-    first: dict[int, int] = {}  # deal -> first epoch without a verdict
+    cids: dict[int, str] = {}  # bid -> CID
+    deals: dict[int, tuple[str, str, int]] = {}  # deal -> (gateway, CID, first epoch not yet recorded)
+    endpoints: dict[str, str] = {}
     seen_block = 0
-    while True:
-        head = int(w3.eth.block_number)
-        if head >= seen_block:
-            for ev in market.contract.events.SlotAccepted().get_logs(from_block=seen_block, to_block=head):
-                first.setdefault(int(ev["args"]["dealId"]), int(ev["args"]["startEpoch"]))
-            seen_block = head + 1
-        epoch = market.current_epoch()
-        with ledger.db.transaction():
-            for deal_id, start in first.items():
-                for e in range(start, epoch + 1):
-                    ledger.record(Verdict(deal_id, e, True, e.to_bytes(32, "big")))
-                first[deal_id] = max(start, epoch + 1)
-        time.sleep(0.5)
+    checked: dict[int, int] = {}  # deal -> last epoch checked
+    slots = asyncio.Semaphore(16)
+
+    async def check(http: aiohttp.ClientSession, deal_id: int) -> bytes | None:
+        """The evidence of one verified fetch of the deal's shard, or None."""
+        gateway, cid, _ = deals[deal_id]
+        async with slots:
+            try:
+                async with http.get(f"{gateway}/ipfs/{cid}?format=raw") as resp:
+                    data = await resp.read() if resp.status == 200 else b""
+            except aiohttp.ClientError:
+                return None
+        return hashlib.sha256(data).digest() if data and verify_digest(parse_cid(cid), data) else None
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        while True:
+            head = int(w3.eth.block_number)
+            if head >= seen_block:
+                for ev in market.contract.events.BidPosted().get_logs(from_block=seen_block, to_block=head):
+                    cids[int(ev["args"]["bidId"])] = str(parse_cid(bytes(ev["args"]["cids"][0])))
+                for ev in market.contract.events.SlotAccepted().get_logs(
+                    from_block=seen_block, to_block=head
+                ):
+                    a = ev["args"]
+                    if a["hoster"] not in endpoints:
+                        endpoints[a["hoster"]] = market.node(Role.HOSTER, a["hoster"]).endpoint.rstrip("/")
+                    deals.setdefault(int(a["dealId"]), (endpoints[a["hoster"]], cids[int(a["bidId"])],
+                                                        int(a["startEpoch"])))  # fmt: skip
+                seen_block = head + 1
+            epoch = market.current_epoch()
+            due = [d for d in deals if checked.get(d, -1) < epoch]
+            evidence = await asyncio.gather(*(check(http, d) for d in due))
+            with ledger.db.transaction():  # one fsync per round
+                for deal_id, proof in zip(due, evidence, strict=True):
+                    if proof is None:
+                        continue
+                    gateway, cid, first = deals[deal_id]
+                    for e in range(first, epoch + 1):
+                        ledger.record(Verdict(deal_id, e, True, proof))
+                    deals[deal_id] = (gateway, cid, epoch + 1)
+                    checked[deal_id] = epoch
+            await asyncio.sleep(0.5)
 
 
 class _Validators:

@@ -82,5 +82,5 @@ def test_bandwidth_cap_spaces_checks() -> None:
         return time.monotonic() - t0
 
     elapsed = asyncio.run(fetch())  # 2 MB at 1 MB/s with a 1 MB burst: about 1 s
-    assert 0.8 < elapsed < 2.0
+    assert 0.8 < elapsed < 10.0  # it waits; the loose upper bound only catches a runaway sleep
     assert throttle.slept["bandwidth"] > 0.8
