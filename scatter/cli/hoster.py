@@ -66,7 +66,7 @@ def run_command(
         None, help="Where withdrawals go (default the hoster's address)."
     ),
     max_fee_gwei: float | None = typer.Option(
-        None, help="Most any transaction (or a stuck one's replacement) offers per gas, in gwei (default: no cap)."
+        None, help="Most any transaction (a fee-bumped one too) offers per gas, in gwei (default: no cap)."
     ),
     heal: bool | None = typer.Option(
         None, "--heal/--no-heal", help="Take reopened shard slots and rebuild them."
