@@ -137,7 +137,6 @@ async def _validate(rpc_url: str, market_address: str, account: int, state_dir: 
     deals: dict[int, tuple[str, str, int]] = {}  # deal -> (gateway, CID, first epoch not yet recorded)
     endpoints: dict[str, str] = {}
     seen_block = 0
-    checked: dict[int, int] = {}  # deal -> last epoch checked
     slots = asyncio.Semaphore(16)
 
     async def check(http: aiohttp.ClientSession, deal_id: int) -> bytes | None:
@@ -167,7 +166,7 @@ async def _validate(rpc_url: str, market_address: str, account: int, state_dir: 
                                                         int(a["startEpoch"])))  # fmt: skip
                 seen_block = head + 1
             epoch = market.current_epoch()
-            due = [d for d in deals if checked.get(d, -1) < epoch]
+            due = [d for d, (_, _, first) in deals.items() if first <= epoch]  # not yet checked this epoch
             evidence = await asyncio.gather(*(check(http, d) for d in due))
             with ledger.db.transaction():  # one fsync per round
                 for deal_id, proof in zip(due, evidence, strict=True):
@@ -177,7 +176,6 @@ async def _validate(rpc_url: str, market_address: str, account: int, state_dir: 
                     for e in range(first, epoch + 1):
                         ledger.record(Verdict(deal_id, e, True, proof))
                     deals[deal_id] = (gateway, cid, epoch + 1)
-                    checked[deal_id] = epoch
             await asyncio.sleep(0.5)
 
 

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scatter.bench.gateway import start_gateway
+
 _READ = 1024 * 1024
 
 
@@ -173,33 +175,8 @@ def bench_gateway(size: int, requests: int, clients: int, workdir: Path) -> dict
     result = import_file(path, sink)
     store.pin(result.root)
     path.unlink()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from scatter.cli import main; main()",
-            "ipfs",
-            "serve",
-            "--store",
-            str(store_dir),
-            "--port",
-            "0",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server, url = start_gateway(store_dir)
     try:
-        assert server.stdout is not None
-        lines = []
-        while True:
-            line = server.stdout.readline()
-            if not line:
-                raise RuntimeError("gateway did not start")
-            lines.append(line)
-            if line.startswith("}"):
-                break
-        url = json.loads("".join(lines))["url"]
         best, received = _download_car(url, str(result.root))
         seconds, errors = _raw_requests(url, leaves, requests, clients)
     finally:

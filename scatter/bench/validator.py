@@ -37,6 +37,7 @@ from typing import Any
 
 from multiformats import CID
 
+from scatter.bench.gateway import start_gateway
 from scatter.chain import wallet
 from scatter.daemon.state import StateDB
 from scatter.ipfs.embedded import EmbeddedBlockStore
@@ -61,37 +62,6 @@ def _make_shards(store_dir: Path, shards: int, leaves: int) -> list[CID]:
             store.pin(root)
             roots.append(root)
     return roots
-
-
-def _serve(store_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scatter",
-            "ipfs",
-            "serve",
-            "--store",
-            str(store_dir),
-            "--port",
-            "0",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    lines = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        try:
-            return proc, str(json.loads("".join(lines))["url"])
-        except ValueError:
-            continue
-    proc.kill()
-    raise RuntimeError("gateway did not start")
 
 
 class Bench:
@@ -310,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="scatter-bench-validator-") as tmp:
         workdir = Path(tmp)
         roots = _make_shards(workdir / "store", args.shards, args.leaves)
-        servers = [_serve(workdir / "store") for _ in range(args.gateways)]
+        servers = [start_gateway(workdir / "store") for _ in range(args.gateways)]
         try:
             urls = [url for _, url in servers]
             result = asyncio.run(_run(args, workdir, urls, roots))

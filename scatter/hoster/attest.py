@@ -147,6 +147,18 @@ def decided(epochs: range, verdicts: dict[str, dict[int, bool]], quorum: int) ->
     return all(sum(1 for v in verdicts.values() if e in v) >= quorum for e in epochs)
 
 
+def _ok_range_answer(
+    signed: SignedAttestation, v: Validator, deal_id: int, a: int, b: int
+) -> SignedAttestation:
+    """``signed`` if it is ``v``'s ok attestation of exactly [a, b] of the deal, else ScatterError."""
+    att = signed.attestation
+    if signed.signer.lower() != v.address.lower():
+        raise ScatterError(f"signed by {signed.signer}, not by the validator asked")
+    if (att.deal_id, att.from_epoch, att.to_epoch, att.ok) != (deal_id, a, b, True):
+        raise ScatterError("attestation is not for the range asked")
+    return signed
+
+
 class AttestationCollector:
     def __init__(self, chain_id: int, market: str, client: httpx.AsyncClient) -> None:
         self.chain_id = chain_id
@@ -197,17 +209,9 @@ class AttestationCollector:
                 if not isinstance(item, dict) or "error" in item:
                     continue
                 try:
-                    signed = parse_verified(item, self.domain)
+                    out[deal_id] = _ok_range_answer(parse_verified(item, self.domain), v, deal_id, a, b)
                 except ScatterError:
-                    continue
-                att = signed.attestation
-                if signed.signer.lower() == v.address.lower() and (
-                    att.deal_id,
-                    att.from_epoch,
-                    att.to_epoch,
-                    att.ok,
-                ) == (deal_id, a, b, True):
-                    out[deal_id] = signed
+                    continue  # a bad answer for one range does not spoil the others
         return out
 
     async def _one_range(self, deal_id: int, a: int, b: int, v: Validator) -> SignedAttestation:
@@ -215,13 +219,7 @@ class AttestationCollector:
                                       json={"fromEpoch": a, "toEpoch": b})  # fmt: skip
         if resp.status_code != 200:
             raise ScatterError(f"{resp.status_code} {resp.text.strip()[:120]}")
-        signed = parse_verified(resp.json(), self.domain)
-        att = signed.attestation
-        if signed.signer.lower() != v.address.lower():
-            raise ScatterError(f"signed by {signed.signer}, not by the validator asked")
-        if (att.deal_id, att.from_epoch, att.to_epoch, att.ok) != (deal_id, a, b, True):
-            raise ScatterError("attestation is not for the range asked")
-        return signed
+        return _ok_range_answer(parse_verified(resp.json(), self.domain), v, deal_id, a, b)
 
     async def verdicts(
         self, deal_id: int, from_epoch: int, validators: Sequence[Validator]

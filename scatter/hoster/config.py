@@ -8,7 +8,7 @@ keystore) or, on a local anvil, ``dev_account``; they are never stored here.
 
 Amounts: ``stake`` in ETH (``"1.5"``), ``withdraw_threshold`` in ETH,
 ``min_price`` in wei per GiB per epoch (``"2gwei"`` also works), ``max_fee_gwei``
-(the most a fee-bumped transaction may offer per gas) in gwei; sizes in bytes or
+(the most any transaction, fee-bumped ones too, offers per gas) in gwei; sizes in bytes or
 with a unit (``"10GiB"``, ``"512MiB"``).
 """
 

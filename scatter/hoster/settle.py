@@ -114,11 +114,12 @@ class Settler:
     # ------------------------------------------------------------ signatures
 
     def _eligible(self, d: Due, validators: Sequence[Validator]) -> list[Validator]:
-        return [v for v in validators if v.address.lower() != d.client.lower()]
+        """The validators that may sign for ``d``: all but its client (the hoster is not among them)."""
+        return [v for v in validators if _may_sign(v, d)]
 
     async def _collect(self, chunk: list[Due], validators: Sequence[Validator]) -> list[Ready]:
         """Ranges with a quorum: one batched request per validator, the slow path for the rest."""
-        per_validator = {v: [d for d in chunk if v in self._eligible(d, validators)] for v in validators}
+        per_validator = {v: [d for d in chunk if _may_sign(v, d)] for v in validators}
         answers = await asyncio.gather(
             *(self._ask(v, deals) for v, deals in per_validator.items() if deals), return_exceptions=True
         )
@@ -128,7 +129,7 @@ class Settler:
         for v, answer in zip(asked, answers, strict=True):
             if isinstance(answer, BaseException):
                 error = str(answer).splitlines()[0][:200] if str(answer) else type(answer).__name__
-                log_event(log, "validator unreachable", logging.WARNING, validator=v.address, error=error)
+                log_event(log, "no batch answer", logging.WARNING, validator=v.address, error=error)
                 continue
             responsive.add(v.address)
             for deal_id, signed in answer.items():
@@ -226,6 +227,10 @@ class Settler:
         gas = rpc_guard(f"settle {subject[:60]}", lambda: self.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
         rec = self.journal.send_call("settle", subject, self.market, data, gas=int(gas * GAS_MARGIN))
         return "0x" + rec.tx_hash.hex()
+
+
+def _may_sign(v: Validator, d: Due) -> bool:
+    return v.address.lower() != d.client.lower()
 
 
 def _quorum_of(sigs: list[SignedAttestation], quorum: int) -> list[SignedAttestation]:

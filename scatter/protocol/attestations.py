@@ -17,7 +17,8 @@ A validator serves, on its registered endpoint:
   in order, either the ``<attestation>`` the single ``.../range`` route would
   return for it or ``{"dealId": d, "fromEpoch": a, "toEpoch": b, "error": "<one
   line>"}`` where that route would refuse it (409) or the range is invalid.
-  The validator signs the whole batch in one transaction. A malformed body
+  The validator signs a batch in one transaction per 5,000 epochs of
+  verdicts (one for any ordinary batch). A malformed body
   (not JSON, no list, too many items, a non-integer field, over 64 KiB) → 400
   with a one-line reason; ``GET`` → 405. This is how a hoster with many deals
   asks each validator once per batch instead of once per deal.

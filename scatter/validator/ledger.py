@@ -12,8 +12,9 @@ Rules (each pinned by a test in ``tests/core/validator/test_ledger.py``):
    signatures ever disagree about one (deal, epoch).
 3. A signature is committed to SQLite (``synchronous=FULL``) *before* it is
    returned to the caller, so nothing signed is ever forgotten by a crash. A
-   batch (:meth:`SigningLedger.sign_ranges`) is one transaction: one fsync,
-   committed before any of its signatures is returned.
+   batch (:meth:`SigningLedger.sign_ranges`) takes one transaction (one fsync)
+   per :data:`BATCH_TX_EPOCHS` epochs of verdicts, all committed before any of
+   its signatures is returned.
 4. A ledger belongs to one signer, chain and Market (checked on open), so a
    database can never mix attestations of two identities.
 
@@ -223,7 +224,7 @@ class SigningLedger:
     def sign_ranges(
         self, ranges: Sequence[tuple[int, int, int]]
     ) -> list[SignedAttestation | NotAttestableError]:
-        """:meth:`sign_range` of each ``(deal, from, to)``, in order, in one transaction (one fsync).
+        """:meth:`sign_range` of each ``(deal, from, to)``, in order, in as few transactions as it can.
 
         A range that cannot be signed yields its :class:`NotAttestableError` in its place; any
         other error rolls back the transaction it happened in and propagates. Everything signed

@@ -10,8 +10,8 @@ Routes (wire format: :mod:`scatter.protocol.attestations`):
 - ``POST /scatter/v1/attestations/ranges`` with ``{"ranges": [{"dealId", "fromEpoch", "toEpoch"}, ...]}``
   (at most :data:`~scatter.protocol.attestations.MAX_BATCH_RANGES`) -> ``{"version": 1, "validator":
   "0x..", "results": [...]}``: per range, in order, what the route above would sign, or
-  ``{"dealId", "fromEpoch", "toEpoch", "error"}`` where it would refuse; all signed in one transaction.
-  400 for a malformed body, 405 for ``GET`` (it is not a deal id).
+  ``{"dealId", "fromEpoch", "toEpoch", "error"}`` where it would refuse; signed in one transaction
+  per 5,000 epochs of verdicts. 400 for a malformed body, 405 for ``GET`` (it is not a deal id).
 - ``GET /healthz`` -> 200 ``{"status": "ok", ...}`` (503 when the daemon reports a problem).
 - ``GET /metrics`` -> Prometheus text format.
 
