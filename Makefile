@@ -14,7 +14,7 @@ export SCATTER_SOLC := $(CURDIR)/tools/solc
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench clean
+.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm soak clean
 
 install: $(VENV)/.installed node_modules/.installed build/solcx/.installed
 
@@ -63,12 +63,23 @@ typecheck: $(VENV)/.installed
 artifacts: install
 	$(BIN)/scatter contracts build
 
+# The possession tree's keccak in WebAssembly (committed; tests check it against the Python
+# reference). Needs Debian's clang and lld (apt-get install clang lld); no libc, no wasi-sdk.
+WASM_DIR := scatter/formats/_merkle
+wasm: $(WASM_DIR)/merkle.wasm
+$(WASM_DIR)/merkle.wasm: $(WASM_DIR)/merkle.c
+	clang --target=wasm32 -nostdlib -fno-builtin -O3 -Wl,--no-entry -Wl,--export-dynamic \
+		-Wl,--strip-all -o $@ $<
+
 # Benchmarks are commands, not tests: ratios against plain sha256 measured in the same run.
 bench: install
 	$(BIN)/python -m scatter.bench.ipfs
 	$(BIN)/python -m scatter.bench.formats
 	$(BIN)/python -m scatter.bench.validator
 	$(BIN)/python -m scatter.bench.hoster
+
+soak: install  # an hour of uploads and pins on scatter dev, a restart, a hoster that deletes data
+	$(BIN)/python -m scatter.bench.soak --minutes 60
 
 clean:
 	rm -rf build $(VENV) node_modules

@@ -27,6 +27,8 @@ abstract contract StakeRegistry is IStakeRegistry {
     /// @dev Append-only discovery list: an address is pushed the first time it joins a role.
     mapping(Role role => address[]) private _nodeList;
     mapping(Role role => mapping(address account => bool)) private _listed;
+    /// @dev Σ stake of Active validators with stake >= the minimum (see `_counted`).
+    uint256 private _validatorStake;
 
     /*//////////////////////////////////////////////////////////////
                                OPERATIONS
@@ -43,7 +45,9 @@ abstract contract StakeRegistry is IStakeRegistry {
         n.stake = uint128(msg.value); // msg.value cannot exceed the ETH supply (< 2^128)
         n.capacity = capacity;
         n.status = NodeStatus.Active;
+        n.joinedAt = uint64(block.timestamp);
         n.endpoint = endpoint;
+        if (role == Role.Validator) _validatorStake += msg.value;
         if (!_listed[role][msg.sender]) {
             _listed[role][msg.sender] = true;
             _nodeList[role].push(msg.sender);
@@ -65,6 +69,7 @@ abstract contract StakeRegistry is IStakeRegistry {
         if (msg.value == 0) revert ZeroValue();
         Node storage n = _registered(role, msg.sender);
         uint128 stake = n.stake + uint128(msg.value);
+        if (role == Role.Validator && n.status == NodeStatus.Active) _recount(n, stake);
         n.stake = stake;
         emit StakeAdded(msg.sender, role, msg.value, stake);
     }
@@ -73,6 +78,7 @@ abstract contract StakeRegistry is IStakeRegistry {
     function announceExit(Role role) external {
         Node storage n = _registered(role, msg.sender);
         if (n.status != NodeStatus.Active) revert NotActive(msg.sender, role);
+        if (role == Role.Validator && _counted(n.stake)) _validatorStake -= n.stake;
         uint64 exitAt = uint64(block.timestamp) + _exitDelay();
         n.exitAt = exitAt;
         n.status = NodeStatus.Exiting;
@@ -112,7 +118,14 @@ abstract contract StakeRegistry is IStakeRegistry {
     /// @inheritdoc IStakeRegistry
     function isEligibleValidator(address account) public view returns (bool) {
         Node storage n = _nodes[Role.Validator][account];
-        return n.status == NodeStatus.Active && n.stake >= _minStake(Role.Validator);
+        return n.status == NodeStatus.Active && n.stake >= _minStake(Role.Validator)
+            // forge-lint: disable-next-line(block-timestamp) -- a bonding period of days; seconds do not matter
+            && block.timestamp >= uint256(n.joinedAt) + _bondingSeconds();
+    }
+
+    /// @inheritdoc IStakeRegistry
+    function totalValidatorStake() public view returns (uint256) {
+        return _validatorStake;
     }
 
     /// @inheritdoc IStakeRegistry
@@ -160,12 +173,49 @@ abstract contract StakeRegistry is IStakeRegistry {
         n.locked -= amount;
     }
 
+    /// @dev Stake of a node (0 if unregistered).
+    function _nodeStake(Role role, address account) internal view returns (uint256) {
+        return _nodes[role][account].stake;
+    }
+
+    /// @dev Whether `account` is registered and Active in `role`.
+    function _isActive(Role role, address account) internal view returns (bool) {
+        return _nodes[role][account].status == NodeStatus.Active;
+    }
+
+    /// @dev Take up to `amount` of a validator's stake (any status); returns what was taken.
+    ///      The caller credits it elsewhere.
+    function _slashValidator(address validator, uint256 amount) internal returns (uint128 taken) {
+        Node storage n = _nodes[Role.Validator][validator];
+        uint128 stake = n.stake;
+        // forge-lint: disable-next-line(unsafe-typecast) -- bounded by stake (uint128)
+        taken = amount < stake ? uint128(amount) : stake;
+        if (n.status == NodeStatus.Active) _recount(n, stake - taken);
+        n.stake = stake - taken;
+    }
+
+    /// @dev The validator's stake changes to `stake` while Active: keep `_validatorStake` exact.
+    function _recount(Node storage n, uint128 stake) private {
+        uint256 total = _validatorStake;
+        if (_counted(n.stake)) total -= n.stake;
+        if (_counted(stake)) total += stake;
+        _validatorStake = total;
+    }
+
+    /// @dev Whether an Active validator's `stake` counts in the sortition total.
+    function _counted(uint256 stake) private view returns (bool) {
+        return stake >= _minStake(Role.Validator);
+    }
+
     /*//////////////////////////////////////////////////////////////
                              HOOKS (MARKET)
     //////////////////////////////////////////////////////////////*/
 
     /// @dev Minimum stake to join `role`.
     function _minStake(Role role) internal view virtual returns (uint256);
+
+    /// @dev Seconds after `join` before a validator is eligible.
+    function _bondingSeconds() internal view virtual returns (uint64);
 
     /// @dev Seconds between `announceExit` and `exit`.
     function _exitDelay() internal view virtual returns (uint64);

@@ -2,9 +2,12 @@
 
 A private file goes top-down through the library::
 
-    encode (scatter.formats.pipeline: encrypt -> erasure-code -> UnixFS CIDs + CARs)
-    -> bid (scatter.chain.market) -> wait for hosters to accept the slots
-    -> push each CAR to its hoster (scatter.sdk.push) -> wait for the pins
+    encode (scatter.formats.pipeline: encrypt -> erasure-code -> UnixFS CIDs + CARs
+            + each shard's possession root)
+    -> bid (scatter.chain.market: CIDs, roots, exact shard size)
+    -> wait for a hoster to reserve each slot (SlotReserved)
+    -> push the slot's CAR to that hoster (scatter.sdk.push)
+    -> wait for the hoster to fill the slot with a possession proof (SlotFilled)
     -> encrypted metadata entry (scatter.formats.metadata + scatter.chain.files)
 
 and comes back with :meth:`Scatter.download` (any k shards from the hosters'
@@ -29,8 +32,10 @@ import hashlib
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +57,11 @@ from scatter.errors import (
     ScatterTimeoutError,
     ScatterValueError,
 )
+from scatter.formats.manifest_schema import Manifest
 from scatter.formats.metadata_schema import FileMetadata, FileVersion
 from scatter.formats.params import ErasureParams, parse_shards
 from scatter.sdk import units
+from scatter.sdk.health import HealthWarning
 from scatter.sdk.models import (
     Balance,
     BidInfo,
@@ -62,6 +69,7 @@ from scatter.sdk.models import (
     DealInfo,
     DownloadResult,
     ExtendResult,
+    FileHealth,
     FileInfo,
     FileStatus,
     MarketStatus,
@@ -77,14 +85,19 @@ from scatter.sdk.network import Network, resolve_account, resolve_deployment, re
 from scatter.sdk.session import SlotState, UploadSession, list_sessions, sessions_root
 from scatter.units import parse_amount
 
-__all__ = ["AcceptTimeoutError", "Scatter"]
+__all__ = ["AcceptTimeoutError", "FillTimeoutError", "HealthWarning", "Scatter"]
 
 _POLL = 0.5
+#: Seconds between asking a hoster we pushed to whether it still waits for the content.
+_RECHECK = 10.0
 _SHARE_PREFIXES = ("scatter:file?", "https://")
+#: Market events the SDK reads (Market VERSION 2).
+_FILLED = "SlotFilled"
+_POSTED = "BidPosted"
 
 
-class AcceptTimeoutError(ScatterTimeoutError):
-    """Slots of an upload's bid were not all accepted, pushed and pinned in time."""
+class FillTimeoutError(ScatterTimeoutError):
+    """Slots of a bid were not all reserved, pushed and filled in time."""
 
     def __init__(self, message: str, *, bid_id: int, open_slots: Sequence[int]) -> None:
         super().__init__(message)
@@ -92,17 +105,24 @@ class AcceptTimeoutError(ScatterTimeoutError):
         self.open_slots = tuple(open_slots)
 
 
-def _already_pinned(endpoint: str, deal_id: int) -> bool:
-    from scatter.sdk.push import pin_status
-
-    try:
-        return pin_status(endpoint, deal_id, timeout=5.0).pinned
-    except ScatterError:
-        return False
+#: The name of :class:`FillTimeoutError` before Market version 2 (slots were "accepted").
+AcceptTimeoutError = FillTimeoutError
 
 
 def _cid_text(raw: bytes) -> str:
     return str(CID.decode(bytes(raw)).set(base="base32"))
+
+
+def _bits(mask: int, count: int) -> list[int]:
+    return [i for i in range(count) if mask >> i & 1]
+
+
+def _shard_size(manifest: Manifest) -> int:
+    """The exact shard size a bid names (erasure coding makes every shard the same length)."""
+    sizes = {s.size for s in manifest.shards}
+    if len(sizes) != 1:
+        raise ScatterValueError(f"shards of unequal sizes {sorted(sizes)}: re-encode the file")
+    return sizes.pop()
 
 
 class Scatter:
@@ -232,20 +252,21 @@ class Scatter:
 
         manifest = load_manifest(session.directory)
         cars = [session.directory / (s.car or "") for s in manifest.shards]
-        slot_size = max(p.stat().st_size for p in cars)
+        shard_size = _shard_size(manifest)
         if session.bid_id is None:
-            per_slot = units.slot_price(per_gib, slot_size)
+            per_slot = units.slot_price(per_gib, shard_size)
             self._post_bid(
                 session,
                 [bytes(CID.decode(s.cid)) for s in manifest.shards],
-                slot_size,
+                list(manifest.roots),
+                shard_size,
                 per_slot,
                 duration_epochs,
                 rep,
             )
         assert session.bid_id is not None
         bid_id = session.bid_id
-        deals = self._push_until_pinned(session, manifest.shards, cars, timeout, rep)
+        deals = self._push_until_filled(session, manifest.shards, cars, timeout, rep)
         file_id = self._record_metadata(session, manifest, rep)
         bid = self.market.get_bid(bid_id)
         session.remove()
@@ -376,7 +397,8 @@ class Scatter:
         self,
         session: UploadSession,
         cids: list[bytes],
-        slot_size: int,
+        roots: list[bytes],
+        shard_size: int,
         price_per_epoch: int,
         duration_epochs: int,
         rep: Reporter,
@@ -391,12 +413,13 @@ class Scatter:
         session.save()
         escrow = price_per_epoch * len(cids) * duration_epochs
         rep.step(
-            f"posting a bid: {len(cids)} slots of {slot_size} bytes for {duration_epochs} epochs, "
+            f"posting a bid: {len(cids)} slots of {shard_size} bytes for {duration_epochs} epochs, "
             f"escrow {units.format_eth(escrow)}"
         )
         session.bid_id = self.market.bid(
             cids,
-            size=slot_size,
+            roots=roots,
+            size=shard_size,
             slot_count=len(cids),
             price_per_epoch=price_per_epoch,
             duration_epochs=duration_epochs,
@@ -406,7 +429,7 @@ class Scatter:
 
     def _find_my_bid(self, cids: list[bytes], from_block: int) -> int | None:
         """A bid of ours posted since ``from_block`` naming exactly ``cids`` (a bid sent before a crash)."""
-        ev = self.market.contract.events.BidPosted()
+        ev = self.market.contract.events[_POSTED]()
         logs = rpc_guard(
             "reading BidPosted events",
             lambda: ev.get_logs(from_block=from_block, argument_filters={"client": self.address}),
@@ -416,7 +439,41 @@ class Scatter:
                 return int(log["args"]["bidId"])
         return None
 
-    def _push_until_pinned(
+    def _reservations(self, bid: Bid) -> dict[int, str]:
+        """slot -> the hoster holding it, for the bid's reserved slots (expired or not)."""
+        held = {}
+        for slot in _bits(bid.reserved_slots & bid.open_slots, bid.slot_count):
+            r = self.market.reservation_of(bid.bid_id, slot)
+            if r.held:
+                held[slot] = r.hoster
+        return held
+
+    def _live_reservations(self, bid: Bid) -> dict[int, str]:
+        """slot -> hoster, for reservations that still hold (``block.timestamp < expiresAt``)."""
+        reserved = bid.reserved_slots & bid.open_slots
+        if not reserved:
+            return {}
+        latest = rpc_guard("reading the latest block", lambda: self.w3.eth.get_block("latest"))
+        now = int(latest["timestamp"])
+        held = {}
+        for slot in _bits(reserved, bid.slot_count):
+            r = self.market.reservation_of(bid.bid_id, slot)
+            if r.live_at(now):
+                held[slot] = r.hoster
+        return held
+
+    def _waits_for_push(self, hoster: str, bid_id: int, slot: int) -> bool:
+        """Whether a hoster we pushed to still waits for the content (it lost the push, e.g. in a
+        crash before importing it, and reserved the slot again): then the CAR goes again."""
+        from scatter.sdk.push import slot_status
+
+        try:
+            status = slot_status(self._endpoint(hoster), bid_id, slot, timeout=5.0)
+        except ScatterError:
+            return False  # unreachable: its reservation will lapse, another hoster takes the slot
+        return status is not None and status.state == "reserved" and not status.pinned
+
+    def _push_until_filled(
         self,
         session: UploadSession,
         shard_entries: Sequence[Any],
@@ -424,59 +481,74 @@ class Scatter:
         timeout: float,
         rep: Reporter,
     ) -> list[DealInfo]:
-        from scatter.sdk.push import PushRejectedError, pin_status, push_car
+        """Push each slot's CAR to the hoster that reserved it, until every slot is filled.
+
+        A hoster reserves a slot (``SlotReserved``), receives the CAR, checks it against the
+        slot's CID, size and possession root, and fills the slot with a proof (``SlotFilled``).
+        A reservation that lapses reopens the slot; the CAR goes to whoever reserves it next.
+        """
+        from scatter.sdk.push import push_car
 
         assert session.bid_id is not None
         bid_id = session.bid_id
         n = len(cars)
         deadline = time.monotonic() + timeout
-        rep.step(f"bid {bid_id}: waiting for hosters to accept the {n} slots")
+        rep.step(f"bid {bid_id}: waiting for hosters to reserve the {n} slots")
         total = sum(p.stat().st_size for p in cars)
-        done_bytes = sum(cars[s].stat().st_size for s, st in session.slots.items() if st.pushed)
         errors: dict[int, str] = {}
         retry_at: dict[int, float] = {}
         backoff: dict[int, float] = {}
+        asked: dict[int, float] = {}
         with rep.bar(f"pushing shards of bid {bid_id}", total) as advance, ThreadPoolExecutor(n) as pool:
-            advance(done_bytes)
+            advance(sum(cars[s].stat().st_size for s, st in session.slots.items() if st.pushed or st.filled))
             while True:
                 bid = self.market.get_bid(bid_id)
                 active = self._active_deals(bid)
-                to_push: list[tuple[int, Deal, str]] = []
+                for slot, deal in active.items():
+                    state = session.slots.setdefault(slot, SlotState())
+                    if not state.filled or state.deal_id != deal.deal_id:
+                        if not (state.pushed or state.filled):
+                            advance(cars[slot].stat().st_size)  # filled without our push (a healer)
+                        state.hoster, state.deal_id, state.filled = deal.hoster, deal.deal_id, True
+                        errors.pop(slot, None)
+                        session.save()
+                if len(active) == n:
+                    break
                 now = time.monotonic()
-                for slot in range(n):
-                    deal = active.get(slot)
-                    state = session.slots.get(slot)
-                    if deal is None:
+                to_push: list[tuple[int, str, str]] = []
+                for slot, hoster in self._reservations(bid).items():
+                    if slot in active:
                         continue
-                    if state is None or state.deal_id != deal.deal_id:
-                        session.slots[slot] = state = SlotState(deal.deal_id, deal.hoster)
+                    state = session.slots.setdefault(slot, SlotState())
+                    if state.hoster is None or state.hoster.lower() != hoster.lower():
+                        state.hoster, state.pushed, state.filled, state.deal_id = hoster, False, False, None
+                        retry_at.pop(slot, None)
+                        backoff.pop(slot, None)
+                        session.save()
+                    if state.pushed and now - asked.get(slot, 0.0) > _RECHECK:
+                        asked[slot] = now
+                        state.pushed = not self._waits_for_push(hoster, bid_id, slot)
                     if not state.pushed and retry_at.get(slot, 0.0) <= now:
-                        endpoint = self._endpoint(deal.hoster)
-                        if slot in errors and _already_pinned(endpoint, deal.deal_id):
-                            # A hoster that took a reopened slot may have rebuilt the shard itself.
-                            state.pushed = state.pinned = True
-                            session.save()
-                            continue
-                        to_push.append((slot, deal, endpoint))
+                        to_push.append((slot, hoster, self._endpoint(hoster)))
                 futures = {
                     slot: pool.submit(
                         push_car,
                         endpoint,
-                        deal.deal_id,
+                        bid_id,
+                        slot,
                         bytes(CID.decode(shard_entries[slot].cid)),
                         cars[slot],
                         account=self.account,
                         chain_id=self.network.chain_id,
                         market=self.deployment.market,
-                        progress=None,
                     )
-                    for slot, deal, endpoint in to_push
+                    for slot, _hoster, endpoint in to_push
                 }
                 for slot, fut in futures.items():
                     try:
                         fut.result()
-                    except (PushRejectedError, ScatterError) as exc:
-                        # The hoster may not have seen its deal yet: back off, then push again.
+                    except ScatterError as exc:
+                        # The hoster may not have seen its reservation yet: back off, then push again.
                         errors[slot] = str(exc)
                         backoff[slot] = min(5.0, backoff.get(slot, 0.5) * 2)
                         retry_at[slot] = time.monotonic() + backoff[slot]
@@ -485,26 +557,11 @@ class Scatter:
                     errors.pop(slot, None)
                     session.save()
                     advance(cars[slot].stat().st_size)
-                for slot, state in session.slots.items():
-                    deal = active.get(slot)
-                    if deal is None or not state.pushed or state.pinned:
-                        continue
-                    try:
-                        status = pin_status(self._endpoint(deal.hoster), deal.deal_id)
-                    except ScatterError as exc:
-                        errors[slot] = str(exc)
-                        continue
-                    if status.pinned:
-                        state.pinned = True
-                        session.save()
-                pinned = [s for s in range(n) if s in active and session.slots.get(s, SlotState()).pinned]
-                if len(pinned) == n:
-                    break
                 if time.monotonic() > deadline:
-                    waiting = [s for s in range(n) if s not in pinned]
+                    waiting = [s for s in range(n) if s not in active]
                     detail = "; ".join(f"slot {s}: {errors[s][:160]}" for s in waiting if s in errors)
-                    raise AcceptTimeoutError(
-                        f"bid {bid_id}: slots {waiting} not accepted and pinned within {timeout:.0f}s"
+                    raise FillTimeoutError(
+                        f"bid {bid_id}: slots {waiting} not reserved, pushed and filled within {timeout:.0f}s"
                         + (f" ({detail})" if detail else "")
                         + f"; run the same upload again to keep waiting, or `scatter upload --abort` "
                         f"(or `scatter cancel {bid_id}`) to take back the escrow of open slots",
@@ -512,8 +569,8 @@ class Scatter:
                         open_slots=bid.open_slot_indexes(),
                     )
                 time.sleep(_POLL)
-        rep.step(f"bid {bid_id}: all {n} shards pinned")
-        return [self._deal_info(active[s], bid, pinned=True) for s in range(n)]
+        rep.step(f"bid {bid_id}: all {n} slots filled (each hoster proved possession on chain)")
+        return [self._deal_info(active[s], bid) for s in range(n)]
 
     def _record_metadata(self, session: UploadSession, manifest: Any, rep: Reporter) -> int:
         from scatter.formats.metadata import decrypt_metadata
@@ -570,11 +627,11 @@ class Scatter:
 
     # ------------------------------------------------------------------ deals and hosters
 
-    def _slot_accepted_logs(self, bid: Bid) -> list[Any]:
-        ev = self.market.contract.events.SlotAccepted()
+    def _slot_filled_logs(self, bid: Bid) -> list[Any]:
+        ev = self.market.contract.events[_FILLED]()
         return list(
             rpc_guard(
-                "reading SlotAccepted events",
+                "reading SlotFilled events",
                 lambda: ev.get_logs(from_block=bid.posted_block, argument_filters={"bidId": bid.bid_id}),
             )
         )
@@ -582,11 +639,11 @@ class Scatter:
     def deals_of_bid(self, bid_id: int) -> list[Deal]:
         """Every deal ever made on the bid's slots, oldest first."""
         bid = self.market.get_bid(bid_id)
-        return [self.market.get_deal(int(log["args"]["dealId"])) for log in self._slot_accepted_logs(bid)]
+        return [self.market.get_deal(int(log["args"]["dealId"])) for log in self._slot_filled_logs(bid)]
 
     def _active_deals(self, bid: Bid) -> dict[int, Deal]:
         active: dict[int, Deal] = {}
-        for log in self._slot_accepted_logs(bid):
+        for log in self._slot_filled_logs(bid):
             deal = self.market.get_deal(int(log["args"]["dealId"]))
             if deal.status == DealStatus.ACTIVE:
                 active[deal.slot] = deal
@@ -595,8 +652,13 @@ class Scatter:
     def _endpoint(self, hoster: str) -> str:
         return self.market.node(Role.HOSTER, hoster).endpoint
 
-    def _deal_info(self, deal: Deal, bid: Bid | None = None, *, pinned: bool | None = None) -> DealInfo:
+    def _deal_info(
+        self, deal: Deal, bid: Bid | None = None, *, pinned: bool | None = None, epoch: int | None = None
+    ) -> DealInfo:
+        from scatter.sdk.health import is_live
+
         endpoint = self.market.node(Role.HOSTER, deal.hoster).endpoint
+        current = self.market.current_epoch() if epoch is None else epoch
         return DealInfo(
             deal_id=deal.deal_id,
             bid_id=deal.bid_id,
@@ -605,10 +667,12 @@ class Scatter:
             endpoint=endpoint,
             status=deal.status.name.lower(),
             start_epoch=deal.start_epoch,
-            end_epoch=self.market.deal_end_epoch(deal.deal_id),
+            end_epoch=deal.end_epoch,
             paid_through=deal.paid_through,
             paid_epochs=deal.paid_epochs,
             collateral=deal.collateral,
+            faults=deal.faults,
+            live=is_live(deal, current),
             pinned=pinned,
         )
 
@@ -616,7 +680,7 @@ class Scatter:
         bid = self.market.get_bid(bid_id)
         if int(bid.client, 16) == 0:
             raise ScatterNotFoundError(f"no bid {bid_id} on this market")
-        ev = self.market.contract.events.BidPosted()
+        ev = self.market.contract.events[_POSTED]()
         logs = rpc_guard(
             "reading BidPosted",
             lambda: ev.get_logs(
@@ -625,9 +689,11 @@ class Scatter:
         )
         cids: tuple[str, ...] = ()
         origins: tuple[str, ...] = ()
+        roots: tuple[str, ...] = ()
         if logs:
             cids = tuple(_cid_text(c) for c in logs[0]["args"]["cids"])
             origins = tuple(logs[0]["args"]["origins"])
+            roots = tuple("0x" + bytes(r).hex() for r in logs[0]["args"].get("roots", ()))
         return BidInfo(
             bid_id=bid_id,
             client=bid.client,
@@ -641,6 +707,10 @@ class Scatter:
             cids=cids,
             origins=origins,
             posted_block=bid.posted_block,
+            reserved_slots=tuple(
+                _bits(int(bid.raw.get("reservedSlots", 0)) & bid.open_slots, bid.slot_count)
+            ),
+            roots=roots,
         )
 
     def hoster_endpoints(self) -> dict[str, str]:
@@ -703,9 +773,14 @@ class Scatter:
             ids.update(int(log["args"]["fileId"]) for log in rpc_guard("reading file events", logs))
         return sorted(ids)
 
-    def ls(self) -> list[FileInfo]:
-        """This account's files (entries it owns now), oldest first."""
+    def ls(self, *, health: bool = True) -> list[FileInfo]:
+        """This account's files (entries it owns now), oldest first, each with its health
+        (live shards against the k needed, :mod:`scatter.sdk.health`) unless ``health=False``.
+
+        Files at risk or lost are also reported as a :class:`HealthWarning`.
+        """
         out = []
+        epoch = self.market.current_epoch() if health else 0
         for file_id in self._my_file_ids():
             try:
                 entry = self.files.entry(file_id)
@@ -713,8 +788,24 @@ class Scatter:
                 continue  # removed
             if entry.owner.lower() != self.address.lower():
                 continue  # transferred away
-            out.append(self._file_info(file_id, self._metadata(file_id), entry.owner))
+            record = self._metadata(file_id)
+            info = self._file_info(file_id, record, entry.owner)
+            if health and record.current.bid_id is not None:
+                deals = self.deals_of_bid(record.current.bid_id)
+                info = replace(info, health=self._health(info, deals, record.current.erasure.k, epoch))
+            out.append(info)
         return out
+
+    def _health(self, info: FileInfo, deals: Sequence[Deal], k: int, epoch: int) -> FileHealth:
+        from scatter.sdk.health import HealthWarning, file_health
+
+        n = int(info.shards.split("/")[1])
+        h = file_health(
+            deals, total=n, needed=k, current_epoch=epoch, name=f"file {info.file_id} ({info.name})"
+        )
+        if h.warning is not None:
+            warnings.warn(h.warning, HealthWarning, stacklevel=3)
+        return h
 
     def resolve_file(self, ref: int | str) -> int:
         """A file id from an id or a name (the newest file of that name)."""
@@ -722,13 +813,15 @@ class Scatter:
             return ref
         if ref.isdigit():
             return int(ref)
-        matches = [f for f in self.ls() if f.name == ref]
+        matches = [f for f in self.ls(health=False) if f.name == ref]
         if not matches:
             raise ScatterNotFoundError(f"no file named {ref!r} in this account; `scatter ls` lists them")
         return matches[-1].file_id
 
     def status(self, ref: int | str, *, ask_hosters: bool = True) -> FileStatus:
-        """The file, its bid and every deal of it, with each hoster's pin answer when ``ask_hosters``."""
+        """The file, its bid, every deal of it and its health (a :class:`HealthWarning` when its
+        live shards are k or fewer); with ``ask_hosters``, each active deal's hoster is asked
+        whether it holds the shard (informative: the chain's fill proof is what counts)."""
         file_id = self.resolve_file(ref)
         entry = self.files.entry(file_id)
         record = self._metadata(file_id)
@@ -739,12 +832,20 @@ class Scatter:
         bid = self.bid_info(bid_id)
         return bid, self._deal_infos(bid_id, ask_hosters=ask_hosters)
 
-    def _deal_infos(self, bid_id: int, *, ask_hosters: bool) -> list[DealInfo]:
+    def _deal_infos(
+        self,
+        bid_id: int,
+        *,
+        ask_hosters: bool,
+        deals: Sequence[Deal] | None = None,
+        epoch: int | None = None,
+    ) -> list[DealInfo]:
         """Every deal of the bid; with ``ask_hosters``, each active deal's hoster is asked (in parallel)."""
         from scatter.sdk.push import pin_status
 
         bid = self.market.get_bid(bid_id)
-        deals = self.deals_of_bid(bid_id)
+        deals = list(self.deals_of_bid(bid_id) if deals is None else deals)
+        epoch = self.market.current_epoch() if epoch is None else epoch
 
         def ask(deal: Deal) -> bool | None:
             if not ask_hosters or deal.status != DealStatus.ACTIVE:
@@ -752,23 +853,28 @@ class Scatter:
             try:
                 return pin_status(self._endpoint(deal.hoster), deal.deal_id, timeout=10.0).pinned
             except ScatterError:
-                return False  # unreachable or not holding it: not healthy
+                return False  # unreachable or not holding it
 
         with ThreadPoolExecutor(max(1, min(16, len(deals)))) as pool:
             answers = list(pool.map(ask, deals))
-        return [self._deal_info(d, bid, pinned=p) for d, p in zip(deals, answers, strict=True)]
+        return [self._deal_info(d, bid, pinned=p, epoch=epoch) for d, p in zip(deals, answers, strict=True)]
 
     def _status_of(self, info: FileInfo, bid_id: int | None, k: int, *, ask_hosters: bool) -> FileStatus:
-        bid = self.bid_info(bid_id) if bid_id is not None else None
-        deals = self._deal_infos(bid_id, ask_hosters=ask_hosters) if bid_id is not None else []
-        healthy = {d.slot for d in deals if d.status == "active" and d.pinned is not False}
+        epoch = self.market.current_epoch()
+        if bid_id is None:
+            return FileStatus(file=info, bid=None, deals=(), current_epoch=epoch, healthy_slots=0, needed=k)
+        bid = self.bid_info(bid_id)
+        deals = self.deals_of_bid(bid_id)
+        infos = self._deal_infos(bid_id, ask_hosters=ask_hosters, deals=deals, epoch=epoch)
+        health = self._health(info, deals, k, epoch)
         return FileStatus(
-            file=info,
+            file=replace(info, health=health),
             bid=bid,
-            deals=tuple(deals),
-            current_epoch=self.market.current_epoch(),
-            healthy_slots=len(healthy),
+            deals=tuple(infos),
+            current_epoch=epoch,
+            healthy_slots=health.live,
             needed=k,
+            health=health,
         )
 
     def share(self, ref: int | str, *, base: str = "scatter:file") -> str:
@@ -781,9 +887,10 @@ class Scatter:
     def rm(self, ref: int | str) -> RemoveResult:
         """Stop paying for a file: cancel the open slots of its bids and remove its entry.
 
-        Accepted deals cannot be ended early by the client (the hoster locked
+        Filled deals cannot be ended early by the client (the hoster locked
         collateral for them); they run to their end and the unspent escrow comes
-        back when they finish.
+        back when they finish. Slots a hoster holds a live reservation of are left
+        (``CancelResult.reserved_slots``): cancel them once it expired.
         """
         file_id = self.resolve_file(ref)
         record = self._metadata(file_id)
@@ -928,25 +1035,29 @@ class Scatter:
         timeout: float = 300.0,
         reporter: Reporter | None = None,
     ) -> PinResult:
-        """Buy pinning of a public CID on ``replicas`` hosters (they fetch it from IPFS or ``origins``).
+        """Buy pinning of a public CID on ``replicas`` hosters (they fetch it from ``origins`` or IPFS).
 
-        ``size`` (bytes) is read from the first origin that serves the root block when not given.
-        With ``wait`` it returns once every replica is accepted and pinned.
+        The bid commits to the content's possession root, so the SDK first reads the content
+        once from ``origins`` (or the SDK's ``gateways``), every block verified against the CID,
+        and computes its exact size and root (:func:`scatter.formats.possession.root_of_cid`).
+        ``size``, when given, must match. With ``wait`` it returns once every replica is filled.
         """
         rep = reporter or SilentReporter()
         try:
             parsed = CID.decode(cid)
         except Exception:
             raise ScatterValueError(f"{cid!r} is not a CID") from None
-        if size is None:
-            size = self._size_from_origins(parsed, origins)
+        found, root = self.possession_of(parsed, origins or self.gateways, reporter=rep)
+        if size is not None and size != found:
+            raise ScatterValueError(f"{cid} is {found} bytes, not {size}: leave out --size, or check the CID")
         duration_epochs = self.epochs(duration)
         per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
-        per_slot = units.slot_price(per_gib, size)
+        per_slot = units.slot_price(per_gib, found)
         rep.step(f"posting a bid for {cid}: {replicas} replicas for {duration_epochs} epochs")
         bid_id = self.market.bid(
             [bytes(parsed)],
-            size=size,
+            roots=[root],
+            size=found,
             slot_count=replicas,
             price_per_epoch=per_slot,
             duration_epochs=duration_epochs,
@@ -954,106 +1065,154 @@ class Scatter:
         )
         deals: tuple[DealInfo, ...] = ()
         if wait:
-            deals = tuple(self.wait_pinned(bid_id, timeout=timeout, reporter=rep))
+            deals = tuple(self.wait_filled(bid_id, timeout=timeout, reporter=rep))
         bid = self.market.get_bid(bid_id)
         return PinResult(
             bid_id=bid_id,
             cid=str(parsed),
             replicas=replicas,
-            size=size,
+            size=found,
             price_per_epoch=per_slot,
             duration_epochs=duration_epochs,
             escrow=bid.escrow,
             deals=deals,
+            root="0x" + root.hex(),
         )
 
-    def wait_pinned(
-        self, bid_id: int, *, timeout: float = 300.0, reporter: Reporter | None = None
-    ) -> list[DealInfo]:
-        """Wait until every slot of the bid has an active deal whose hoster reports the pin."""
-        from scatter.sdk.push import pin_status
+    def possession_of(
+        self, cid: CID | str, gateways: Sequence[str], *, reporter: Reporter | None = None
+    ) -> tuple[int, bytes]:
+        """``(size, possession root)`` of a public UnixFS file, read once from ``gateways``.
+
+        Every block is verified against its CID as it arrives (a gateway that lies is dropped),
+        into a temporary block store that is deleted afterwards.
+        """
+        from scatter.formats.possession import root_of_cid
+        from scatter.ipfs.embedded import EmbeddedBlockStore
+        from scatter.ipfs.gateway.client import GatewayClient
 
         rep = reporter or SilentReporter()
+        root_cid = CID.decode(cid) if isinstance(cid, str) else cid
+        if not gateways:
+            raise ScatterValueError(
+                f"give an origin gateway that serves {root_cid} (--origin URL): the bid commits to the "
+                "content's possession root, which the SDK computes from the content"
+            )
+
+        async def fetch(store: EmbeddedBlockStore, advance: Callable[[int], object]) -> None:
+            async with GatewayClient(list(gateways), timeout=30.0) as gw:
+                await gw.fetch_dag(root_cid, store, pin=False, prefer_car=True, progress=advance)
+
+        with tempfile.TemporaryDirectory(prefix="scatter-pin-") as tmp:
+            store = EmbeddedBlockStore(Path(tmp) / "blocks", durable=False)
+            rep.step(f"reading {root_cid} once from {gateways[0]} to compute its possession root")
+            with rep.bar(f"fetching {root_cid}", 0) as advance:
+                try:
+                    asyncio.run(fetch(store, advance))
+                except ScatterError as exc:
+                    raise ScatterConnectionError(
+                        f"could not read {root_cid} from {', '.join(gateways)}: {exc}"
+                    ) from exc
+            size, root = root_of_cid(store, root_cid)
+        return size, root
+
+    def wait_filled(
+        self, bid_id: int, *, timeout: float = 300.0, reporter: Reporter | None = None
+    ) -> list[DealInfo]:
+        """Wait until every slot of the bid is filled (its hoster proved possession on chain)."""
+        rep = reporter or SilentReporter()
         deadline = time.monotonic() + timeout
-        rep.step(f"bid {bid_id}: waiting for every slot to be accepted and pinned")
+        rep.step(f"bid {bid_id}: waiting for every slot to be filled")
         while True:
             bid = self.market.get_bid(bid_id)
             active = self._active_deals(bid)
-            pinned = []
-            for slot, deal in sorted(active.items()):
-                try:
-                    if pin_status(self._endpoint(deal.hoster), deal.deal_id, timeout=3.0).pinned:
-                        pinned.append(slot)
-                except ScatterError:
-                    pass
-            if len(pinned) == bid.slot_count:
-                return [self._deal_info(active[s], bid, pinned=True) for s in range(bid.slot_count)]
+            if len(active) == bid.slot_count:
+                epoch = self.market.current_epoch()
+                return [self._deal_info(active[s], bid, epoch=epoch) for s in range(bid.slot_count)]
             if time.monotonic() > deadline:
-                raise AcceptTimeoutError(
-                    f"bid {bid_id}: {len(pinned)} of {bid.slot_count} slots pinned after {timeout:.0f}s; "
+                raise FillTimeoutError(
+                    f"bid {bid_id}: {len(active)} of {bid.slot_count} slots filled after {timeout:.0f}s; "
                     f"`scatter status --bid {bid_id}` shows them, `scatter cancel {bid_id}` refunds",
                     bid_id=bid_id,
                     open_slots=bid.open_slot_indexes(),
                 )
             time.sleep(_POLL)
 
-    def _size_from_origins(self, cid: CID, origins: Sequence[str]) -> int:
-        if not origins:
-            raise ScatterValueError(
-                "give the size of the content (--size BYTES) or an origin gateway (--origin URL)"
-            )
-        from scatter.ipfs.dag import file_size
-        from scatter.ipfs.gateway.client import GatewayClient
-        from scatter.ipfs.memory import MemoryBlockStore
-
-        async def root_block() -> bytes:
-            async with GatewayClient(list(origins), timeout=10.0) as gw:
-                return await gw.get_block(cid)
-
-        store = MemoryBlockStore()
-        from scatter.ipfs.block import Block
-
-        store.put(Block(cid, asyncio.run(root_block())))
-        found = file_size(cid, store)
-        if found is None:
-            raise ScatterValueError(f"{cid} is not a UnixFS file; give its size with --size BYTES")
-        return found
+    #: The name of :meth:`wait_filled` before Market version 2.
+    wait_pinned = wait_filled
 
     # ------------------------------------------------------------------ bids and money
 
-    def cancel(self, bid_id: int, slots: Sequence[int] | None = None) -> CancelResult:
-        """Cancel open slots of one of this account's bids (default: all open ones); refunds their escrow."""
+    def _my_bid(self, bid_id: int) -> Bid:
         bid = self.market.get_bid(bid_id)
         if int(bid.client, 16) == 0:
             raise ScatterNotFoundError(f"no bid {bid_id} on this market")
         if bid.client.lower() != self.address.lower():
             raise ScatterValueError(f"bid {bid_id} belongs to {bid.client}, not to {self.address}")
+        return bid
+
+    def cancel(self, bid_id: int, slots: Sequence[int] | None = None) -> CancelResult:
+        """Cancel open slots of one of this account's bids (default: every open slot no hoster
+        holds a live reservation of); refunds their escrow. A reserved slot can be cancelled once
+        its reservation expired (the hoster then gets its one-epoch reservation fee)."""
+        bid = self._my_bid(bid_id)
         open_now = bid.open_slot_indexes()
-        wanted = list(open_now if slots is None else slots)
-        not_open = [s for s in wanted if s not in open_now]
-        if not_open:
-            raise ScatterValueError(
-                f"bid {bid_id}: slots {not_open} are not open (accepted or closed); open slots: {open_now}"
-            )
+        held = self._live_reservations(bid)
+        if slots is None:
+            wanted = [s for s in open_now if s not in held]
+        else:
+            wanted = list(slots)
+            not_open = [s for s in wanted if s not in open_now]
+            if not_open:
+                raise ScatterValueError(
+                    f"bid {bid_id}: slots {not_open} are not open (filled or closed); open slots: {open_now}"
+                )
+            busy = [s for s in wanted if s in held]
+            if busy:
+                raise ScatterValueError(
+                    f"bid {bid_id}: slots {busy} are reserved by a hoster receiving the content; "
+                    "cancel them once the reservation expired (or let the hoster fill them)"
+                )
         refund = 0
         for slot in wanted:
             receipt = self.market.cancel(bid_id, slot)
             for log in self.market.contract.events.SlotCancelled().process_receipt(receipt, errors=DISCARD):
                 refund += int(log["args"]["refund"])
         active = tuple(d.deal_id for d in self._active_deals(self.market.get_bid(bid_id)).values())
-        return CancelResult(bid_id=bid_id, cancelled_slots=tuple(wanted), refund=refund, active_deals=active)
+        return CancelResult(
+            bid_id=bid_id,
+            cancelled_slots=tuple(wanted),
+            refund=refund,
+            active_deals=active,
+            reserved_slots=tuple(sorted(held)) if slots is None else (),
+        )
 
     def extend(self, bid_id: int, duration: str | int) -> ExtendResult:
-        """Pay for ``duration`` more (every slot not closed): open slots and active deals last longer."""
+        """Add ``duration`` to the bid's open, unreserved slots (paying price x those slots x epochs).
+
+        A filled deal's end is fixed at fill (docs/trust.md, T7): it changes only through
+        ``extendDeal`` with its hoster's signature, which this SDK does not collect; a live deal
+        runs to its end, and its slot reopens for a new deal only if it faults.
+        """
+        self._my_bid(bid_id)
         extra = self.epochs(duration)
-        receipt = self.market.extend(bid_id, extra)
-        logs = self.market.contract.events.BidExtended().process_receipt(receipt, errors=DISCARD)
-        args = logs[0]["args"]
+        try:
+            receipt = self.market.extend(bid_id, extra)
+        except ContractError as exc:
+            if exc.error_name != "NothingToExtend":
+                raise
+            raise ScatterValueError(
+                f"bid {bid_id} has no open, unreserved slot to extend: its live deals run to the end "
+                "fixed when they were filled (extending a live deal needs its hoster's signature)"
+            ) from None
+        args = self.market.events(receipt, "BidExtended")[0]
+        bid = self.market.get_bid(bid_id)
         return ExtendResult(
             bid_id=bid_id,
             extra_epochs=extra,
-            duration_epochs=int(args["durationEpochs"]),
+            slots=tuple(_bits(int(args["slots"]), bid.slot_count)),
             paid=int(args["paid"]),
+            unchanged_deals=tuple(d.deal_id for d in self._active_deals(bid).values()),
         )
 
     def extend_file(self, ref: int | str, duration: str | int) -> ExtendResult:
@@ -1095,20 +1254,18 @@ class Scatter:
         )
 
     def finish_deals(self, bid_id: int) -> int:
-        """Finish every deal of the bid that is over (anyone may): unspent escrow goes back to the client."""
+        """Finish every deal of the bid that is over (anyone may): its end plus the proof window
+        passed and no challenge is open. Unspent escrow goes back to the client."""
         done = 0
         current = self.market.current_epoch()
-        grace = self.params.grace_epochs
+        window = self.params.proof_window_epochs
         for deal in self.deals_of_bid(bid_id):
-            if (
-                deal.status == DealStatus.ACTIVE
-                and current > self.market.deal_end_epoch(deal.deal_id) + grace
-            ):
+            if deal.status == DealStatus.ACTIVE and current > deal.end_epoch + window:
                 try:
                     self.market.finish(deal.deal_id)
                     done += 1
                 except ContractError as exc:
-                    if exc.error_name != "DealNotActive":
+                    if exc.error_name not in ("DealNotActive", "DealNotOver", "ChallengeOpen"):
                         raise
         return done
 

@@ -42,7 +42,7 @@ from scatter.chain.anvil import Anvil, free_port
 from scatter.chain.deploy import connect, deploy
 from scatter.chain.deployments import Deployment
 from scatter.chain.params import preset
-from scatter.errors import ScatterTimeoutError, ScatterValueError
+from scatter.errors import ScatterError, ScatterTimeoutError, ScatterValueError
 
 SUMMARY_VERSION = 2
 CLIENT_ACCOUNTS = range(1, 10)
@@ -52,14 +52,14 @@ VALIDATOR_BASE = 50
 MAX_VALIDATORS = 30
 ANVIL_ACCOUNTS = 80
 DEFAULT_PORT = 8700  # web node; hosters at port + 10 + i, validators at port + 60 + j
-DEFAULT_GRACE_EPOCHS = 4
 ACCOUNT_BALANCE_ETH = 10_000
+BLOCK_SECONDS = 1
 #: Anvil never reorganises and mines a block a second, while an epoch is two seconds:
 #: daemons waiting the default two confirmations would see each epoch's randomness only
 #: once the epoch is over, and a validator polling once a second would see the end of its
 #: checking window only in the next epoch. The dev network trusts its one node and polls
-#: faster; the validators' warm-up (and the 4-epoch grace) leave a hoster that takes a
-#: reopened slot the 2-3 epochs it needs to fetch k shards and rebuild its own.
+#: faster; the validators' warm-up leaves a hoster that takes a reopened slot the 2-3
+#: epochs it needs to fetch k shards and rebuild its own before it is checked.
 DEV_DAEMON_ARGS: dict[str, list[str]] = {
     "hoster": ["--confirmations", "0", "--poll-interval", "0.25"],
     "validator": ["--confirmations", "0", "--poll-interval", "0.25", "--warmup-epochs", "3"],
@@ -156,7 +156,6 @@ class DevNetwork:
     hosters: int = 8
     validators: int = 3
     port: int = DEFAULT_PORT  # web node; 0: free ports for everything (tests)
-    grace_epochs: int = DEFAULT_GRACE_EPOCHS
     stake_eth: int = 10
     web: bool = True
     daemon_args: dict[str, list[str]] = field(default_factory=dict)  # extra CLI args per role
@@ -191,29 +190,73 @@ class DevNetwork:
         if not 0 <= self.validators <= MAX_VALIDATORS:
             raise ScatterValueError(f"--validators must be between 0 and {MAX_VALIDATORS}")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        # One-second blocks keep block.timestamp, and so the epoch, moving while idle.
-        self.anvil = Anvil(
-            port=self.rpc_port,
-            block_time=1,
-            accounts=ANVIL_ACCOUNTS,
-            balance_eth=ACCOUNT_BALANCE_ETH,
-            state_path=self.state_dir / "anvil-state.json",
-        )
-        self.anvil.start()
-        w3 = connect(self.anvil.url)
-        self.deployment = self._existing_deployment(w3) or self._deploy(w3)
-        deployments.record_deployment(self.deployment, self.record_path)
-        self._write_summary()  # the chain is usable from here on
-        self.children = self._plan_children()
-        env = self._child_env()
-        for child in self.children:
-            child.start(env)
-        if self.web:
-            self._start_web()
-        if self.children:
-            self.wait_ready(ready_timeout)
+        saved_ports = self._saved_ports() if self.port == 0 else {}
+        resuming = self._start_anvil()
+        try:
+            w3 = connect(self.rpc_url)
+            self.deployment = self._existing_deployment(w3)
+            if self.deployment is None:
+                if resuming:  # a saved chain without our contracts: deploying needs blocks
+                    self._resume_clock()
+                    resuming = False
+                self.deployment = self._deploy(w3)
+            deployments.record_deployment(self.deployment, self.record_path)
+            self._write_summary()  # the chain is usable from here on
+            self.children = self._plan_children(saved_ports)
+            env = self._child_env()
+            for child in self.children:
+                child.start(env)
+            if self.web:
+                self._start_web()
+            if self.children:
+                self.wait_ready(ready_timeout)
+        finally:
+            if resuming:
+                self._resume_clock()
         self._write_summary()
         return self
+
+    def _start_anvil(self) -> bool:
+        """Start anvil; returns whether it resumed a saved chain, whose clock is then paused.
+
+        A saved chain resumes at the second it stopped, not at the wall clock: anvil
+        would otherwise stamp the first block after a restart with the time of day, and
+        every epoch of the downtime would pass at once, with the daemons still starting
+        (challenges overdue, epochs without a quorum). So anvil starts without mining,
+        the daemons start against the chain as it was, and :meth:`_resume_clock` restarts
+        one-second blocks from the last block's timestamp: a restart costs no epoch.
+        """
+        state = self.state_dir / "anvil-state.json"
+        resuming = state.exists() and state.stat().st_size > 0
+        if self.anvil is None:
+            self.anvil = Anvil(
+                port=self.rpc_port,
+                accounts=ANVIL_ACCOUNTS,
+                balance_eth=ACCOUNT_BALANCE_ETH,
+                state_path=state,
+            )
+        # One-second blocks keep block.timestamp, and so the epoch, moving while idle.
+        self.anvil.block_time = None if resuming else BLOCK_SECONDS
+        self.anvil.start()
+        if resuming:
+            self._rpc("evm_setAutomine", [False])
+        return resuming
+
+    def _resume_clock(self) -> None:
+        """Mine a block a second again, from one second after the last saved block."""
+        latest = self._rpc("eth_getBlockByNumber", ["latest", False])
+        self._rpc("anvil_setTime", [int(latest["timestamp"], 16) + 1])
+        self._rpc("evm_setIntervalMining", [BLOCK_SECONDS])
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        import httpx
+
+        assert self.anvil is not None
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        reply = httpx.post(self.anvil.url, json=body, timeout=10.0).json()
+        if "error" in reply:
+            raise ScatterValueError(f"anvil refused {method}: {reply['error']}")
+        return reply.get("result")
 
     def _existing_deployment(self, w3: Any) -> Deployment | None:
         if not self.summary_path.exists():
@@ -223,27 +266,51 @@ class DevNetwork:
             deployment = Deployment.from_json(int(known["chainId"]), known["contracts"])
         except (ValueError, KeyError):
             return None
-        has_code = len(w3.eth.get_code(deployment.market)) > 0
-        return deployment if has_code else None
+        if len(w3.eth.get_code(deployment.market)) == 0:
+            return None
+        from scatter.chain.market import VERSION, Market
+
+        try:
+            version = Market(w3, deployment.market).version()
+        except ScatterError:
+            version = 0
+        if version != VERSION:
+            raise ScatterValueError(
+                f"{self.state_dir} holds a Market of version {version}, this release speaks version "
+                f"{VERSION}: remove {self.state_dir} (or pass another --state-dir) to start afresh"
+            )
+        return deployment
 
     def _deploy(self, w3: Any) -> Deployment:
-        params = preset("devnet").with_overrides(
-            epoch_seconds=self.epoch_seconds, grace_epochs=self.grace_epochs
-        )
+        params = preset("devnet").with_overrides(epoch_seconds=self.epoch_seconds)
         return deploy(w3, wallet.dev_account(0), params)
 
     def _port_for(self, offset: int) -> int:
         return free_port() if self.port == 0 else self.port + offset
 
-    def _plan_children(self) -> list[Child]:
+    def _saved_ports(self) -> dict[str, int]:
+        """Ports the children had before a restart (kept with ``port=0``: the endpoints
+        the hosters registered on chain must keep answering)."""
+        try:
+            known = json.loads(self.summary_path.read_text())
+            return {
+                str(c["name"]): int(str(c["url"]).rsplit(":", 1)[1])
+                for role in ("hosters", "validators")
+                for c in known.get(role, [])
+            }
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return {}
+
+    def _plan_children(self, saved: dict[str, int] | None = None) -> list[Child]:
         py = [sys.executable, "-m", "scatter"]
+        saved = saved or {}
         children = []
         for role, count, base, offset in (
             ("hoster", self.hosters, HOSTER_BASE, 10),
             ("validator", self.validators, VALIDATOR_BASE, 60),
         ):
             for i in range(count):
-                port = self._port_for(offset + i)
+                port = saved.get(f"{role}-{i}") or self._port_for(offset + i)
                 state = self.state_dir / f"{role}s" / str(i)
                 command = [
                     *py, role, "run",
@@ -373,7 +440,8 @@ class DevNetwork:
         """Restart anvil or any daemon that died (unless stopped on purpose)."""
         if self.anvil is not None and not self.anvil.running():
             self.on_event("anvil exited; restarting it from its last saved state")
-            self.anvil.start()
+            if self._start_anvil():
+                self._resume_clock()
         for child in self.children:
             self._restart_if_crashed(child)
 

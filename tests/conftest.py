@@ -35,7 +35,7 @@ def w3(anvil: Anvil) -> Web3:
 
 @pytest.fixture(scope="session")
 def test_params() -> MarketParams:
-    return preset("devnet").with_overrides(epoch_seconds=TEST_EPOCH_SECONDS, quorum=2, grace_epochs=3)
+    return preset("devnet").with_overrides(epoch_seconds=TEST_EPOCH_SECONDS, quorum=2, committee_size=8)
 
 
 @pytest.fixture(scope="session")

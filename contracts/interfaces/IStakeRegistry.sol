@@ -22,13 +22,14 @@ interface IStakeRegistry {
         Exiting
     }
 
-    /// @dev Two storage slots: (stake, locked) and (capacity, exitAt, status); endpoint apart.
+    /// @dev Two storage slots: (stake, locked) and (capacity, exitAt, status, joinedAt); endpoint apart.
     struct Node {
         uint128 stake; // wei staked, including `locked`
         uint128 locked; // wei of `stake` locked as deal collateral (hosters only)
         uint64 capacity; // bytes offered (hosters; informational)
         uint64 exitAt; // unix time after which `exit` may be called; 0 while active
         NodeStatus status;
+        uint64 joinedAt; // unix time of join (validators are eligible validatorBondingSeconds later)
         string endpoint; // public URL (hoster: trustless gateway; validator: attestation API)
     }
 
@@ -86,8 +87,13 @@ interface IStakeRegistry {
     /// @notice Stake not locked as collateral (0 unless Active).
     function freeStake(Role role, address account) external view returns (uint256);
 
-    /// @notice Active validator whose stake is at least the minimum.
+    /// @notice Active validator whose stake is at least the minimum and that joined at least
+    ///         the bonding period ago.
     function isEligibleValidator(address account) external view returns (bool);
+
+    /// @notice Σ stake of Active validators whose stake is at least the minimum (bonded or
+    ///         not): the denominator of committee sortition.
+    function totalValidatorStake() external view returns (uint256);
 
     /// @notice Number of addresses ever registered in `role` (exited ones included).
     function nodeCount(Role role) external view returns (uint256);

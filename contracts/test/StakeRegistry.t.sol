@@ -37,6 +37,8 @@ contract StakeRegistryTest is MarketFixture {
         _join(VALIDATOR, alice, 1 ether);
         assertEq(market.node(HOSTER, alice).stake, 1 ether);
         assertEq(market.node(VALIDATOR, alice).stake, 1 ether);
+        assertFalse(market.isEligibleValidator(alice)); // bonding period
+        vm.warp(block.timestamp + BONDING);
         assertTrue(market.isEligibleValidator(alice));
     }
 
@@ -202,7 +204,7 @@ contract StakeRegistryTest is MarketFixture {
 
     function test_exit_revertsWhileCollateralLocked() public {
         uint256 bidId = _bid(1, 10);
-        _accept(hoster, bidId, 0);
+        _fill(hoster, bidId, 0);
         uint256 locked = market.node(HOSTER, hoster).locked;
         assertGt(locked, 0);
         vm.prank(hoster);
@@ -242,6 +244,43 @@ contract StakeRegistryTest is MarketFixture {
 
     function test_freeStake_zeroWhenUnregistered() public view {
         assertEq(market.freeStake(HOSTER, alice), 0);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                      BONDING AND SORTITION TOTAL
+    //////////////////////////////////////////////////////////////*/
+
+    function test_validator_eligibleOnlyAfterBondingPeriod() public {
+        _join(VALIDATOR, alice, 1 ether);
+        assertEq(market.node(VALIDATOR, alice).joinedAt, block.timestamp);
+        vm.warp(block.timestamp + BONDING - 1);
+        assertFalse(market.isEligibleValidator(alice));
+        vm.warp(block.timestamp + 1);
+        assertTrue(market.isEligibleValidator(alice));
+    }
+
+    function test_totalValidatorStake_tracksJoinTopUpExit() public {
+        uint256 base = market.totalValidatorStake();
+        assertEq(base, 4 * MIN_VALIDATOR);
+        _join(VALIDATOR, alice, 2 ether);
+        assertEq(market.totalValidatorStake(), base + 2 ether);
+        _join(HOSTER, alice, 3 ether); // hoster stake does not count
+        assertEq(market.totalValidatorStake(), base + 2 ether);
+        vm.deal(alice, 1 ether);
+        vm.prank(alice);
+        market.topUp{value: 1 ether}(VALIDATOR);
+        assertEq(market.totalValidatorStake(), base + 3 ether);
+        vm.prank(alice);
+        market.announceExit(VALIDATOR);
+        assertEq(market.totalValidatorStake(), base);
+        vm.deal(alice, 1 ether);
+        vm.prank(alice);
+        market.topUp{value: 1 ether}(VALIDATOR); // an exiting validator stays out
+        assertEq(market.totalValidatorStake(), base);
+        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.prank(alice);
+        market.exit(VALIDATOR);
+        assertEq(market.totalValidatorStake(), base);
     }
 
     function _stakeTotal() private view returns (uint256 total) {

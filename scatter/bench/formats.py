@@ -3,8 +3,12 @@
 Measures, on one generated file and in one run:
 
 * ``sha256``  — hashlib.sha256 over the file (the yardstick: reading + hashing once);
-* ``encode``  — encrypt + erasure-code + UnixFS CIDs + CARs (+ raw shard files), one pass;
+* ``encode``  — encrypt + erasure-code + UnixFS CIDs + CARs + possession roots, one pass;
+* ``encode without roots`` — the same with the possession roots off: their overhead in %;
+* ``roots``   — the possession tree (keccak in wasm) vs hashlib.sha256 over the same bytes, one thread;
 * ``decode``  — from parity shards only (real Reed-Solomon decoding), decrypt, verify sha256.
+
+``--repeat N`` runs the two encodes N times, alternating, and keeps the fastest of each.
 
 Each phase runs in a fresh child process, which reports its own peak RSS
 (``VmHWM`` from ``/proc/self/status``: the high-water mark of resident memory).
@@ -93,10 +97,13 @@ def _run_phase(argv: list[str]) -> int:
     from scatter.formats import params
     from scatter.formats.pipeline import decode_dir, encode_file, load_manifest
 
+    if phase == "roots":
+        return _report(_roots_vs_sha256(src))
     if phase == "encode":
         erasure = params.parse_shards(argv[3])
+        roots = argv[4] == "roots"
         t = time.perf_counter()
-        m = encode_file(src, work, erasure=erasure)
+        m = encode_file(src, work, erasure=erasure, roots=roots, overwrite=True)
         elapsed = time.perf_counter() - t
         return _report(
             {"seconds": elapsed, "digest": m.sha256.hex(), "stored": sum(s.size for s in m.shards)}
@@ -112,6 +119,26 @@ def _run_phase(argv: list[str]) -> int:
     raise SystemExit(f"unknown phase {phase}")
 
 
+def _roots_vs_sha256(src: Path) -> dict[str, Any]:
+    """One thread, the same 4 MiB reads: hashlib.sha256 vs the possession root (the file is cached)."""
+    import hashlib
+
+    from scatter.formats.possession import PossessionRoot
+
+    def timed(update: Any) -> float:
+        t = time.perf_counter()
+        with src.open("rb") as f:
+            while chunk := f.read(4 * 1024 * 1024):
+                update(chunk)
+        return time.perf_counter() - t
+
+    sha = timed(hashlib.sha256().update)
+    builder = PossessionRoot()
+    root_s = timed(builder.update)
+    builder.finish()
+    return {"sha256_seconds": sha, "root_seconds": root_s}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--phase":
@@ -125,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", default="3/6", help="k/n (default 3/6)")
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="encode with and without roots N times each, keep the fastest"
+    )
     ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=ns.dir, prefix="scatter-bench-") as tmp:
         base = Path(tmp)
@@ -132,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         _make_input(src, ns.size)
         mib = ns.size / 2**20
         sha = _phase(["sha256", str(src), str(base / "out")])
-        enc = _phase(["encode", str(src), str(base / "out"), ns.shards])
+        roots = _phase(["roots", str(src), str(base / "out")])
+        plains, encs = [], []
+        for _ in range(max(1, ns.repeat)):
+            plains.append(_phase(["encode", str(src), str(base / "plain"), ns.shards, "noroots"]))
+            encs.append(_phase(["encode", str(src), str(base / "out"), ns.shards, "roots"]))
+        plain = min(plains, key=lambda r: float(r["seconds"]))
+        enc = min(encs, key=lambda r: float(r["seconds"]))
         if enc["digest"] != sha["digest"]:
             raise SystemExit("encode saw different bytes than sha256: benchmark invalid")
         dec = _phase(["decode", str(src), str(base / "out")])
@@ -143,12 +179,19 @@ def main(argv: list[str] | None = None) -> int:
         "sha256_mib_s": round(mib / sha["seconds"], 1),
         "encode_mib_s": round(mib / enc["seconds"], 1),
         "encode_vs_sha256": round(sha["seconds"] / enc["seconds"], 3),
+        "encode_seconds": round(enc["seconds"], 3),
+        "encode_without_roots_seconds": round(plain["seconds"], 3),
+        "roots_overhead_pct": round(100 * (enc["seconds"] / plain["seconds"] - 1), 1),
+        "root_mib_s": round(mib / roots["root_seconds"], 1),
+        "root_sha256_mib_s": round(mib / roots["sha256_seconds"], 1),
+        "root_vs_sha256": round(roots["sha256_seconds"] / roots["root_seconds"], 3),
         "decode_from_parity_mib_s": round(mib / dec["seconds"], 1),
         "decode_shards_used": dec["shards_used"],
         "stored_bytes": enc["stored"],
         "peak_rss_mib": {
             "sha256": sha["peak_rss_mib"],
             "encode": enc["peak_rss_mib"],
+            "encode_without_roots": plain["peak_rss_mib"],
             "decode": dec["peak_rss_mib"],
         },
     }
@@ -162,9 +205,23 @@ def main(argv: list[str] | None = None) -> int:
         f"   peak RSS {sha['peak_rss_mib']} MiB"
     )
     print(
-        f"  encode (enc+RS+CIDs+CARs)   {results['encode_mib_s']:>8} MiB/s"
+        f"  encode (+ possession roots) {results['encode_mib_s']:>8} MiB/s"
         f"   peak RSS {enc['peak_rss_mib']} MiB"
         f"   = {results['encode_vs_sha256']}x sha256"
+    )
+    print(
+        f"  encode without roots         {round(mib / plain['seconds'], 1):>7} MiB/s"
+        f"   peak RSS {plain['peak_rss_mib']} MiB"
+    )
+    print(
+        f"  encode time {results['encode_seconds']:.2f} s with possession roots, "
+        f"{results['encode_without_roots_seconds']:.2f} s without: "
+        f"roots add {results['roots_overhead_pct']}% ({enc['stored'] / 2**20:.0f} MiB of shard bytes hashed)"
+    )
+    print(
+        f"  possession root (1 thread)  {results['root_mib_s']:>8} MiB/s"
+        f"   vs sha256 {results['root_sha256_mib_s']} MiB/s on the same bytes"
+        f"   = {results['root_vs_sha256']}x sha256"
     )
     print(
         f"  decode from parity {used:<9} {results['decode_from_parity_mib_s']:>8} MiB/s"

@@ -36,9 +36,11 @@ from scatter.chain.anvil import Anvil
 from scatter.chain.deploy import connect, deploy
 from scatter.chain.deployments import Deployment, record_deployment
 from scatter.chain.index import MarketIndex
-from scatter.chain.market import Market, Role
+from scatter.chain.market import Market, Role, fill_seed
 from scatter.chain.params import ETHER, preset
+from scatter.chain.tx import Transactor
 from scatter.daemon.state import StateDB
+from scatter.formats.possession import build_proof, challenge_indices, possession_root
 from scatter.ipfs.car import write_car
 from scatter.ipfs.cid import cid_bytes
 from scatter.ipfs.unixfs import import_bytes
@@ -54,7 +56,8 @@ def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
 
 
 def _post_bids(w3: Web3, d: Deployment, count: int, *, price: int, duration: int, size: int,
-               cids: list[bytes] | None = None, block_time: int | None = None) -> None:  # fmt: skip
+               cids: list[bytes] | None = None, roots: list[bytes] | None = None,
+               block_time: int | None = None) -> None:  # fmt: skip
     """``count`` one-slot bids from the unlocked dev accounts, sent in batches and mined together."""
     market = Market(w3, d.market).contract
     _rpc(w3, "evm_setAutomine", [False])
@@ -63,7 +66,8 @@ def _post_bids(w3: Web3, d: Deployment, count: int, *, price: int, duration: int
         for start in range(0, count, 150):
             for i in range(start, min(count, start + 150)):
                 cid = cids[i] if cids else b"\x01\x55\x12\x20" + hashlib.sha256(i.to_bytes(8, "big")).digest()
-                data = market.encode_abi("bid", [[cid], size, 1, price, duration, []])
+                root = roots[i] if roots else b"\x01" * 24 + bytes(8)
+                data = market.encode_abi("bid", [[cid], [root], size, 1, price, duration, []])
                 tx = {"from": senders[i % len(senders)], "to": d.market, "data": data,
                       "value": hex(price * duration), "gas": hex(300_000)}  # fmt: skip
                 _rpc(w3, "eth_sendTransaction", [tx])
@@ -219,10 +223,11 @@ def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[s
         validators = _Validators(node.url, d, tmp)
         contents = []
         for _ in range(deals):
-            root, blocks = import_bytes(os.urandom(1024), cid_version=1)
+            data = os.urandom(1024)
+            root, blocks = import_bytes(data, cid_version=1)
             car = io.BytesIO()
             write_car(car, [root], blocks)
-            contents.append((root, car.getvalue()))
+            contents.append((root, car.getvalue(), possession_root(data)))
         log = (tmp / "hoster.log").open("wb")
         cmd = [sys.executable, "-m", "scatter", "hoster", "run", "--rpc-url", node.url, "--dev-account",
                str(HOSTER), "--state-dir", str(tmp / "hoster"), "--port", "0", "--deployments",
@@ -244,26 +249,27 @@ def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[s
                 time.sleep(0.2)
             t0 = time.perf_counter()
             _post_bids(w3, d, deals, price=10**9, duration=10_000, size=1024,
-                       cids=[cid_bytes(r) for r, _ in contents], block_time=1)  # fmt: skip
-            by_cid = {cid_bytes(r): (r, car) for r, car in contents}
+                       cids=[cid_bytes(r) for r, _, _ in contents], roots=[pr for _, _, pr in contents],
+                       block_time=1)  # fmt: skip
+            by_cid = {cid_bytes(r): (r, car) for r, car, _ in contents}
             posted = market.bid_count()  # a bid that did not fit a block is simply not posted
-            while market.deal_count() < posted:
+            while len(market.contract.events.SlotReserved().get_logs(from_block=0)) < posted:
                 time.sleep(1.0)
             accepted_s = time.perf_counter() - t0
             bid_cid, bid_client = {}, {}
             for ev in market.contract.events.BidPosted().get_logs(from_block=0):
                 bid_cid[ev["args"]["bidId"]] = bytes(ev["args"]["cids"][0])
                 bid_client[ev["args"]["bidId"]] = ev["args"]["client"]
-            plan = []
-            for ev in market.contract.events.SlotAccepted().get_logs(from_block=0):
-                plan.append((ev["args"]["dealId"], ev["args"]["bidId"], ev["args"]["startEpoch"]))
             t0 = time.perf_counter()
             asyncio.run(
-                _upload_all(
-                    url, d, [(deal_id, bid_client[bid], *by_cid[bid_cid[bid]]) for deal_id, bid, _ in plan]
-                )
+                _upload_all(url, d, [(bid, bid_client[bid], *by_cid[cid]) for bid, cid in bid_cid.items()])
             )
             uploaded_s = time.perf_counter() - t0
+            while market.deal_count() < posted:
+                time.sleep(1.0)
+            plan = []
+            for ev in market.contract.events.SlotFilled().get_logs(from_block=0):
+                plan.append((ev["args"]["dealId"], ev["args"]["bidId"], ev["args"]["startEpoch"]))
             # Let the first settlements happen, then measure over `epochs` epochs.
             start_epoch = market.current_epoch()
             while market.current_epoch() < start_epoch + 3:
@@ -289,7 +295,7 @@ def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[s
                     "max_settlement_lag_epochs": max(lags) if lags else None,
                     "final_chain_lag_epochs": chain_lag, "cpu_of_one_core": round(cpu, 3),
                     "settlements": settlements, "settlement_txs": settle_txs,
-                    "accept_s": round(accepted_s, 1),
+                    "reserve_s": round(accepted_s, 1),
                     "upload_s": round(uploaded_s, 1)}  # fmt: skip
         finally:
             proc.terminate()
@@ -299,25 +305,133 @@ def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[s
 
 
 async def _upload_all(url: str, d: Deployment, jobs: list[tuple[int, str, Any, bytes]]) -> None:
-    """Signed uploads by each bid's client, eight at a time."""
+    """Signed uploads by each bid's client (to the slot the hoster reserved), eight at a time."""
     keys: dict[str, bytes] = {
         str(wallet.dev_account(c).address): bytes(wallet.dev_account(c).key) for c in CLIENTS
     }
     sem = asyncio.Semaphore(8)
     async with httpx.AsyncClient(timeout=60) as http:
 
-        async def one(deal_id: int, client: str, root: Any, car: bytes) -> None:
+        async def one(bid_id: int, client: str, root: Any, car: bytes) -> None:
             key = keys[client]
             up = CarUpload(
-                deal_id, cid_bytes(root), hashlib.sha256(car).digest(), len(car), int(time.time()) + 3600
+                bid_id, 0, cid_bytes(root), hashlib.sha256(car).digest(), len(car), int(time.time()) + 3600
             )
             sig = up.sign(key, d.chain_id, d.market)
             async with sem:
-                resp = await http.put(url + upload_path(deal_id), content=car, headers=up.headers(sig))
+                resp = await http.put(url + upload_path(bid_id, 0), content=car, headers=up.headers(sig))
             if resp.status_code != 200:
-                raise SystemExit(f"upload of deal {deal_id} failed: {resp.status_code} {resp.text}")
+                raise SystemExit(f"upload for bid {bid_id} failed: {resp.status_code} {resp.text}")
 
         await asyncio.gather(*(one(*job) for job in jobs))
+
+
+# ------------------------------------------------------------------ economics
+
+GIB = 1 << 30
+DEV_BLOCK_SECONDS = 1  # scatter dev mines a block a second
+DEFAULT_PRICE_PER_GIB_EPOCH = 10**9  # the SDK's default (1 gwei per GiB per epoch)
+
+
+def _shard(size: int) -> tuple[bytes, bytes, bytes]:
+    """(data, binary CID, possession root) of ``size`` random bytes."""
+    data = os.urandom(size)
+    root, _ = import_bytes(data, cid_version=1)
+    return data, cid_bytes(root), possession_root(data)
+
+
+def _proof(data: bytes, seed: bytes) -> bytes:
+    size = len(data)
+    return build_proof(lambda o, n: data[o : o + n], size, challenge_indices(seed, size))
+
+
+def _gas(receipt: Any) -> int:
+    return int(receipt["gasUsed"])
+
+
+def bench_economics(deals: int, hours: float, shard_size: int, sample: int = 10) -> dict[str, Any]:
+    """Gas per operation measured on anvil (devnet parameters), then a model of ``deals`` deals held
+    ``hours`` at the SDK's default price: the hoster's gas (fills, proofs, settlements, finishes)
+    against what it earns. Settlement ranges: the daemon's default (``settle_every`` = 2 epochs) and
+    the longest a range may be (one committee period)."""
+    from scatter.chain.eip712 import Attestation, sign_attestation
+
+    p = preset("devnet")
+    price = -(-DEFAULT_PRICE_PER_GIB_EPOCH * shard_size // GIB)
+    duration = 100_000
+    with Anvil() as node:
+        w3 = connect(node.url)
+        d = deploy(w3, wallet.dev_account(0), p)
+        tx = {i: Transactor(w3, wallet.dev_account(i)) for i in (1, HOSTER, *VALIDATORS)}
+        m = {i: Market(w3, d.market, t) for i, t in tx.items()}
+        m[HOSTER].join(Role.HOSTER, "http://127.0.0.1:1", 1 << 40, 1_000 * ETHER)
+        for v in VALIDATORS:
+            m[v].join(Role.VALIDATOR, f"http://127.0.0.1:{v}", 0, 2 * ETHER)
+        data, cid, root = _shard(shard_size)
+        bids = [m[1].bid([cid], roots=[root], size=shard_size, slot_count=1, price_per_epoch=price,
+                         duration_epochs=duration) for _ in range(sample)]  # fmt: skip
+        gas: dict[str, list[int]] = {k: [] for k in ("reserve", "fill", "settle_item", "prove_item",
+                                                     "prove_single")}  # fmt: skip
+        cap = p.collateral(price, duration)
+        gas["reserve"].append(_gas(m[HOSTER].reserve(bids[0], 0, cap)))
+        deal_ids = []
+        for b in bids:
+            block = w3.eth.get_block(w3.eth.block_number - 1)
+            seed = fill_seed(bytes(block["hash"] or b""), b, 0, tx[HOSTER].address)
+            receipt = m[HOSTER]._send("fill", b, 0, int(block["number"]), cap, _proof(data, seed))
+            gas["fill"].append(_gas(receipt))
+            deal_ids.append(int(m[HOSTER].events(receipt, "SlotFilled")[0]["dealId"]))
+        start = m[1].get_deal(deal_ids[0]).start_epoch
+        genesis = m[1].params().genesis
+
+        def warp(epoch: int) -> None:
+            target = genesis + epoch * p.epoch_seconds
+            now = int(w3.eth.get_block("latest")["timestamp"])
+            w3.provider.make_request("evm_mine", [max(target, now + 1)])  # type: ignore[arg-type]
+
+        # settlements: one settleMany of `sample` items, each over two epochs
+        warp(start + 3)
+        items = []
+        for deal_id in deal_ids:
+            att = Attestation(deal_id, start, start + 1, True, b"\x07" * 32)
+            sigs = [
+                sign_attestation(wallet.dev_account(v).key, d.chain_id, d.market, att) for v in VALIDATORS
+            ]
+            items.append((deal_id, start, start + 1, sigs))
+        gas["settle_item"].append(_gas(m[HOSTER].settle_many(items)) // len(items))
+        # proofs: challenges of every deal, answered in one proveMany, and one alone
+        warp(start + 2 + p.missed_quorum_epochs + 1)
+        for deal_id in deal_ids:
+            m[1].request_proof_for_missed_quorum(deal_id)
+        batch = [(deal_id, _proof(data, m[1].challenge_of(deal_id).seed)) for deal_id in deal_ids[1:]]
+        gas["prove_item"].append(_gas(m[HOSTER].prove_many(batch)) // len(batch))
+        single = [(deal_ids[0], _proof(data, m[1].challenge_of(deal_ids[0]).seed))]
+        gas["prove_single"].append(_gas(m[HOSTER].prove_many(single)))
+        gas_price = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0) + int(w3.eth.max_priority_fee)
+
+    per_op = {k: (sum(v) // len(v) if v else None) for k, v in gas.items()}
+    epochs = round(hours * 3600 / p.epoch_seconds)
+    audits_per_deal = hours * 3600 / DEV_BLOCK_SECONDS / p.audit_every_blocks * p.audit_bps / 10_000
+    earned = deals * epochs * price * (10_000 - p.validator_fee_bps) // 10_000
+    fills = deals * int(per_op["fill"] or 0)
+    proofs = round(deals * audits_per_deal * int(per_op["prove_single"] or 0))
+    out: dict[str, Any] = {
+        "measured_gas_per_operation": per_op,
+        "model": {"deals": deals, "hours": hours, "epoch_seconds": p.epoch_seconds, "epochs": epochs,
+                  "shard_bytes": shard_size, "price_wei_per_epoch": price,
+                  "audits_per_deal": round(audits_per_deal, 2), "audit_proofs_sent_alone": True},
+        "earned_eth": earned / ETHER,
+    }  # fmt: skip
+    for label, range_epochs in (("settle_every_2", 2), ("one_range_per_period", p.period_epochs)):
+        settle = deals * -(-epochs // range_epochs) * int(per_op["settle_item"] or 0)
+        total = fills + proofs + settle
+        out[label] = {
+            "gas": {"fills": fills, "proofs": proofs, "settlements": settle, "total": total},
+            "cost_eth_at_anvil_gas_price": total * gas_price / ETHER,
+            "cost_eth_at_1_gwei": total * 10**9 / ETHER,
+            "anvil_gas_price_wei": gas_price,
+        }
+    return out
 
 
 def main() -> None:
@@ -328,6 +442,9 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=6, help="epochs measured in the steady state")
     parser.add_argument("--skip-steady", action="store_true")
+    parser.add_argument("--economics", action="store_true", help="only the gas-versus-earnings model")
+    parser.add_argument("--hours", type=float, default=1.0, help="hours the modelled deals are held")
+    parser.add_argument("--shard-size", type=int, default=16 << 20, help="bytes per shard (economics)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the hoster process here")
     parser.add_argument("--serve-validator", type=int, help=argparse.SUPPRESS)
@@ -340,6 +457,10 @@ def main() -> None:
         serve_validator(args.rpc_url, args.market, args.serve_validator, args.state_dir)
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups (anvil, hoster)
+    if args.economics:
+        econ = bench_economics(100 if args.deals == 1_000 else args.deals, args.hours, args.shard_size)
+        print(json.dumps(econ, indent=2))
+        return
     results: dict[str, Any] = {"backfill": bench_backfill(args.events)}
     if not args.json:
         print("backfill:", results["backfill"], flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -54,6 +55,8 @@ class Anvil:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path)]
+        # extra flags for local experiments (e.g. --disable-code-size-limit); unset normally
+        cmd += os.environ.get("SCATTER_ANVIL_EXTRA_ARGS", "").split()
         try:
             self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except OSError as exc:

@@ -1,4 +1,4 @@
-"""Deploy Market and FileRegistry with web3.py (used by ``scatter deploy``,
+"""Deploy Market (VERSION 2) and FileRegistry with web3.py (used by ``scatter deploy``,
 ``scatter dev`` and the ape script alike)."""
 
 from __future__ import annotations
@@ -38,12 +38,18 @@ def deploy(w3: Web3, account: LocalAccount, params: MarketParams) -> Deployment:
     files_address = files["contractAddress"]
     if market_address is None or files_address is None:
         raise ContractError("deployment receipt carries no contract address")
-    on_chain = w3.eth.contract(address=market_address, abi=market_art.abi).functions.params().call()
+    from scatter.chain.market import VERSION, Market
+
+    bound = Market(w3, str(market_address))
+    version = rpc_guard("reading Market.VERSION", bound.version) if bound.has("VERSION") else VERSION
+    if version != VERSION:
+        raise ContractError(f"the shipped Market is version {version}, these bindings speak {VERSION}")
     return Deployment(
         chain_id=chain_id,
         market=str(market_address),
         file_registry=str(files_address),
         block=int(market["blockNumber"]),
         deployer=str(account.address),
-        params=MarketParams.from_struct(on_chain).to_json(),
+        params=bound.params().to_json(),
+        contracts_version=version,
     )

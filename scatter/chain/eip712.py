@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 DOMAIN_NAME = "Scatter Market"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 
 ATTESTATION_TYPES: dict[str, list[dict[str, str]]] = {
     "Attestation": [
@@ -130,3 +130,40 @@ def quorum_tuples(signed: list[SignedAttestation]) -> list[tuple[bytes, int, byt
     """Signatures ordered by signer address ascending, as the Market requires."""
     ordered = sorted(signed, key=lambda s: int(s.signer, 16))
     return [s.as_contract_tuple() for s in ordered]
+
+
+# ------------------------------------------------------------ ExtendDeal (T7)
+
+EXTEND_DEAL_TYPES: dict[str, list[dict[str, str]]] = {
+    "ExtendDeal": [
+        {"name": "dealId", "type": "uint256"},
+        {"name": "extraEpochs", "type": "uint32"},
+        {"name": "endEpoch", "type": "uint32"},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ExtendDeal:
+    """A hoster's consent to extend its live deal by ``extra_epochs`` past ``end_epoch`` (its
+    current end: a signature is void once the deal was extended, so it cannot be replayed)."""
+
+    deal_id: int
+    extra_epochs: int
+    end_epoch: int
+
+    def typed_data(self, chain_id: int, market: str) -> dict[str, Any]:
+        message = {"dealId": self.deal_id, "extraEpochs": self.extra_epochs, "endEpoch": self.end_epoch}
+        domain = (DOMAIN_NAME, DOMAIN_VERSION)
+        return contract_typed_data(domain, chain_id, market, EXTEND_DEAL_TYPES, "ExtendDeal", message)
+
+    def digest(self, chain_id: int, market: str) -> bytes:
+        from eth_utils.crypto import keccak
+
+        signable = encode_typed_data(full_message=self.typed_data(chain_id, market))
+        return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+
+    def sign(self, private_key: bytes | str, chain_id: int, market: str) -> bytes:
+        """The 65-byte signature (r || s || v) ``extendDeal`` takes."""
+        signed = Account.sign_typed_data(private_key, full_message=self.typed_data(chain_id, market))
+        return bytes(signed.signature)

@@ -1,11 +1,12 @@
 """A local index of the market, kept in the daemon's SQLite database.
 
-Both daemons need the same view of the chain: bids with their CIDs and
-origins (which live only in event logs), deals, and the registered nodes with
-their endpoints. :class:`MarketIndex` applies each confirmed batch of events
-from :class:`~scatter.chain.follower.EventFollower` and moves the checkpoint
-in the same SQLite transaction, so a crash never applies a batch twice or
-loses one. Events update the rows directly (fast backfill, no RPC per event).
+Both daemons need the same view of the chain: bids with their CIDs, possession
+roots and origins (which live only in event logs), reservations, deals with
+their open challenges, and the registered nodes with their endpoints.
+:class:`MarketIndex` applies each confirmed batch of events from
+:class:`~scatter.chain.follower.EventFollower` and moves the checkpoint in
+the same SQLite transaction, so a crash never applies a batch twice or loses
+one. Events update the rows directly (fast backfill, no RPC per event).
 
 After a reorg the follower rewinds to block B. Every row changed after B is
 then rebuilt from the contract's views *at block B* (nodes keep that much
@@ -23,12 +24,15 @@ from typing import Any
 
 from web3 import Web3
 
+from scatter.chain._abi import named_output
 from scatter.chain.artifacts import load_artifact
 from scatter.chain.deployments import Deployment
 from scatter.chain.follower import Batch, ChainEvent, Checkpoint, EventFollower, Rewind
-from scatter.chain.market import DealStatus, Market, NodeStatus, Role
+from scatter.chain.market import DealStatus, Market, NodeStatus, Role, reservation_from_named
 from scatter.chain.tx import rpc_guard
 from scatter.daemon.state import Migration, StateDB
+
+_V1_TABLES = ("chain_checkpoint", "bids", "deals", "nodes")
 
 MIGRATIONS: list[Migration] = [
     (
@@ -37,23 +41,45 @@ MIGRATIONS: list[Migration] = [
         [
             "CREATE TABLE chain_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL, "
             "block_hash BLOB NOT NULL)",
+            "CREATE TABLE bids (bid_id INTEGER PRIMARY KEY)",
+            "CREATE TABLE deals (deal_id INTEGER PRIMARY KEY)",
+            "CREATE TABLE nodes (role INTEGER NOT NULL, address TEXT NOT NULL, PRIMARY KEY (role, address))",
+        ],
+    ),
+    # Market VERSION 2: possession roots, reservations, deal ends fixed at fill, challenges.
+    # A version-1 index belongs to a version-1 deployment: it is dropped and followed again.
+    (
+        "market_index",
+        2,
+        [
+            *(f"DROP TABLE IF EXISTS {t}" for t in _V1_TABLES),
+            "CREATE TABLE chain_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL, "
+            "block_hash BLOB NOT NULL)",
             # wei amounts are TEXT: they exceed SQLite's 64-bit integers
             "CREATE TABLE bids (bid_id INTEGER PRIMARY KEY, client TEXT NOT NULL, size INTEGER NOT NULL, "
             "slot_count INTEGER NOT NULL, price_per_epoch TEXT NOT NULL, duration_epochs INTEGER NOT NULL, "
-            "cids TEXT NOT NULL, origins TEXT NOT NULL, open_slots INTEGER NOT NULL, "
+            "cids TEXT NOT NULL, roots TEXT NOT NULL, origins TEXT NOT NULL, open_slots INTEGER NOT NULL, "
             "closed_slots INTEGER NOT NULL, posted_block INTEGER NOT NULL, updated_block INTEGER NOT NULL)",
             "CREATE TABLE deals (deal_id INTEGER PRIMARY KEY, bid_id INTEGER NOT NULL, "
-            "slot INTEGER NOT NULL, "
-            "hoster TEXT NOT NULL, status INTEGER NOT NULL, start_epoch INTEGER NOT NULL, "
-            "slot_offset INTEGER NOT NULL, paid_through INTEGER NOT NULL, paid_epochs INTEGER NOT NULL, "
-            "collateral TEXT NOT NULL, updated_block INTEGER NOT NULL)",
+            "slot INTEGER NOT NULL, hoster TEXT NOT NULL, status INTEGER NOT NULL, "
+            "start_epoch INTEGER NOT NULL, end_epoch INTEGER NOT NULL, paid_through INTEGER NOT NULL, "
+            "paid_epochs INTEGER NOT NULL, collateral TEXT NOT NULL, "
+            "failed_epoch INTEGER NOT NULL DEFAULT 0, "
+            "faults INTEGER NOT NULL DEFAULT 0, challenge_open INTEGER NOT NULL DEFAULT 0, "
+            "challenge_epoch INTEGER NOT NULL DEFAULT 0, challenge_due INTEGER NOT NULL DEFAULT 0, "
+            "updated_block INTEGER NOT NULL)",
             "CREATE INDEX deals_by_hoster ON deals (hoster, status)",
             "CREATE INDEX deals_by_status ON deals (status)",
+            "CREATE INDEX deals_by_bid ON deals (bid_id)",
+            "CREATE TABLE reservations (bid_id INTEGER NOT NULL, slot INTEGER NOT NULL, "
+            "hoster TEXT NOT NULL, "
+            "expires_at INTEGER NOT NULL, updated_block INTEGER NOT NULL, PRIMARY KEY (bid_id, slot))",
+            "CREATE INDEX reservations_by_hoster ON reservations (hoster)",
             "CREATE TABLE nodes (role INTEGER NOT NULL, address TEXT NOT NULL, endpoint TEXT NOT NULL, "
             "status INTEGER NOT NULL, stake TEXT NOT NULL, capacity INTEGER NOT NULL, "
             "updated_block INTEGER NOT NULL, PRIMARY KEY (role, address))",
         ],
-    )
+    ),
 ]
 
 
@@ -66,6 +92,7 @@ class IndexedBid:
     price_per_epoch: int
     duration_epochs: int
     cids: list[bytes]  # one (replicas) or one per slot
+    roots: list[bytes]  # possession roots, as cids
     origins: list[str]
     open_slots: int
     closed_slots: int
@@ -73,6 +100,11 @@ class IndexedBid:
 
     def cid_of_slot(self, slot: int) -> bytes:
         return self.cids[0] if len(self.cids) == 1 else self.cids[slot]
+
+    def root_of_slot(self, slot: int) -> bytes:
+        if not self.roots:
+            return b"\x00" * 32
+        return self.roots[0] if len(self.roots) == 1 else self.roots[slot]
 
     def open_slot_indexes(self) -> list[int]:
         return [i for i in range(self.slot_count) if self.open_slots >> i & 1]
@@ -86,13 +118,23 @@ class IndexedDeal:
     hoster: str
     status: DealStatus
     start_epoch: int
-    slot_offset: int
+    end_epoch: int  # last payable epoch, fixed at fill (moves only with extendDeal)
     paid_through: int
     paid_epochs: int
     collateral: int
+    failed_epoch: int = 0  # epoch of the last missed proof (0: none); no epoch at or before it is paid
+    faults: int = 0
+    challenge_open: bool = False
+    challenge_epoch: int = 0
+    challenge_due: int = 0
 
-    def end_epoch(self, duration_epochs: int) -> int:
-        return self.start_epoch + duration_epochs - self.slot_offset - 1
+
+@dataclass(frozen=True)
+class IndexedReservation:
+    bid_id: int
+    slot: int
+    hoster: str
+    expires_at: int  # unix time
 
 
 @dataclass(frozen=True)
@@ -168,46 +210,64 @@ class MarketIndex:
             ).fetchall():
                 self._reload_deal(conn, row[0], at)
             for row in conn.execute(
+                "SELECT bid_id, slot FROM reservations WHERE updated_block > ?", (cp.block,)
+            ).fetchall():
+                self._reload_reservation(conn, row[0], row[1], at)
+            for row in conn.execute(
                 "SELECT role, address FROM nodes WHERE updated_block > ?", (cp.block,)
             ).fetchall():
                 self._reload_node(conn, Role(row[0]), row[1], at)
             self._save_checkpoint(conn, cp)
 
-    def _view(self, name: str, *args: Any, block: int) -> Any:
-        fn = getattr(self.market.contract.functions, name)(*args)
-        return rpc_guard(f"Market.{name} at block {block}", lambda: fn.call(block_identifier=block))
-
     def _reload_bid(self, conn: sqlite3.Connection, bid_id: int, block: int) -> None:
-        b = self._view("getBid", bid_id, block=block)
-        if int(b[0], 16) == 0:  # no client: the bid does not exist at this block
+        b = self.market.get_bid(bid_id, block=block)
+        if int(b.client, 16) == 0:  # no client: the bid does not exist at this block
             conn.execute("DELETE FROM bids WHERE bid_id = ?", (bid_id,))
             return
         conn.execute(
             "UPDATE bids SET duration_epochs = ?, open_slots = ?, closed_slots = ?, updated_block = ? "
             "WHERE bid_id = ?",
-            (b[4], b[5], b[6], block, bid_id),
+            (b.duration_epochs, b.open_slots, b.closed_slots, block, bid_id),
         )
 
     def _reload_deal(self, conn: sqlite3.Connection, deal_id: int, block: int) -> None:
-        d = self._view("getDeal", deal_id, block=block)
-        if DealStatus(d[3]) == DealStatus.NONE:
+        d = self.market.get_deal(deal_id, block=block)
+        if d.status == DealStatus.NONE:
             conn.execute("DELETE FROM deals WHERE deal_id = ?", (deal_id,))
             return
+        c = self.market.challenge_of(deal_id, block=block)
         conn.execute(
-            "UPDATE deals SET status = ?, paid_through = ?, paid_epochs = ?, updated_block = ? "
-            "WHERE deal_id = ?",
-            (int(d[3]), d[5], d[6], block, deal_id),
+            "UPDATE deals SET status = ?, end_epoch = ?, paid_through = ?, paid_epochs = ?, collateral = ?, "
+            "failed_epoch = ?, faults = ?, challenge_open = ?, challenge_epoch = ?, challenge_due = ?, "
+            "updated_block = ? WHERE deal_id = ?",
+            (int(d.status), d.end_epoch, d.paid_through, d.paid_epochs, str(d.collateral), d.failed_epoch,
+             d.faults, int(c.open), c.requested_epoch, c.due_epoch, block, deal_id),
+        )  # fmt: skip
+
+    def _reload_reservation(self, conn: sqlite3.Connection, bid_id: int, slot: int, block: int) -> None:
+        fn = self.market.contract.functions.reservationOf(bid_id, slot)
+        raw = rpc_guard(f"Market.reservationOf at block {block}", lambda: fn.call(block_identifier=block))
+        r = reservation_from_named(bid_id, slot, named_output(self.market.abi, "reservationOf", raw))
+        if not r.held:
+            conn.execute("DELETE FROM reservations WHERE bid_id = ? AND slot = ?", (bid_id, slot))
+            return
+        conn.execute(
+            "UPDATE reservations SET hoster = ?, expires_at = ?, updated_block = ? "
+            "WHERE bid_id = ? AND slot = ?",
+            (r.hoster, r.expires_at, block, bid_id, slot),
         )
 
     def _reload_node(self, conn: sqlite3.Connection, role: Role, address: str, block: int) -> None:
-        n = self._view("node", int(role), address, block=block)
-        if NodeStatus(n[4]) == NodeStatus.NONE:
+        fn = self.market.contract.functions.node(int(role), address)
+        raw = rpc_guard(f"Market.node at block {block}", lambda: fn.call(block_identifier=block))
+        n = named_output(self.market.abi, "node", raw)
+        if NodeStatus(n["status"]) == NodeStatus.NONE:
             conn.execute("DELETE FROM nodes WHERE role = ? AND address = ?", (int(role), address))
             return
         conn.execute(
             "UPDATE nodes SET endpoint = ?, status = ?, stake = ?, capacity = ?, updated_block = ? "
             "WHERE role = ? AND address = ?",
-            (n[5], int(n[4]), str(n[0]), n[2], block, int(role), address),
+            (n["endpoint"], int(n["status"]), str(n["stake"]), n["capacity"], block, int(role), address),
         )
 
     # ---------------------------------------------------------------- reads
@@ -240,6 +300,31 @@ class MarketIndex:
             for r in self.db.query("SELECT * FROM deals WHERE bid_id = ? ORDER BY deal_id", (bid_id,))
         ]
 
+    def open_challenges(self, *, hoster: str | None = None) -> list[IndexedDeal]:
+        """Active deals with an open challenge (of ``hoster`` if given), earliest due first."""
+        sql = "SELECT * FROM deals WHERE status = 1 AND challenge_open = 1"
+        params: list[object] = []
+        if hoster is not None:
+            sql += " AND hoster = ?"
+            params.append(Web3.to_checksum_address(hoster))
+        return [_deal(r) for r in self.db.query(sql + " ORDER BY challenge_due, deal_id", params)]
+
+    def reservation(self, bid_id: int, slot: int) -> IndexedReservation | None:
+        row = self.db.query_one("SELECT * FROM reservations WHERE bid_id = ? AND slot = ?", (bid_id, slot))
+        return _reservation_row(row) if row else None
+
+    def reservations(
+        self, *, hoster: str | None = None, bid_id: int | None = None
+    ) -> list[IndexedReservation]:
+        sql, params = "SELECT * FROM reservations WHERE 1 = 1", list[object]()
+        if hoster is not None:
+            sql += " AND hoster = ?"
+            params.append(Web3.to_checksum_address(hoster))
+        if bid_id is not None:
+            sql += " AND bid_id = ?"
+            params.append(bid_id)
+        return [_reservation_row(r) for r in self.db.query(sql + " ORDER BY bid_id, slot", params)]
+
     def nodes(self, role: Role, *, active_only: bool = True) -> list[IndexedNode]:
         sql = "SELECT * FROM nodes WHERE role = ?" + (" AND status = 1" if active_only else "")
         return [_node(r) for r in self.db.query(sql + " ORDER BY address", (int(role),))]
@@ -264,6 +349,7 @@ def _bid(row: sqlite3.Row) -> IndexedBid:
         price_per_epoch=int(row["price_per_epoch"]),
         duration_epochs=row["duration_epochs"],
         cids=[bytes.fromhex(c) for c in json.loads(row["cids"])],
+        roots=[bytes.fromhex(c) for c in json.loads(row["roots"])],
         origins=list(json.loads(row["origins"])),
         open_slots=row["open_slots"],
         closed_slots=row["closed_slots"],
@@ -279,11 +365,20 @@ def _deal(row: sqlite3.Row) -> IndexedDeal:
         hoster=row["hoster"],
         status=DealStatus(row["status"]),
         start_epoch=row["start_epoch"],
-        slot_offset=row["slot_offset"],
+        end_epoch=row["end_epoch"],
         paid_through=row["paid_through"],
         paid_epochs=row["paid_epochs"],
         collateral=int(row["collateral"]),
+        failed_epoch=row["failed_epoch"],
+        faults=row["faults"],
+        challenge_open=bool(row["challenge_open"]),
+        challenge_epoch=row["challenge_epoch"],
+        challenge_due=row["challenge_due"],
     )
+
+
+def _reservation_row(row: sqlite3.Row) -> IndexedReservation:
+    return IndexedReservation(row["bid_id"], row["slot"], row["hoster"], row["expires_at"])
 
 
 def _node(row: sqlite3.Row) -> IndexedNode:
@@ -298,19 +393,23 @@ def _node(row: sqlite3.Row) -> IndexedNode:
 
 
 # ------------------------------------------------------ event application
+#
+# Each handler reads only the event's own args (no RPC: fast backfill).
 
 
 def _ignore(conn: sqlite3.Connection, e: ChainEvent) -> None:
-    """Events the index does not track (Credited, Withdrawn)."""
+    """Events the index does not track (Credited, Withdrawn, ProofSkipped, ...)."""
 
 
 def _bid_posted(conn: sqlite3.Connection, e: ChainEvent) -> None:
     a = e.args
+    roots = [bytes(r).hex() for r in a["roots"]]
     conn.execute(
-        "INSERT OR REPLACE INTO bids VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        "INSERT OR REPLACE INTO bids VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         (
             a["bidId"], a["client"], a["size"], a["slotCount"], str(a["pricePerEpoch"]), a["durationEpochs"],
-            json.dumps([bytes(c).hex() for c in a["cids"]]), json.dumps(list(a["origins"])),
+            json.dumps([bytes(c).hex() for c in a["cids"]]), json.dumps(roots),
+            json.dumps(list(a["origins"])),
             (1 << a["slotCount"]) - 1, e.block, e.block,
         ),
     )  # fmt: skip
@@ -325,20 +424,38 @@ def _slot_bits(conn: sqlite3.Connection, bid_id: int, block: int, *, open_: int 
     )
 
 
-def _slot_accepted(conn: sqlite3.Connection, e: ChainEvent) -> None:
-    a = e.args
-    row = conn.execute("SELECT duration_epochs FROM bids WHERE bid_id = ?", (a["bidId"],)).fetchone()
-    budget = a["endEpoch"] - a["startEpoch"] + 1
-    offset = (row[0] - budget) if row else 0
+def _drop_reservation(conn: sqlite3.Connection, bid_id: int, slot: int) -> None:
+    conn.execute("DELETE FROM reservations WHERE bid_id = ? AND slot = ?", (bid_id, slot))
+
+
+def _slot_reserved(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    bid_id, slot = e.args["bidId"], e.args["slot"]
+    expires = e.args["expiresAt"]
     conn.execute(
-        "INSERT OR REPLACE INTO deals VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        (a["dealId"], a["bidId"], a["slot"], a["hoster"], int(DealStatus.ACTIVE), a["startEpoch"], offset,
-         a["startEpoch"] - 1, str(a["collateral"]), e.block),
+        "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?)",
+        (bid_id, slot, e.args["hoster"], expires, e.block),
+    )
+    conn.execute("UPDATE bids SET updated_block = ? WHERE bid_id = ?", (e.block, bid_id))
+
+
+def _reservation_released(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    _drop_reservation(conn, e.args["bidId"], e.args["slot"])
+
+
+def _slot_filled(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    a = e.args
+    conn.execute(
+        "INSERT OR REPLACE INTO deals (deal_id, bid_id, slot, hoster, status, start_epoch, end_epoch, "
+        "paid_through, paid_epochs, collateral, updated_block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        (a["dealId"], a["bidId"], a["slot"], a["hoster"], int(DealStatus.ACTIVE), a["startEpoch"],
+         a["endEpoch"], a["startEpoch"] - 1, str(a["collateral"]), e.block),
     )  # fmt: skip
+    _drop_reservation(conn, a["bidId"], a["slot"])
     _slot_bits(conn, a["bidId"], e.block, clear=1 << a["slot"])
 
 
 def _slot_cancelled(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    _drop_reservation(conn, e.args["bidId"], e.args["slot"])
     _slot_bits(conn, e.args["bidId"], e.block, close=1 << e.args["slot"])
 
 
@@ -347,9 +464,16 @@ def _slot_reopened(conn: sqlite3.Connection, e: ChainEvent) -> None:
 
 
 def _bid_extended(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    """Open slots' budgets grew (read them with ``slotEpochs``); live deals do not change."""
+    conn.execute("UPDATE bids SET updated_block = ? WHERE bid_id = ?", (e.block, e.args["bidId"]))
+
+
+def _deal_extended(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    a = e.args
     conn.execute(
-        "UPDATE bids SET duration_epochs = ?, updated_block = ? WHERE bid_id = ?",
-        (e.args["durationEpochs"], e.block, e.args["bidId"]),
+        "UPDATE deals SET end_epoch = ?, collateral = CAST(CAST(collateral AS INTEGER) + ? AS TEXT), "
+        "updated_block = ? WHERE deal_id = ?",
+        (a["endEpoch"], int(a["addedCollateral"]), e.block, a["dealId"]),
     )
 
 
@@ -362,25 +486,57 @@ def _deal_settled(conn: sqlite3.Connection, e: ChainEvent) -> None:
     )
 
 
+def _proof_requested(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    epoch, due = e.args["challengeEpoch"], e.args["dueEpoch"]
+    conn.execute(
+        "UPDATE deals SET challenge_open = 1, challenge_epoch = ?, challenge_due = ?, updated_block = ? "
+        "WHERE deal_id = ?",
+        (epoch, due, e.block, e.args["dealId"]),
+    )
+
+
+def _proof_accepted(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    conn.execute(
+        "UPDATE deals SET challenge_open = 0, updated_block = ? WHERE deal_id = ?",
+        (e.block, e.args["dealId"]),
+    )
+
+
+def _proof_missed(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    """A fault: collateral slashed, failedEpoch set; a new challenge follows unless the deal ended
+    (its own ProofRequested / DealFaulted event)."""
+    deal_id, slashed = e.args["dealId"], int(e.args["slashed"])
+    conn.execute(
+        "UPDATE deals SET challenge_open = 0, failed_epoch = challenge_epoch, faults = ?, "
+        "collateral = CAST(MAX(0, CAST(collateral AS INTEGER) - ?) AS TEXT), updated_block = ? "
+        "WHERE deal_id = ?",
+        (e.args["faults"], slashed, e.block, deal_id),
+    )
+    row = conn.execute("SELECT hoster FROM deals WHERE deal_id = ?", (deal_id,)).fetchone()
+    if row and slashed:
+        _stake_delta(conn, row[0], -slashed, e.block)
+
+
+def _stake_delta(conn: sqlite3.Connection, hoster: str, delta: int, block: int) -> None:
+    row = conn.execute("SELECT stake FROM nodes WHERE role = 0 AND address = ?", (hoster,)).fetchone()
+    if row:
+        conn.execute(
+            "UPDATE nodes SET stake = ?, updated_block = ? WHERE role = 0 AND address = ?",
+            (str(int(row[0]) + delta), block, hoster),
+        )
+
+
 def _deal_ended(status: DealStatus) -> Any:
     def apply(conn: sqlite3.Connection, e: ChainEvent) -> None:
         deal_id = e.args["dealId"]
         conn.execute(
-            "UPDATE deals SET status = ?, updated_block = ? WHERE deal_id = ?",
+            "UPDATE deals SET status = ?, challenge_open = 0, updated_block = ? WHERE deal_id = ?",
             (int(status), e.block, deal_id),
         )
         if status == DealStatus.FINISHED:
             row = conn.execute("SELECT bid_id, slot FROM deals WHERE deal_id = ?", (deal_id,)).fetchone()
             if row:
                 _slot_bits(conn, row[0], e.block, close=1 << row[1])
-        if status == DealStatus.FAULTED:  # the collateral left the hoster's stake
-            hoster = e.args["hoster"]
-            row = conn.execute("SELECT stake FROM nodes WHERE role = 0 AND address = ?", (hoster,)).fetchone()
-            if row:
-                conn.execute(
-                    "UPDATE nodes SET stake = ?, updated_block = ? WHERE role = 0 AND address = ?",
-                    (str(int(row[0]) - e.args["slashed"]), e.block, hoster),
-                )
 
     return apply
 
@@ -417,6 +573,16 @@ def _stake_added(conn: sqlite3.Connection, e: ChainEvent) -> None:
     )
 
 
+def _validator_slashed(conn: sqlite3.Connection, e: ChainEvent) -> None:
+    validator, amount = e.args["validator"], int(e.args["amount"])
+    row = conn.execute("SELECT stake FROM nodes WHERE role = 1 AND address = ?", (validator,)).fetchone()
+    if row:
+        conn.execute(
+            "UPDATE nodes SET stake = ?, updated_block = ? WHERE role = 1 AND address = ?",
+            (str(max(0, int(row[0]) - amount)), e.block, validator),
+        )
+
+
 def _exit_announced(conn: sqlite3.Connection, e: ChainEvent) -> None:
     a = e.args
     conn.execute(
@@ -431,13 +597,20 @@ def _node_exited(conn: sqlite3.Connection, e: ChainEvent) -> None:
 
 _APPLY = {
     "BidPosted": _bid_posted,
-    "SlotAccepted": _slot_accepted,
+    "SlotReserved": _slot_reserved,
+    "ReservationReleased": _reservation_released,
+    "SlotFilled": _slot_filled,
     "SlotCancelled": _slot_cancelled,
     "SlotReopened": _slot_reopened,
     "BidExtended": _bid_extended,
+    "DealExtended": _deal_extended,
     "DealSettled": _deal_settled,
+    "ProofRequested": _proof_requested,
+    "ProofAccepted": _proof_accepted,
+    "ProofMissed": _proof_missed,
     "DealFaulted": _deal_ended(DealStatus.FAULTED),
     "DealFinished": _deal_ended(DealStatus.FINISHED),
+    "ValidatorSlashed": _validator_slashed,
     "NodeJoined": _node_joined,
     "NodeUpdated": _node_updated,
     "StakeAdded": _stake_added,

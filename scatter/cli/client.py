@@ -69,7 +69,7 @@ def upload_command(
         None, help="Price per GiB of slot per epoch: 1gwei (default), 500wei..."
     ),
     name: str | None = typer.Option(None, help="Name in your file list (default: the file's name)."),
-    timeout: str = typer.Option("5m", help="How long to wait for hosters to accept and pin."),
+    timeout: str = typer.Option("5m", help="How long to wait for hosters to reserve and fill the slots."),
     abort: bool = typer.Option(
         False, "--abort", help="Give up an unfinished upload of PATH: refund open slots."
     ),
@@ -79,6 +79,9 @@ def upload_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output."),
 ) -> None:
     """Encrypt, erasure-code and store a private file on the market; run again to resume.
+
+    The bid names each shard's CID, possession root and size; each hoster that
+    reserves a slot gets the shard pushed and fills the slot with a proof on chain.
 
     Examples:
       scatter upload report.pdf
@@ -116,7 +119,7 @@ def upload_command(
         f"escrow {_eth(result.escrow)}; took {result.seconds:.1f}s"
     )
     for d in result.deals:
-        console.print(f"  slot {d.slot}: deal {d.deal_id} at {d.endpoint} (pinned)")
+        console.print(f"  slot {d.slot}: deal {d.deal_id} at {d.endpoint} (filled)")
 
 
 def download_command(
@@ -152,19 +155,24 @@ def pin_command(
     replicas: int = typer.Option(3, help="How many hosters keep a copy."),
     duration: str = typer.Option("30d", help="How long: 90s, 12h, 30d..."),
     price: str | None = typer.Option(None, help="Price per GiB per epoch (default 1gwei)."),
-    origin: list[str] | None = typer.Option(None, help="Gateway that has the content now (repeat)."),
-    size: int | None = typer.Option(None, help="Size in bytes (default: read from the first origin)."),
-    wait: bool = typer.Option(False, help="Wait until every replica is accepted and pinned."),
+    origin: list[str] | None = typer.Option(
+        None, help="Gateway that serves the content now (repeat); read once for the possession root."
+    ),
+    size: int | None = typer.Option(None, help="Expected size in bytes (checked against the content)."),
+    wait: bool = typer.Option(False, help="Wait until every replica is filled."),
     timeout: str = typer.Option("5m", help="How long --wait waits."),
     rpc_url: str | None = typer.Option(None, help=RPC_HELP),
     dev_account: int | None = typer.Option(None, help=DEV_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Buy pinning of a public CID: hosters fetch it (from IPFS or --origin) and keep it.
+    """Buy pinning of a public CID: hosters fetch it (from --origin or IPFS), prove it and keep it.
+
+    The content is read once from the origin, every block checked against the
+    CID, to compute its exact size and possession root, which the bid commits to.
 
     Examples:
       scatter pin bafybei... --replicas 3 --duration 30d --origin http://127.0.0.1:8080
-      scatter pin bafkrei... --size 1048576 --wait --json
+      scatter pin bafkrei... --origin https://gw.example --wait --json
     """
     sdk = _sdk(rpc_url, dev_account)
     result = sdk.pin(
@@ -186,7 +194,22 @@ def pin_command(
         f"for {result.duration_epochs} epochs, escrow {_eth(result.escrow)}"
     )
     for d in result.deals:
-        console.print(f"  replica {d.slot}: deal {d.deal_id} at {d.endpoint} (pinned)")
+        console.print(f"  replica {d.slot}: deal {d.deal_id} at {d.endpoint} (filled)")
+
+
+@contextmanager
+def _health_warnings() -> Iterator[None]:
+    """Print the SDK's health warnings as yellow lines on stderr (not Python's warning format)."""
+    import warnings
+
+    from scatter.sdk.health import HealthWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HealthWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, HealthWarning):
+            err_console.print(f"[bold yellow]warning:[/] {w.message}", soft_wrap=True)
 
 
 def ls_command(
@@ -195,11 +218,15 @@ def ls_command(
     dev_account: int | None = typer.Option(None, help=DEV_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """List your files (decrypted from the on-chain registry with your wallet's key).
+    """List your files (decrypted from the on-chain registry with your wallet's key) and their health.
+
+    Health counts the shards held by live deals (filled, not faulted or ended)
+    against the k needed: "6/6 live", "3/6 AT RISK" (k left: one more loss
+    before healing makes the file unrecoverable), "2/6 LOST" (fewer than k).
 
     Examples:
       scatter ls
-      scatter ls --json | jq '.[].name'
+      scatter ls --json | jq '.[] | [.name, .health.label]'
       scatter ls --pending
     """
     sdk = _sdk(rpc_url, dev_account)
@@ -216,7 +243,8 @@ def ls_command(
             if not rows:
                 console.print("no unfinished uploads")
         return
-    files = sdk.ls()
+    with _health_warnings():
+        files = sdk.ls()
     if json_out:
         emit_json([f.to_json() for f in files])
         return
@@ -225,10 +253,25 @@ def ls_command(
         return
     from rich.table import Table
 
-    table = Table("id", "name", "size", "shards", "bid", "versions")
+    table = Table("id", "name", "size", "shards", "health", "bid", "versions")
     for f in files:
-        table.add_row(str(f.file_id), f.name, str(f.size), f.shards, str(f.bid_id), str(f.versions))
+        table.add_row(
+            str(f.file_id),
+            f.name,
+            str(f.size),
+            f.shards,
+            _health_cell(f.health),
+            str(f.bid_id),
+            str(f.versions),
+        )
     console.print(table)
+
+
+def _health_cell(health: Any) -> str:
+    if health is None:
+        return "-"
+    style = {"healthy": "green", "at-risk": "bold yellow", "lost": "bold red"}.get(health.state, "dim")
+    return f"[{style}]{health.label}[/]"
 
 
 def status_command(
@@ -238,7 +281,9 @@ def status_command(
     dev_account: int | None = typer.Option(None, help=DEV_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Show a file's (or a bid's) slots and deals: who holds each shard, pinned, paid through which epoch.
+    """Show a file's (or a bid's) health, slots and deals: who holds each shard, faults, paid through.
+
+    Warns (on stderr) when the file's live shards fell to k or below.
 
     Examples:
       scatter status 7
@@ -254,14 +299,15 @@ def status_command(
             emit_json({"bid": info.to_json(), "deals": [d.to_json() for d in deals]})
             return
         console.print(
-            f"[bold]bid {info.bid_id}[/]: {info.slot_count} slots, open {list(info.open_slots)}, "
-            f"escrow {_eth(info.escrow)}"
+            f"[bold]bid {info.bid_id}[/]: {info.slot_count} slots, open {list(info.open_slots)} "
+            f"(reserved {list(info.reserved_slots)}), escrow {_eth(info.escrow)}"
         )
         _print_deals(deals)
         return
     if ref is None:
         raise ScatterValueError("give a file id or name, or --bid N")
-    st = sdk.status(ref)
+    with _health_warnings():
+        st = sdk.status(ref)
     if json_out:
         emit_json(st.to_json())
         return
@@ -270,17 +316,23 @@ def status_command(
         f"[bold]file {f.file_id}[/] {f.name}: {f.size} bytes, {f.shards}, bid {f.bid_id}, "
         f"{f.versions} version(s)"
     )
-    console.print(f"  epoch {st.current_epoch}: {st.healthy_slots} healthy slots (need {st.needed})")
+    health = _health_cell(st.health)
+    console.print(f"  epoch {st.current_epoch}: {health} (any {st.needed} shards rebuild the file)")
     if st.bid is not None:
-        console.print(f"  open slots {list(st.bid.open_slots)}, escrow left {_eth(st.bid.escrow)}")
+        console.print(
+            f"  open slots {list(st.bid.open_slots)} (reserved {list(st.bid.reserved_slots)}), "
+            f"escrow left {_eth(st.bid.escrow)}"
+        )
     _print_deals(list(st.deals))
 
 
 def _print_deals(deals: list[Any]) -> None:
     for d in sorted(deals, key=lambda d: (d.slot, d.deal_id)):
-        pinned = {True: "pinned", False: "NOT pinned", None: ""}[d.pinned]
+        pinned = {True: " pinned", False: " NOT pinned", None: ""}[d.pinned]
+        live = "live" if d.live else d.status
+        faults = f", {d.faults} missed proof(s)" if d.faults else ""
         console.print(
-            f"  slot {d.slot}: deal {d.deal_id} {d.status} {pinned} hoster {d.hoster} "
+            f"  slot {d.slot}: deal {d.deal_id} {live}{pinned}{faults} hoster {d.hoster} "
             f"paid through {d.paid_through} ({d.paid_epochs} epochs), ends {d.end_epoch}",
             soft_wrap=True,
         )
@@ -294,7 +346,7 @@ def rm_command(
 ) -> None:
     """Stop paying for a file: cancel its open slots (refund) and remove its entry.
 
-    Accepted deals run to their end (hosters locked collateral for them); what
+    Filled deals run to their end (hosters locked collateral for them); what
     they do not earn comes back when they finish.
 
     Examples:
@@ -316,7 +368,10 @@ def cancel_command(
     dev_account: int | None = typer.Option(None, help=DEV_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Cancel open (unaccepted or reopened) slots of your bid; their escrow is credited to you.
+    """Cancel open (unfilled or reopened) slots of your bid; their escrow is credited to you.
+
+    A slot a hoster reserved (it is receiving the content) can be cancelled once
+    the reservation expired; without --slot such slots are left and listed.
 
     Examples:
       scatter cancel 12
@@ -330,6 +385,8 @@ def cancel_command(
         f"bid {bid_id}: cancelled slots {list(result.cancelled_slots)}, refunded {_eth(result.refund)}; "
         "`scatter withdraw` sends it to your wallet"
     )
+    if result.reserved_slots:
+        console.print(f"  slots {list(result.reserved_slots)} are reserved by hosters: cancel them later")
 
 
 def extend_command(
@@ -340,7 +397,12 @@ def extend_command(
     dev_account: int | None = typer.Option(None, help=DEV_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Pay to keep a file (or a bid) stored longer.
+    """Pay to add epochs to the open slots of a file's (or a bid's) bid.
+
+    Only open, unreserved slots grow: a filled deal's end is fixed when it is
+    filled (it changes only with its hoster's signature, extendDeal, which this
+    command does not collect). Extend a bid while slots wait for hosters, or
+    upload again to store a file longer than its deals run.
 
     Examples:
       scatter extend 7 --duration 30d
@@ -359,9 +421,11 @@ def extend_command(
         emit_json(result.to_json())
         return
     console.print(
-        f"bid {result.bid_id}: +{result.extra_epochs} epochs "
-        f"(now {result.duration_epochs}), paid {_eth(result.paid)}"
+        f"bid {result.bid_id}: +{result.extra_epochs} epochs on open slots {list(result.slots)}, "
+        f"paid {_eth(result.paid)}"
     )
+    if result.unchanged_deals:
+        console.print(f"  live deals {list(result.unchanged_deals)} keep the end fixed at their fill")
 
 
 def share_command(

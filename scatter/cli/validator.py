@@ -10,7 +10,7 @@ import typer
 from scatter.cli._output import console, emit_json
 
 validator_app = typer.Typer(
-    help="The validator daemon: check hosters every epoch, sign attestations, report faults.",
+    help="The validator daemon: check its committees' deals every epoch, sign attestations, report.",
     no_args_is_help=True,
 )
 
@@ -40,7 +40,7 @@ def run_command(
     samples: int | None = typer.Option(None, help="c: leaves fetched per deal per epoch (default 8)."),
     deadline: float | None = typer.Option(None, help="Seconds for the c leaves (default min(10, epoch/5))."),
     attempts: int | None = typer.Option(
-        None, help="Attempts per epoch before late/unreachable is fail (default 3)."
+        None, help="Most attempts per deal per epoch; slowness is retried, never fail (default 6)."
     ),
     concurrency: int | None = typer.Option(None, help="Checks in flight (default 64)."),
     max_cpu: str | None = typer.Option(
@@ -53,7 +53,7 @@ def run_command(
         None, help="First epochs of a deal that never get fail (default 1)."
     ),
     report_faults: bool | None = typer.Option(
-        None, "--report-faults/--no-report-faults", help="Send faultFailed/faultMissed (default on)."
+        None, "--report-faults/--no-report-faults", help="Send proof requests and reports (default on)."
     ),
     exclude: str | None = typer.Option(
         None, help="Comma-separated addresses of this operator's hosters/clients: never checked."

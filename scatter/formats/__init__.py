@@ -9,6 +9,9 @@ own ``*_schema`` module, Tahoe-LAFS style):
   Reed-Solomon (zfec) or replication, deterministic, so shards can be healed;
 * :mod:`~scatter.formats.pipeline` — encrypt -> erasure-code -> UnixFS CIDs and
   CARs in one pass over the input; decode; heal; (:mod:`carshard` reads CARs);
+* :mod:`~scatter.formats.possession` (+ :mod:`possession_schema`, tree v1) — each
+  shard's possession root (the bid's commitment), proofs and their check; the
+  keccak runs in WebAssembly (``_merkle/merkle.wasm``);
 * :mod:`~scatter.formats.metadata` (+ :mod:`metadata_schema`, ``SCMD`` v1, CBOR
   record v1) — the encrypted per-file record stored on chain;
 * :mod:`~scatter.formats.keyderiv` — the metadata key from a deterministic
@@ -37,6 +40,8 @@ __all__ = [
     "metadata_schema",
     "params",
     "pipeline",
+    "possession",
+    "possession_schema",
     "shard_schema",
     "sharelink",
     "vectors",

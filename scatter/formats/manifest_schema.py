@@ -1,14 +1,19 @@
-"""The local manifest written by ``scatter encode``, version 1 (JSON).
+"""The local manifest written by ``scatter encode``, version 2 (JSON).
 
 It sits beside the shards and CARs in the output directory and holds the
 content key, so treat it as a secret (it is written with mode 0600)::
 
-    {"format": "scatter-manifest", "version": 1,
+    {"format": "scatter-manifest", "version": 2,
      "name": str, "media_type": str, "size": int, "sha256": hex,
      "content_key": hex, "aead_version": 1, "segment_size": int,
      "erasure": {"codec": "zfec" | "replication", "k": int, "n": int, "block_size": int},
      "ciphertext_length": int,
-     "shards": [{"index": int, "cid": str, "file": str | null, "car": str | null, "size": int}, ...]}
+     "shards": [{"index": int, "cid": str, "file": str | null, "car": str | null, "size": int,
+                 "root": "0x" + 64 hex}, ...]}
+
+Version 2 added each shard's possession root (:mod:`scatter.formats.possession`, the
+``bytes32`` a bid carries beside the CID; ``size`` is the shard's exact byte count).
+Version 1 manifests still load, with ``root`` None: recompute it from the shard.
 
 JSON rather than CBOR here: it is a local file people open and scripts read.
 """
@@ -24,8 +29,8 @@ from scatter.formats.metadata_schema import FileVersion
 from scatter.formats.params import Codec, ErasureParams
 
 FORMAT = "scatter-manifest"
-VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 FILENAME = "manifest.json"
 _CODEC_NAMES = {Codec.ZFEC: "zfec", Codec.REPLICATION: "replication"}
 
@@ -37,6 +42,8 @@ class ShardEntry:
     file: str | None
     car: str | None
     size: int
+    #: The possession root (32 bytes, possession format v1); None when read from a v1 manifest.
+    root: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,17 @@ class Manifest:
     ciphertext_length: int
     shards: tuple[ShardEntry, ...]
     aead_version: int = 1
+
+    @property
+    def roots(self) -> tuple[bytes, ...]:
+        """Each shard's possession root, in shard order (what a bid carries beside the CIDs)."""
+        missing = [s.index for s in self.shards if s.root is None]
+        if missing:
+            raise FormatError(
+                f"manifest has no possession root for shard(s) {missing} (a version-1 manifest); "
+                "re-run scatter encode"
+            )
+        return tuple(s.root for s in self.shards if s.root is not None)
 
     def file_version(self, *, bid_id: int | None = None, created: int = 0) -> FileVersion:
         """The metadata record of this encoding (for the on-chain metadata)."""
@@ -81,7 +99,14 @@ class Manifest:
             "erasure": {"codec": _CODEC_NAMES[e.codec], "k": e.k, "n": e.n, "block_size": e.block_size},
             "ciphertext_length": self.ciphertext_length,
             "shards": [
-                {"index": s.index, "cid": s.cid, "file": s.file, "car": s.car, "size": s.size}
+                {
+                    "index": s.index,
+                    "cid": s.cid,
+                    "file": s.file,
+                    "car": s.car,
+                    "size": s.size,
+                    "root": None if s.root is None else "0x" + s.root.hex(),
+                }
                 for s in self.shards
             ],
         }
@@ -100,6 +125,7 @@ class Manifest:
                 raise FormatError("not a Scatter manifest (format is not 'scatter-manifest')")
             if obj.get("version") not in SUPPORTED_VERSIONS:
                 raise UnsupportedVersionError("manifest", int(obj.get("version", -1)), SUPPORTED_VERSIONS)
+            version = int(obj["version"])
             e = obj["erasure"]
             codec = {v: k for k, v in _CODEC_NAMES.items()}[e["codec"]]
             return cls(
@@ -113,13 +139,20 @@ class Manifest:
                     k=int(e["k"]), n=int(e["n"]), block_size=int(e["block_size"]), codec=codec
                 ),
                 ciphertext_length=int(obj["ciphertext_length"]),
-                shards=tuple(
-                    ShardEntry(int(s["index"]), str(s["cid"]), s["file"], s["car"], int(s["size"]))
-                    for s in obj["shards"]
-                ),
+                shards=tuple(_shard_entry(s, version) for s in obj["shards"]),
                 aead_version=int(obj["aead_version"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, FormatError):
                 raise
             raise FormatError(f"malformed manifest: {exc!r}; re-run scatter encode") from None
+
+
+def _shard_entry(obj: dict[str, Any], version: int) -> ShardEntry:
+    root = None
+    if version >= 2:
+        text = str(obj["root"])
+        if not text.startswith("0x") or len(text) != 66:
+            raise FormatError(f"manifest: shard root {text!r} is not 0x + 64 hex digits")
+        root = bytes.fromhex(text[2:])
+    return ShardEntry(int(obj["index"]), str(obj["cid"]), obj["file"], obj["car"], int(obj["size"]), root)

@@ -3,7 +3,8 @@
 :func:`encode_file` reads the plaintext once; each piece is hashed (sha256 of the
 plaintext), encrypted segment by segment, erasure-coded stripe by stripe, and
 each shard's bytes go to that shard's UnixFS importer (which gives its CID) and
-CAR writer (and, optionally, a raw shard file). Memory stays bounded by a few
+CAR writer, its possession-tree builder (the root a bid commits to, see
+:mod:`scatter.formats.possession`) and, optionally, a raw shard file. Memory stays bounded by a few
 stripes whatever the file size. :func:`decode_dir` reverses it from any k shard
 files; :func:`heal_shard` rebuilds one shard from k others with no key.
 """
@@ -29,6 +30,7 @@ from scatter.formats.erasure import Buffer, Readable, ShardEncoder, ShardSet
 from scatter.formats.errors import BadShardError, FormatError, MismatchedShardsError, NotEnoughShardsError
 from scatter.formats.manifest_schema import FILENAME, Manifest, ShardEntry
 from scatter.formats.params import DEFAULT_SEGMENT_SIZE, ErasureParams
+from scatter.formats.possession import PossessionRoot
 from scatter.ipfs.car import CarWriter
 from scatter.ipfs.cid import cid_str
 from scatter.ipfs.unixfs import UnixFSImporter
@@ -46,18 +48,29 @@ def car_file_name(index: int) -> str:
 
 
 class ShardSink:
-    """Everything that happens to one shard's bytes: UnixFS import, CAR, raw copy."""
+    """Everything that happens to one shard's bytes: UnixFS import, CAR, possession root, raw copy.
 
-    def __init__(self, car: BinaryIO | None = None, raw: BinaryIO | None = None) -> None:
+    ``roots=False`` skips the possession root (``root`` stays None): for callers that
+    only want the CID, and for the benchmark's baseline.
+    """
+
+    def __init__(
+        self, car: BinaryIO | None = None, raw: BinaryIO | None = None, *, roots: bool = True
+    ) -> None:
         self._importer = UnixFSImporter(cid_version=1)
         self._car = CarWriter(car) if car is not None else None
         self._raw = raw
+        self._possession = PossessionRoot() if roots else None
         self.size = 0
+        #: The possession root (32 bytes) once :meth:`finish` ran.
+        self.root: bytes | None = None
 
     def write(self, piece: Buffer) -> None:
         self.size += len(piece)
         if self._raw is not None:
             self._raw.write(piece)
+        if self._possession is not None:
+            self._possession.update(piece)
         blocks = self._importer.write(piece)
         if self._car is not None:
             for block in blocks:
@@ -70,13 +83,16 @@ class ShardSink:
             for block in blocks:
                 self._car.write(block)
             self._car.finish([root])
+        if self._possession is not None:
+            self.root = self._possession.finish()
         return root
 
 
 class _ThreadedSinks:
     """Feeds the sinks from ``workers`` threads (sink i on thread i mod workers): hashing
-    (sha256 per 256 KiB block, GIL-free in hashlib) and file writes overlap with
-    encryption and erasure coding. Queues are bounded, so memory stays a few stripes deep."""
+    (sha256 per 256 KiB block, GIL-free in hashlib; the possession tree's keccak in
+    wasmtime, GIL-free through ctypes) and file writes overlap with encryption and erasure
+    coding. Queues are bounded, so memory stays a few stripes deep."""
 
     _STOP = object()
 
@@ -133,6 +149,8 @@ class EncodeResult:
     ciphertext_length: int
     cids: tuple[CID, ...]
     shard_sizes: tuple[int, ...]
+    #: Each shard's possession root (32 bytes), or None for sinks made with ``roots=False``.
+    roots: tuple[bytes | None, ...] = ()
 
 
 def encode_stream(
@@ -199,6 +217,7 @@ def encode_stream(
         ciphertext_length=ct_length,
         cids=cids,
         shard_sizes=tuple(sink.size for sink in sinks),
+        roots=tuple(sink.root for sink in sinks),
     )
 
 
@@ -215,11 +234,14 @@ def encode_file(
     cars: bool = True,
     overwrite: bool = False,
     progress: Progress | None = None,
+    roots: bool = True,
 ) -> Manifest:
     """Encode ``path`` into ``out_dir``: one CAR per shard and ``manifest.json`` (secret: has the key).
 
     ``shard_files`` also writes each shard's raw bytes (``shard-NNN.scs``), which the
     CAR already contains; useful for tools that want the bytes without IPFS.
+    Each shard's possession root is computed in the same pass (``manifest.roots``);
+    ``roots=False`` skips it (the benchmark's baseline) and leaves them None.
     """
     src = Path(path)
     if not src.is_file():
@@ -239,7 +261,7 @@ def encode_file(
         for i in range(erasure.n):
             raw = stack.enter_context((out / shard_file_name(i)).open("wb")) if shard_files else None
             car = stack.enter_context((out / car_file_name(i)).open("w+b")) if cars else None
-            sinks.append(ShardSink(car=car, raw=raw))
+            sinks.append(ShardSink(car=car, raw=raw, roots=roots))
         f = stack.enter_context(src.open("rb"))
         size = os.fstat(f.fileno()).st_size
         result = encode_stream(
@@ -261,6 +283,7 @@ def encode_file(
                 file=shard_file_name(i) if shard_files else None,
                 car=car_file_name(i) if cars else None,
                 size=result.shard_sizes[i],
+                root=result.roots[i],
             )
             for i, cid in enumerate(result.cids)
         ),
@@ -416,7 +439,7 @@ def decode_dir(
 
 def shard_cid(stream: Readable) -> CID:
     """The CID ``ipfs add --cid-version=1`` gives a shard's bytes."""
-    sink = ShardSink()
+    sink = ShardSink(roots=False)
     while chunk := stream.read(READ_SIZE):
         sink.write(chunk)
     return sink.finish()
@@ -438,7 +461,7 @@ def heal_shard(
     """
     from scatter.formats.erasure import rebuild_shard
 
-    sink = ShardSink(car=car_out, raw=out)
+    sink = ShardSink(car=car_out, raw=out, roots=False)
     for piece in rebuild_shard(sources, index):
         sink.write(piece)
     cid = sink.finish()

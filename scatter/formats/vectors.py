@@ -1,7 +1,9 @@
 """Golden test vectors of every client-side format, made by the real code.
 
 ``python -m scatter.formats.vectors DIR`` writes them as JSON into ``DIR``
-(``tests/testdata/formats``); the tests check that the committed files equal a
+(``tests/testdata/formats``); ``python -m scatter.formats.vectors --possession FILE``
+writes the possession-tree vectors the forge tests read too
+(``tests/testdata/possession_vectors.json``). The tests check that the committed files equal a
 fresh generation and cross-check them by independent routes (a hand-written
 HKDF, raw AES-GCM, eth-account's signer recovery, Node's WebCrypto).
 Everything random in the formats (content key, salt, nonce) is fixed here.
@@ -12,10 +14,12 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_utils.crypto import keccak
 
 from scatter.formats import aead, aead_schema, erasure, keyderiv, metadata, sharelink
 from scatter.formats.metadata_schema import FileMetadata, FileVersion
@@ -130,6 +134,53 @@ def sharelink_vector() -> dict[str, Any]:
     }
 
 
+#: Shard sizes of the possession vectors: edges of one and two segments, odd tails, ~64 KiB.
+POSSESSION_SIZES = (1, 127, 128, 129, 256, 384, 128 * 5 + 7, 4096 + 3, 65536 + 77)
+
+
+def possession_data(size: int) -> bytes:
+    """Deterministic bytes: sha256(b"scatter possession " || counter) blocks, cut to size."""
+    blocks = (size + 31) // 32
+    digest = __import__("hashlib").sha256
+    return b"".join(digest(b"scatter possession " + i.to_bytes(8, "big")).digest() for i in range(blocks))[
+        :size
+    ]
+
+
+def _slicer(data: bytes) -> Callable[[int, int], bytes]:
+    return lambda offset, length: data[offset : offset + length]
+
+
+def possession_vector() -> dict[str, Any]:
+    """Roots, challenges and proofs by the plain-Python reference (not the wasm fast path)."""
+    from scatter.formats import possession, possession_schema
+
+    hasher = possession.ReferenceHasher()
+    cases = []
+    for size in POSSESSION_SIZES:
+        data = possession_data(size)
+        seed = keccak(b"scatter possession seed " + size.to_bytes(8, "big"))
+        indices = possession.challenge_indices(seed, size)
+        proof = possession.build_proof(_slicer(data), size, indices, hasher=hasher)
+        cases.append(
+            {
+                "size": size,
+                "segments": possession.segment_count(size),
+                "depth": possession.depth(size),
+                "data_hex": data.hex(),
+                "root": "0x" + possession.reference_root(data).hex(),
+                "seed": "0x" + seed.hex(),
+                "indices": indices,
+                "proof": "0x" + proof.hex(),
+            }
+        )
+    return {"version": possession_schema.VERSION, "segment": possession_schema.SEGMENT, "cases": cases}
+
+
+def render_possession() -> str:
+    return json.dumps(possession_vector(), indent=1) + "\n"
+
+
 VECTORS = {
     "aead_v1.json": aead_vector,
     "shards_v1.json": shards_vector,
@@ -144,8 +195,11 @@ def render(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--possession":
+        Path(argv[1]).write_text(render_possession(), encoding="utf-8")
+        return 0
     if len(argv) != 1:
-        print("usage: python -m scatter.formats.vectors DIR", file=sys.stderr)
+        print("usage: python -m scatter.formats.vectors DIR | --possession FILE", file=sys.stderr)
         return 2
     target = Path(argv[0])
     target.mkdir(parents=True, exist_ok=True)

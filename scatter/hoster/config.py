@@ -83,6 +83,7 @@ class HosterConfig:
     upload_idle_timeout: float = 20.0  # seconds without a byte before an upload is cut
     max_parallel_uploads: int = 8
     heal: bool = True  # take reopened slots of erasure-coded bids and rebuild the shard
+    content_attempts: int = 20  # fetches/heals of a slot's content before the slot is given up
     log_level: str = "info"
 
     @property
@@ -118,7 +119,7 @@ def _coerce(name: str, value: Any) -> Any:
     if name in ("state_dir", "deployments"):
         return Path(value)
     if name in ("port", "confirmations", "settle_every", "min_duration", "max_duration", "dev_account",
-                "max_parallel_uploads"):  # fmt: skip
+                "max_parallel_uploads", "content_attempts"):  # fmt: skip
         return int(value)
     if name in ("poll_interval", "upload_timeout", "upload_idle_timeout"):
         return float(value)

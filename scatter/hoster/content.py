@@ -1,8 +1,13 @@
-"""Taking content for a deal: the signed CAR upload, a verified fetch, and healing.
+"""Taking content for a slot: the signed CAR upload, a verified fetch, and healing.
 
-Nothing is pinned before it is verified: every block of an upload or a fetch
-is checked against its CID, the DAG's root must be the slot's CID, the file it
-encodes must fit the bid's size, and the pin itself requires the complete DAG.
+Nothing reaches the hoster's store before it is verified. Content lands in a
+scratch store of its own (a temporary directory); there every block is checked
+against its CID, the DAG's root must be the slot's CID, the DAG must be
+consistent and encode exactly the slot's size with no more block bytes than
+that needs, and its possession root must be the slot's
+(:func:`~scatter.hoster.possess.check_shard`). Only then are the DAG's blocks
+copied into the store and pinned. Refused content leaves nothing behind: the
+scratch directory is removed whatever happens.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from multiformats import CID
 
 from scatter.errors import ScatterError, ScatterValueError
 from scatter.formats.pipeline import heal_shard
+from scatter.formats.possession import PossessionCache
 from scatter.formats.shard_schema import HEADER_SIZE, ShardHeader
+from scatter.hoster.possess import ShardMismatch, check_shard
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.car import read_car
 from scatter.ipfs.cid import cid_bytes, cid_str, parse_cid
-from scatter.ipfs.dag import file_size
+from scatter.ipfs.dag import walk_dag
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.exporter import iter_file
 from scatter.ipfs.gateway.client import GatewayClient
@@ -47,12 +54,21 @@ def car_limit(size: int) -> int:
 
 @dataclass(frozen=True)
 class UploadContext:
-    deal_id: int
+    bid_id: int
+    slot: int
     cid: str
     size: int
     client: str
     chain_id: int
     market: str
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Content that matched the slot and is now pinned in the store."""
+
+    size: int
+    cache: PossessionCache
 
 
 def check_upload_headers(headers: Any, ctx: UploadContext, *, now: float | None = None) -> CarUpload:
@@ -68,13 +84,13 @@ def check_upload_headers(headers: Any, ctx: UploadContext, *, now: float | None 
         raise UploadRejected(403, "upload signature has expired")
     if size <= 0 or size > car_limit(ctx.size):
         raise UploadRejected(413, f"CAR of {size} bytes exceeds the limit for this slot")
-    upload = CarUpload(ctx.deal_id, cid_bytes(parse_cid(ctx.cid)), sha, size, expires)
+    upload = CarUpload(ctx.bid_id, ctx.slot, cid_bytes(parse_cid(ctx.cid)), sha, size, expires)
     try:
         signer = upload.signer(signature, ctx.chain_id, ctx.market)
     except ScatterValueError as exc:
         raise UploadRejected(403, str(exc)) from None
     if signer.lower() != ctx.client.lower():
-        raise UploadRejected(403, "upload not signed by the bid's client for this deal and CID")
+        raise UploadRejected(403, "upload not signed by the bid's client for this slot and CID")
     return upload
 
 
@@ -106,8 +122,43 @@ async def spool_body(chunks: AsyncIterator[bytes], upload: CarUpload, out: Binar
         raise UploadRejected(400, "body does not hash to the signed sha256")
 
 
-def import_verified_car(store: BlockStore, path: Path, cid: str, max_size: int) -> int:
-    """Import the CAR at ``path`` if its only root is ``cid``; pin once complete. Returns the file size."""
+class Scratch:
+    """A throw-away block store in ``directory`` (removed on exit, whatever happened)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __enter__(self) -> EmbeddedBlockStore:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._store = EmbeddedBlockStore(self.directory / "blocks", durable=False)
+        return self._store
+
+    def __exit__(self, *exc: object) -> None:
+        self._store.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def keep_checked(
+    store: BlockStore, scratch: BlockStore, root: CID, size: int, possession_root: bytes
+) -> Checked:
+    """Check the DAG of ``root`` in ``scratch`` against the slot (:func:`check_shard`), then copy its
+    blocks into ``store`` and pin it. Raises :class:`UploadRejected` (nothing copied) otherwise."""
+    try:
+        cache = check_shard(scratch, root, size, possession_root)
+    except ShardMismatch as exc:
+        raise UploadRejected(422, str(exc)) from None
+    store.put_many(walk_dag(root, scratch, verify=False))
+    try:
+        store.pin(root)
+    except ScatterError as exc:
+        raise UploadRejected(400, f"cannot pin: {exc}") from None
+    return Checked(size, cache)
+
+
+def import_checked_car(store: BlockStore, work: Path, path: Path, cid: str, size: int,
+                       possession_root: bytes) -> Checked:  # fmt: skip
+    """Import the CAR at ``path`` if its only root is ``cid`` and its DAG matches the slot
+    (exact ``size``, ``possession_root``); pin it. Nothing is kept otherwise."""
     want = parse_cid(cid)
     with path.open("rb") as f:
         try:
@@ -116,27 +167,12 @@ def import_verified_car(store: BlockStore, path: Path, cid: str, max_size: int) 
             raise UploadRejected(400, f"not a valid CAR: {exc}") from None
     if roots != [want]:
         raise UploadRejected(400, f"CAR root is {', '.join(map(cid_str, roots))}, the slot names {cid}")
-    with path.open("rb") as f:
+    with Scratch(work) as scratch, path.open("rb") as f:
         try:
-            store.import_car(f, pin=False)
+            scratch.import_car(f, pin=False)
         except ScatterValueError as exc:  # a block that does not match its CID, a malformed section
             raise UploadRejected(400, f"CAR rejected: {exc}") from None
-    return pin_checked(store, want, max_size)
-
-
-def pin_checked(store: BlockStore, root: CID, max_size: int) -> int:
-    """Pin ``root`` (its DAG must be complete here) if its file fits ``max_size``."""
-    try:
-        size = file_size(root, store)
-    except ScatterError as exc:
-        raise UploadRejected(400, f"DAG incomplete or malformed: {exc}") from None
-    if size is not None and size > max_size:
-        raise UploadRejected(413, f"content is {size} bytes, the bid pays for {max_size}")
-    try:
-        store.pin(root)
-    except ScatterError as exc:
-        raise UploadRejected(400, f"cannot pin: {exc}") from None
-    return size if size is not None else 0
+        return keep_checked(store, scratch, want, size, possession_root)
 
 
 def multiaddr_url(addr: str) -> str | None:
@@ -182,13 +218,16 @@ def gateway_bases(urls: Sequence[str]) -> list[str]:
     return bases
 
 
-async def fetch_verified(store: BlockStore, cid: str, sources: Sequence[str], max_size: int,
-                         *, timeout: float = 60.0) -> int:  # fmt: skip
-    """Fetch the DAG of ``cid`` from Trustless Gateways (every block verified), then pin it."""
+async def fetch_checked(store: BlockStore, work: Path, cid: str, sources: Sequence[str], size: int,
+                        possession_root: bytes, *, timeout: float = 60.0) -> Checked:  # fmt: skip
+    """Fetch the DAG of ``cid`` from Trustless Gateways (every block verified) into a scratch
+    store, check it against the slot, then keep and pin it."""
     root = parse_cid(cid)
-    async with GatewayClient(list(sources), timeout=timeout) as client:
-        await client.fetch_dag(root, store, pin=False)
-    return await asyncio.to_thread(pin_checked, store, root, max_size)
+
+    with Scratch(work) as scratch:
+        async with GatewayClient(list(sources), timeout=timeout) as client:
+            await client.fetch_dag(root, scratch, pin=False)
+        return await asyncio.to_thread(keep_checked, store, scratch, root, size, possession_root)
 
 
 class _IterReader(io.RawIOBase):
@@ -221,12 +260,13 @@ def _read_head(root: CID, store: BlockStore) -> bytes:
 
 
 async def heal(store: BlockStore, work_dir: Path, *, cids: Sequence[str], slot: int,
-               sources: dict[int, list[str]], max_size: int, timeout: float = 60.0) -> int:  # fmt: skip
+               sources: dict[int, list[str]], size: int, possession_root: bytes,
+               timeout: float = 60.0) -> Checked:  # fmt: skip
     """Rebuild shard ``slot`` from any k other shards fetched from ``sources`` (slot → gateways).
 
     The shards are fetched into a scratch store (verified block by block), the
     missing shard is rebuilt with no key, its CID must be the slot's, then its
-    CAR is imported and pinned. Returns the shard's size.
+    CAR is checked against the slot (size, possession root), imported and pinned.
     """
     shutil.rmtree(work_dir, ignore_errors=True)
     scratch = EmbeddedBlockStore(work_dir / "blocks", durable=False)
@@ -256,7 +296,7 @@ async def heal(store: BlockStore, work_dir: Path, *, cids: Sequence[str], slot: 
                 f"not enough shards to heal slot {slot} ({len(have)}): " + "; ".join(errors)[:300]
             )
 
-        def rebuild() -> int:
+        def rebuild() -> Checked:
             car_path = work_dir / "healed.car"
             streams = [_shard_stream(r, scratch) for r in have[:k]]
             try:
@@ -265,7 +305,7 @@ async def heal(store: BlockStore, work_dir: Path, *, cids: Sequence[str], slot: 
             finally:
                 for s in streams:
                     s.close()
-            return import_verified_car(store, car_path, cids[slot], max_size)
+            return import_checked_car(store, work_dir / "check", car_path, cids[slot], size, possession_root)
 
         return await asyncio.to_thread(rebuild)
     finally:

@@ -1,11 +1,15 @@
 """The hoster daemon: a thin asyncio loop over the library.
 
-Each tick: settle the transaction journal with the chain, make sure the node is
-registered, apply confirmed market events to the index, bring this hoster's
-deals in line with the index, carry out operator requests, accept matching
-slots, start taking content for new deals (fetch or heal), settle the deals
-whose range is due, finish deals past their end and unpin, withdraw above the
-threshold. Every step reads durable state, so a tick may die at any point and
+Each tick (Market version 2, docs/trust.md): settle the transaction journal
+with the chain, make sure the node is registered, apply confirmed market events
+to the index, bring this hoster's deals in line with the index, answer the
+possession challenges of its deals (first: the one deadline that costs
+collateral), carry out operator requests, take matching open slots (reserve
+one for a private push; fetch or heal public and reopened ones), fill the slots
+whose content was checked with a proof (collateral is locked only then),
+release reservations the client never pushed to (collecting the fee), settle
+the deals whose range is due, finish deals past their end and unpin, withdraw
+above the threshold. Every step reads durable state, so a tick may die at any point and
 the next process picks up where it stopped. The HTTP endpoint (gateway, upload,
 pin status, health, metrics) runs on the same loop.
 
@@ -41,8 +45,18 @@ from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.chain.deployments import Deployment, find_deployment
 from scatter.chain.index import IndexedBid, MarketIndex
-from scatter.chain.market import DealStatus, Market, NodeStatus, Role
+from scatter.chain.market import (
+    MAX_PROOF_BATCH,
+    Challenge,
+    DealStatus,
+    Market,
+    NodeStatus,
+    Role,
+    fill_seed,
+    prove_many_calldata,
+)
 from scatter.chain.params import MarketParams
+from scatter.chain.tx import rpc_guard
 from scatter.daemon.backoff import RETRYABLE, Backoff
 from scatter.daemon.logs import log_event
 from scatter.daemon.state import StateDB
@@ -51,41 +65,70 @@ from scatter.hoster.api import create_app
 from scatter.hoster.attest import AttestationCollector, Validator
 from scatter.hoster.config import HosterConfig
 from scatter.hoster.content import (
+    Checked,
     UploadContext,
     UploadRejected,
     check_upload_headers,
-    fetch_verified,
+    fetch_checked,
     gateway_bases,
     heal,
-    import_verified_car,
+    import_checked_car,
     spool_body,
 )
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.metrics import HosterMetrics
+from scatter.hoster.possess import ProofKeeper, ShardMismatch, check_shard
 from scatter.hoster.settle import Due, Settler, subject_deals
 from scatter.hoster.state import (
+    ABANDONED,
     AWAITING,
     DROPPED,
     ENDED,
+    FETCH,
+    FETCHING,
+    FILLED,
+    FILLING,
+    HEAL,
+    HEALING,
+    LIVE_SLOT,
+    LOST,
     PINNED,
+    PUSH,
+    RELEASED,
+    RESERVED,
+    RESERVING,
+    VERIFIED,
     DealView,
     HosterState,
     LocalDeal,
+    SlotJob,
     earned_wei,
     holding_views,
 )
 from scatter.hoster.txjournal import TxJournal
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.cid import cid_str, parse_cid
-from scatter.ipfs.dag import file_size
 from scatter.ipfs.errors import BlockNotFoundError
-from scatter.protocol.hoster_api import PinStatus
+from scatter.protocol.hoster_api import SlotStatus
 
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger("scatter.hoster")
 READY_FILE = "hoster.json"
-LOST_RACE = {"SlotNotOpen", "NoOpenSlots", "HosterAlreadyInBid"}
+RECHECK_S = 5.0  # seconds before a bid whose slots this hoster passed over is looked at again
+LOST_RACE = {"SlotNotOpen", "SlotIsReserved", "HosterAlreadyInBid", "SlotExhausted", "NoReservation"}
+
+
+def _split_key(key: str) -> tuple[int, int]:
+    """``"bid:slot"`` -> (bid, slot): the journal subject of a slot's reserve, fill and release."""
+    bid, slot = key.split(":")
+    return int(bid), int(slot)
+
+
+def _proof_item(deal_id: int, c: Challenge) -> str:
+    """One deal's part of a ``prove`` journal subject: the deal and its challenge, so a new
+    challenge of the same deal (after a fault) is answered again."""
+    return f"{deal_id}@{c.seed.hex()[-16:]}"
 
 
 def resolve_account(config: HosterConfig) -> LocalAccount:
@@ -124,7 +167,13 @@ class Hoster:
         self._send_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hoster-send")
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retry_at: dict[str, float] = {}
-        self._deal_locks: dict[int, asyncio.Lock] = {}
+        self._slot_locks: dict[str, asyncio.Lock] = {}
+        self._tries: dict[str, int] = {}
+        self._open: dict[int, Challenge] = {}  # open challenges of this hoster's deals
+        self._polled = False  # challengeOf read for every live deal since this process started
+        self._committees: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
+        self._now = 0  # timestamp and number of the latest block (read each tick)
+        self._head = 0
         self._last_ok = 0.0
         self._rpc_down = False
         self._last_error = ""
@@ -148,6 +197,7 @@ class Hoster:
         self.params: MarketParams
         self.deployment: Deployment
         self.store: BlockStore
+        self.keeper: ProofKeeper
         self.w3: Web3
 
     # ------------------------------------------------------------ lifecycle
@@ -162,8 +212,9 @@ class Hoster:
             await self._shutdown()
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: already stopped
+                self._loop.call_soon_threadsafe(self._stop.set)
 
     async def _chain(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking web3 call on the daemon's one chain thread."""
@@ -217,6 +268,7 @@ class Hoster:
         self.journal = TxJournal(self.db, self.w3, self.account, max_fee_per_gas_cap=cfg.max_fee_per_gas_cap,
                                  on_bump=lambda _: self.metrics.fee_bumps.inc())  # fmt: skip
         self.store = open_store(cfg)
+        self.keeper = ProofKeeper(cfg.state_dir / "possession", self.store)
         # Keep-alive connections to every validator, enough for all settlements in flight.
         limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
         self._http = httpx.AsyncClient(timeout=10.0, limits=limits, trust_env=False)
@@ -310,10 +362,15 @@ class Hoster:
         await self._ensure_joined()
         await self._chain(self.index.sync)
         self._epoch = await self._chain(self.market.current_epoch)
+        head = await self._chain(self.w3.eth.get_block, "latest")
+        self._now, self._head = int(head["timestamp"]), int(head["number"])
         self._reconcile_deals()
+        await self._prove_due()  # first: a proof window is the one deadline that costs collateral
         await self._handle_requests()
-        await self._accept_slots()
+        await self._take_slots()
         self._start_content_tasks()
+        await self._fill_verified()
+        await self._release_expired()
         await self._settle_due()
         await self._finish_ended()
         await self._auto_withdraw()
@@ -353,32 +410,62 @@ class Hoster:
                 log_event(
                     log, "transaction reorganised away", logging.WARNING, kind=rec.kind, subject=rec.subject
                 )
+                if rec.kind == "reserve":  # the reservation is gone: so is the slot job
+                    bid_id, slot = _split_key(rec.subject)
+                    self.state.set_job(bid_id, slot, LOST, only_from=(RESERVING, RESERVED),
+                                       note="reserve reorganised away")  # fmt: skip
         for rec, receipt in await self._chain(self.journal.reconcile):
-            if rec.kind == "accept":
-                self._accept_outcome(int(rec.subject), receipt)
-            elif receipt is not None and receipt["status"] != 1:
+            ok = receipt is not None and receipt["status"] == 1
+            if rec.kind == "reserve":
+                self._reserve_outcome(rec.subject, receipt if ok else None)
+            elif rec.kind == "fill":
+                self._fill_outcome(rec.subject, receipt if ok else None)
+            elif rec.kind == "release" and ok:
+                bid_id, slot = _split_key(rec.subject)
+                self.state.set_job(
+                    bid_id, slot, RELEASED, only_from=(RESERVED,), note="reservation fee collected"
+                )
+                self.metrics.reservations.labels("released").inc()
+            if receipt is not None and not ok:
                 log_event(log, "transaction reverted", logging.WARNING, kind=rec.kind, subject=rec.subject,
                           tx="0x" + rec.tx_hash.hex())  # fmt: skip
 
-    def _accept_outcome(self, bid_id: int, receipt: TxReceipt | None) -> None:
-        if receipt is None or receipt["status"] != 1:
-            self.metrics.accept_races_lost.inc()
-            log_event(log, "accept lost", bid_id=bid_id, reason="reverted or dropped (slot taken first)")
+    def _reserve_outcome(self, key: str, receipt: TxReceipt | None) -> None:
+        bid_id, slot = _split_key(key)
+        if receipt is None:
+            self.metrics.races_lost.inc()
+            self.state.set_job(bid_id, slot, LOST, only_from=(RESERVING,), note="reserve reverted or dropped")
+            log_event(log, "reserve lost", bid_id=bid_id, slot=slot)
             return
-        events = self.market.contract.events.SlotAccepted().process_receipt(receipt)
-        for ev in events:
-            a = ev["args"]
-            if a["hoster"] != self.address:
-                continue
-            bid = self.index.bid(bid_id)
-            if bid is None:
-                continue
-            self._add_deal(int(a["dealId"]), bid, int(a["slot"]), int(receipt["blockNumber"]))
+        for ev in self.market.events(receipt, "SlotReserved"):
+            if ev["hoster"] == self.address and int(ev["slot"]) == slot:
+                self.state.set_job(bid_id, slot, RESERVED, only_from=(RESERVING,),
+                                   reserved_until=int(ev["expiresAt"]))  # fmt: skip
+                self.metrics.reservations.labels("made").inc()
+                log_event(log, "slot reserved", bid_id=bid_id, slot=slot, until=int(ev["expiresAt"]))
 
-    def _add_deal(self, deal_id: int, bid: IndexedBid, slot: int, block: int) -> None:
-        cid = cid_str(parse_cid(bid.cid_of_slot(slot)))
-        if self.state.add_deal(deal_id, bid.bid_id, slot, cid, bid.size, bid.client, block):
-            log_event(log, "deal accepted", deal_id=deal_id, bid_id=bid.bid_id, slot=slot, cid=cid)
+    def _fill_outcome(self, key: str, receipt: TxReceipt | None) -> None:
+        bid_id, slot = _split_key(key)
+        if receipt is None:
+            # a race lost after the estimate, or the seed block aged out: check again, then retry
+            self.state.set_job(bid_id, slot, VERIFIED, only_from=(FILLING,), note="fill reverted or dropped")
+            self._later(f"fill:{key}", max(1.0, self._epoch_s / 2))
+            return
+        for ev in self.market.events(receipt, "SlotFilled"):
+            if ev["hoster"] == self.address and int(ev["slot"]) == slot:
+                self._filled(bid_id, slot, int(ev["dealId"]), int(receipt["blockNumber"]))
+
+    def _filled(self, bid_id: int, slot: int, deal_id: int, block: int) -> None:
+        job = self.state.job(bid_id, slot)
+        if job is None:
+            return
+        if self.state.add_deal(deal_id, bid_id, slot, job.cid, job.size, job.client, block):
+            self.state.set_state(deal_id, PINNED, nbytes=job.bytes or job.size, source=job.mode)
+            log_event(log, "slot filled", deal_id=deal_id, bid_id=bid_id, slot=slot, cid=job.cid)
+        if job.state != FILLED:
+            self.state.set_job(bid_id, slot, FILLED, deal_id=deal_id)
+            if job.mode == PUSH:
+                self.metrics.reservations.labels("filled").inc()
 
     # ----------------------------------------------------------------- join
 
@@ -427,194 +514,371 @@ class Hoster:
             (self.address,),
         ):
             local = self.state.deal(deal_id)
-            if local is None:
+            if local is None:  # filled on chain, receipt not read here (a crash in between)
                 d = self.index.deal(deal_id)
-                bid = self.index.bid(d.bid_id) if d is not None else None
-                if d is not None and bid is not None:
-                    self._add_deal(deal_id, bid, d.slot, cp)
+                if d is not None:
+                    self._filled(d.bid_id, d.slot, deal_id, cp)
             else:
                 self._end_deal(local, "finished" if status == DealStatus.FINISHED else "faulted")
         self._views = holding_views(self.state.db)
         for v in self._views:
             if v.local.accepted_block <= cp and v.hoster != self.address:
-                self._end_deal(v.local, "accept reorganised away", state=DROPPED)
+                self._end_deal(v.local, "fill reorganised away", state=DROPPED)
         self._views = [v for v in self._views if v.hoster == self.address]
 
     def _end_deal(self, local: LocalDeal, why: str, *, state: str = ENDED) -> None:
-        """Stop taking content, unpin (unless another deal holds the CID), then record the end:
-        a crash in between leaves the deal holding, and the next tick ends it again."""
-        task = self._tasks.get(f"content:{local.deal_id}")
-        if task is not None:
-            task.cancel()
+        """Unpin (unless another deal or slot here holds the CID), then record the end: a crash in
+        between leaves the deal holding, and the next tick ends it again."""
+        self.state.set_state(local.deal_id, ENDED if state == ENDED else state, note=why)
         if not self.state.other_deals_hold(local.cid, local.deal_id):
-            with contextlib.suppress(BlockNotFoundError):
-                self.store.unpin(parse_cid(local.cid))
-        self.state.set_state(local.deal_id, state, note=why)
+            self._drop_content(local.cid)
         log_event(
             log, "deal ended", deal_id=local.deal_id, bid_id=local.bid_id, reason=why, unpinned=local.cid
         )
+
+    def _drop_content(self, cid: str) -> None:
+        """Unpin ``cid``, forget its possession cache, and collect garbage now and then."""
+        root = parse_cid(cid)
+        with contextlib.suppress(BlockNotFoundError):
+            self.store.unpin(root)
+        self.keeper.forget(root)
         if time.monotonic() - self._last_gc > 30:
             self._last_gc = time.monotonic()
             self._spawn("gc", asyncio.to_thread(self.store.gc))  # type: ignore[arg-type]
 
-    # -------------------------------------------------------------- accept
+    # ----------------------------------------------------------- take slots
 
-    def _taken_bytes(self) -> int:
-        used = self.state.used_bytes()
-        # one bid per subject: a fee-bumped accept is pending twice (original and replacement)
-        for subject in {rec.subject for rec in self.journal.pending() if rec.kind == "accept"}:
-            bid = self.index.bid(int(subject))
-            used += bid.size if bid is not None else 0
-        return used
+    def _slot_mode(self, bid: IndexedBid, slot: int) -> tuple[str | None, str]:
+        """How this hoster would take the content of ``slot``, or why it would not."""
+        past = [d for d in self.index.deals_of_bid(bid.bid_id) if d.slot == slot]
+        live_others = [d for d in self.index.deals_of_bid(bid.bid_id) if d.status == DealStatus.ACTIVE]
+        if len(bid.cids) > 1 and past:
+            return (HEAL, "") if self.config.heal else (None, "reopened shard slot and healing is off")
+        if gateway_bases(bid.origins) or (past and live_others):
+            return FETCH, ""
+        return PUSH, ""
 
-    def _choose_slot(self, bid: IndexedBid) -> tuple[int | None, str]:
-        """An open slot this hoster takes, or why not."""
+    def _choose_slot(self, bid: IndexedBid) -> tuple[int | None, str, str]:
+        """(slot, mode, why not) for an open slot this hoster would take."""
         if bid.client == self.address:
-            return None, "own bid"
+            return None, "", "own bid"
         if self.state.in_bid(bid.bid_id):
-            return None, "already in this bid"
-        slots = bid.open_slot_indexes()
+            return None, "", "already holds a live slot of this bid"
         start = int(self.address, 16) % bid.slot_count
-        ordered = sorted(slots, key=lambda s: (s - start) % bid.slot_count)
         reason = "no open slot"
-        for slot in ordered:
+        for slot in sorted(bid.open_slot_indexes(), key=lambda s: (s - start) % bid.slot_count):
+            held = self.index.reservation(bid.bid_id, slot)
+            if held is not None and held.expires_at > self._now:
+                reason = "reserved by another hoster"
+                continue
             cid = cid_str(parse_cid(bid.cid_of_slot(slot)))
             why = self.config.filter.rejects(
-                size=bid.size,
-                price_per_epoch=bid.price_per_epoch,
-                duration=bid.duration_epochs,
-                client=bid.client,
-                cid=cid,
-            )
+                size=bid.size, price_per_epoch=bid.price_per_epoch, duration=bid.duration_epochs,
+                client=bid.client, cid=cid,
+            )  # fmt: skip
             if why is not None:
                 reason = why
                 continue
-            erasure = len(bid.cids) > 1
-            reopened = any(d.slot == slot for d in self.index.deals_of_bid(bid.bid_id))
-            if erasure and reopened and not self.config.heal:
-                reason = "reopened shard slot and healing is off"
+            mode, why = self._slot_mode(bid, slot)
+            if mode is None:
+                reason = why
                 continue
-            return slot, ""
-        return None, reason
+            return slot, mode, ""
+        return None, "", reason
 
-    async def _accept_slots(self) -> None:
+    def _promised_collateral(self) -> int:
+        return sum(j.max_collateral for j in self.state.jobs(LIVE_SLOT))
+
+    async def _take_slots(self) -> None:
+        """Start work on open slots that match: reserve (private push) or fetch/heal (then fill).
+        Nothing is locked here: collateral is locked only by ``fill``, after the content checked."""
         if not self._joined:
             return
-        free = self.config.capacity - self._taken_bytes()
-        cp = self.index.checkpoint().block
-        sent = 0
+        free = self.config.capacity - self.state.used_bytes()
+        stake: int | None = None
+        started = 0
         for bid in self.index.open_bids():
-            key = f"accept:{bid.bid_id}"
-            if sent >= 64 or not self._due(key) or bid.size > free:
+            key = f"take:{bid.bid_id}"
+            if started >= 64 or not self._due(key) or bid.size > free:
                 continue
-            if self.journal.live("accept", str(bid.bid_id), confirmed_block=cp) is not None:
-                continue
-            slot, why = self._choose_slot(bid)
+            slot, mode, why = self._choose_slot(bid)
             if slot is None:
-                self._later(key, 3600 if why in ("own bid", "already in this bid") else 60.0)
+                self._later(key, 3600.0 if why == "own bid" else RECHECK_S)
                 continue
-            fn = self.market.contract.functions.accept(bid.bid_id, slot)
-            try:
-                rec = await self._chain(self.journal.send, "accept", str(bid.bid_id), fn)
-            except ContractError as exc:
-                if exc.error_name in LOST_RACE:
-                    self.metrics.accept_races_lost.inc()
-                    log_event(log, "accept lost", bid_id=bid.bid_id, slot=slot, reason=exc.error_name)
-                    self._later(key, max(1.0, 2 * self.config.poll_interval))  # other slots may be open
-                else:
-                    log_event(log, "accept refused", logging.WARNING, bid_id=bid.bid_id, slot=slot,
-                              error=str(exc).splitlines()[0])  # fmt: skip
-                    self._later(key, 60.0)
+            epochs = await self._chain(self.market.slot_epochs, bid.bid_id, slot)
+            collateral = self.params.collateral(bid.price_per_epoch, epochs)
+            if stake is None:
+                node = await self._chain(self.market.node, Role.HOSTER, self.address)
+                stake = node.free_stake - self._promised_collateral()
+            if epochs == 0 or collateral > stake:
+                self._later(key, RECHECK_S)
                 continue
-            self.metrics.txs.labels("accept").inc()
-            log_event(log, "accept sent", bid_id=bid.bid_id, slot=slot, tx="0x" + rec.tx_hash.hex())
+            cid = cid_str(parse_cid(bid.cid_of_slot(slot)))
+            first = {PUSH: RESERVING, FETCH: FETCHING, HEAL: HEALING}[mode]
+            started_job = self.state.add_job(
+                bid.bid_id, slot, cid=cid, root=bid.root_of_slot(slot), size=bid.size, client=bid.client,
+                mode=mode, state=first, max_collateral=collateral,
+            )  # fmt: skip
+            if not started_job:
+                continue
+            if mode == PUSH and not await self._reserve(bid.bid_id, slot, collateral):
+                continue
+            log_event(log, "slot taken", bid_id=bid.bid_id, slot=slot, mode=mode, collateral_wei=collateral)
             free -= bid.size
-            sent += 1
+            stake -= collateral
+            started += 1
+
+    async def _reserve(self, bid_id: int, slot: int, collateral: int) -> bool:
+        key = f"{bid_id}:{slot}"
+        fn = self.market.contract.functions.reserve(bid_id, slot, collateral)
+        try:
+            rec = await self._chain(self.journal.send, "reserve", key, fn)
+        except ContractError as exc:  # estimated first: nothing was sent
+            self.metrics.races_lost.inc()
+            self.state.set_job(bid_id, slot, LOST, note=f"reserve refused: {exc.error_name or exc}"[:200])
+            self._later(f"take:{bid_id}", max(1.0, 2 * self.config.poll_interval))
+            log_event(log, "reserve lost", bid_id=bid_id, slot=slot, reason=exc.error_name)
+            return False
+        self.metrics.txs.labels("reserve").inc()
+        log_event(log, "reserve sent", bid_id=bid_id, slot=slot, tx="0x" + rec.tx_hash.hex())
+        return True
 
     # ------------------------------------------------------------- content
 
     def _start_content_tasks(self) -> None:
-        awaiting = self.state.deals([AWAITING])
-        pinned = {cid_str(c) for c in self.store.pins()} if awaiting else set()
-        for local in awaiting:
-            key = f"content:{local.deal_id}"
+        pinned = {cid_str(c) for c in self.store.pins()}
+        for job in self.state.jobs([RESERVED, FETCHING, HEALING]):
+            key = f"content:{job.key}"
             if not self._due(key):
                 continue
-            if local.cid in pinned:  # pinned before a crash, or held for another deal
-                self._pinned(local, file_size(parse_cid(local.cid), self.store) or 0, "store")
+            if job.cid in pinned:  # pinned before a crash, or held for another slot: check it again
+                self._spawn(key, self._recheck(job))
                 continue
-            bid = self.index.bid(local.bid_id)
+            if job.state == RESERVED:
+                continue  # waits for the client's push
+            bid = self.index.bid(job.bid_id)
             if bid is None:
                 continue
-            others = [d for d in self.index.deals_of_bid(bid.bid_id)
-                      if d.deal_id != local.deal_id and d.status == DealStatus.ACTIVE]  # fmt: skip
             endpoints: dict[int, list[str]] = {}
-            for d in others:
-                node = self.index.node(Role.HOSTER, d.hoster)
-                if node is not None:
+            for d in self.index.deals_of_bid(bid.bid_id):
+                node = self.index.node(Role.HOSTER, d.hoster) if d.status == DealStatus.ACTIVE else None
+                if node is not None and d.hoster != self.address:
                     endpoints.setdefault(d.slot, []).append(node.endpoint)
-            if len(bid.cids) > 1:
-                reopened = any(d.slot == local.slot for d in self.index.deals_of_bid(bid.bid_id)
-                               if d.deal_id != local.deal_id)  # fmt: skip
-                if reopened and self.config.heal:
-                    self._spawn(key, self._heal(local, bid, endpoints))
+            if job.state == HEALING:
+                self._spawn(key, self._heal(job, bid, endpoints))
                 continue
             sources = gateway_bases(bid.origins) + list(self.config.fetch_gateways)
-            sources += [e for eps in endpoints.values() for e in eps]
+            sources += [e for slot, eps in endpoints.items() if len(bid.cids) == 1 for e in eps]
             if sources:
-                self._spawn(key, self._fetch(local, sources))
+                self._spawn(key, self._fetch(job, sources))
 
-    async def _fetch(self, local: LocalDeal, sources: list[str]) -> None:
-        key = f"content:{local.deal_id}"
-        try:
-            size = await fetch_verified(self.store, local.cid, sources, local.size)
-        except ScatterError as exc:
+    def _content_failed(self, job: SlotJob, what: str, exc: BaseException) -> None:
+        key = f"content:{job.key}"
+        tries = self._tries.get(key, 0) + 1
+        self._tries[key] = tries
+        if tries >= self.config.content_attempts:
+            self.state.set_job(job.bid_id, job.slot, ABANDONED, note=f"{what} failed {tries} times")
+        else:
             self._later(key, max(2.0, self._epoch_s))
-            log_event(log, "fetch failed", logging.WARNING, deal_id=local.deal_id, cid=local.cid,
-                      error=str(exc).splitlines()[0][:200])  # fmt: skip
-            return
-        self._pinned(local, size, "fetch")
+        log_event(log, f"{what} failed", logging.WARNING, bid_id=job.bid_id, slot=job.slot, cid=job.cid,
+                  attempt=tries, error=str(exc).splitlines()[0][:200])  # fmt: skip
 
-    async def _heal(self, local: LocalDeal, bid: IndexedBid, endpoints: dict[int, list[str]]) -> None:
-        key = f"content:{local.deal_id}"
-        cids = [cid_str(parse_cid(c)) for c in bid.cids]
-        work = self.config.state_dir / "tmp" / f"heal-{local.deal_id}"
+    async def _recheck(self, job: SlotJob) -> None:
         try:
-            size = await heal(
-                self.store, work, cids=cids, slot=local.slot, sources=endpoints, max_size=local.size
-            )
+            cache = await asyncio.to_thread(check_shard, self.store, parse_cid(job.cid), job.size, job.root)
+        except ShardMismatch as exc:
+            self._later(f"content:{job.key}", 3600.0)
+            log_event(log, "pinned content does not match the slot", logging.WARNING, bid_id=job.bid_id,
+                      slot=job.slot, error=str(exc)[:200])  # fmt: skip
+            return
+        self._verified(job, Checked(job.size, cache), "store")
+
+    async def _fetch(self, job: SlotJob, sources: list[str]) -> None:
+        work = self.config.state_dir / "tmp" / f"fetch-{job.bid_id}-{job.slot}"
+        try:
+            checked = await fetch_checked(self.store, work, job.cid, sources, job.size, job.root)
+        except ScatterError as exc:
+            self._content_failed(job, "fetch", exc)
+            return
+        self._verified(job, checked, "fetch")
+
+    async def _heal(self, job: SlotJob, bid: IndexedBid, endpoints: dict[int, list[str]]) -> None:
+        cids = [cid_str(parse_cid(c)) for c in bid.cids]
+        work = self.config.state_dir / "tmp" / f"heal-{job.bid_id}-{job.slot}"
+        try:
+            checked = await heal(self.store, work, cids=cids, slot=job.slot, sources=endpoints, size=job.size,
+                                 possession_root=job.root)  # fmt: skip
         except ScatterError as exc:
             self.metrics.heals.labels("failed").inc()
-            self._later(key, max(2.0, self._epoch_s))
-            log_event(log, "heal failed", logging.WARNING, deal_id=local.deal_id, slot=local.slot,
-                      error=str(exc).splitlines()[0][:200])  # fmt: skip
+            self._content_failed(job, "heal", exc)
             return
         self.metrics.heals.labels("ok").inc()
-        self._pinned(local, size, "heal")
+        self._verified(job, checked, "heal")
 
-    def _pinned(self, local: LocalDeal, size: int, source: str) -> None:
-        current = self.state.deal(local.deal_id)
-        if current is None or current.state != AWAITING:
-            return
+    def _verified(self, job: SlotJob, checked: Checked, source: str) -> None:
+        """The content matched the slot and is pinned: keep its possession cache, fill next."""
         crash_point("pinned")
-        self.state.set_state(local.deal_id, PINNED, nbytes=size, source=source)
-        log_event(
-            log,
-            "pinned",
-            deal_id=local.deal_id,
-            bid_id=local.bid_id,
-            cid=local.cid,
-            bytes=size,
-            source=source,
+        self.keeper.save(parse_cid(job.cid), checked.cache)
+        if self.state.set_job(job.bid_id, job.slot, VERIFIED, nbytes=checked.size, note=source,
+                              only_from=(RESERVING, RESERVED, FETCHING, HEALING)):  # fmt: skip
+            log_event(log, "content verified", bid_id=job.bid_id, slot=job.slot, cid=job.cid,
+                      bytes=checked.size, source=source)  # fmt: skip
+
+    # ---------------------------------------------------------------- fill
+
+    async def _fill_verified(self) -> None:
+        cp = self.index.checkpoint().block
+        for job in self.state.jobs([VERIFIED]):
+            key = f"fill:{job.key}"
+            if not self._due(key) or self.journal.live("fill", job.key, confirmed_block=cp) is not None:
+                continue
+            await self._fill(job)
+
+    async def _fill(self, job: SlotJob) -> None:
+        """Fill with a proof over a recent block: estimated first (a fill that would revert is never
+        sent), locking at most the collateral computed when the slot was taken."""
+        key = f"fill:{job.key}"
+        seed_block = max(0, self._head - 1)  # in the past both for the estimate and once mined
+        block = await self._chain(self.w3.eth.get_block, seed_block)
+        seed = fill_seed(bytes(block["hash"] or b""), job.bid_id, job.slot, self.address)
+        proof = await asyncio.to_thread(self.keeper.prove, parse_cid(job.cid), job.size, seed)
+        fn = self.market.contract.functions.fill(job.bid_id, job.slot, seed_block, job.max_collateral, proof)
+        try:
+            rec = await self._chain(self.journal.send, "fill", job.key, fn)
+        except ContractError as exc:
+            if exc.error_name in LOST_RACE or exc.error_name in ("CollateralTooHigh", "UnknownBid"):
+                self.metrics.races_lost.inc()
+                self.state.set_job(job.bid_id, job.slot, LOST if exc.error_name in LOST_RACE else ABANDONED,
+                                   note=f"fill refused: {exc.error_name}")  # fmt: skip
+                if not self.state.other_deals_hold(job.cid, -1):
+                    self._drop_content(job.cid)
+            else:
+                self._later(key, max(1.0, self._epoch_s))
+            log_event(log, "fill refused", logging.WARNING, bid_id=job.bid_id, slot=job.slot,
+                      error=str(exc).splitlines()[0][:200])  # fmt: skip
+            return
+        self.state.set_job(job.bid_id, job.slot, FILLING, only_from=(VERIFIED,))
+        self.metrics.txs.labels("fill").inc()
+        log_event(log, "fill sent", bid_id=job.bid_id, slot=job.slot, seed_block=seed_block,
+                  collateral_wei=job.max_collateral, tx="0x" + rec.tx_hash.hex())  # fmt: skip
+
+    # ---------------------------------------------------------- reservation
+
+    async def _release_expired(self) -> None:
+        """A reservation whose client never pushed: release it, which pays this hoster the
+        reservation fee (one epoch of the slot) and frees the slot. Nothing was ever locked."""
+        cp = self.index.checkpoint().block
+        for job in self.state.jobs([RESERVED]):
+            if job.reserved_until == 0 or self._now < job.reserved_until:
+                continue
+            key = f"release:{job.key}"
+            if not self._due(key) or self.journal.live("release", job.key, confirmed_block=cp) is not None:
+                continue
+            fn = self.market.contract.functions.releaseReservation(job.bid_id, job.slot)
+            try:
+                rec = await self._chain(self.journal.send, "release", job.key, fn)
+            except ContractError as exc:
+                if exc.error_name == "NoReservation":  # released by someone else (or the client cancelled)
+                    self.state.set_job(job.bid_id, job.slot, RELEASED, note="released by another")
+                else:
+                    self._later(key, max(1.0, self._epoch_s))
+                continue
+            self.metrics.txs.labels("release").inc()
+            log_event(log, "release sent", bid_id=job.bid_id, slot=job.slot, tx="0x" + rec.tx_hash.hex())
+
+    # --------------------------------------------------------------- proofs
+
+    async def _prove_due(self) -> None:
+        """Answer every open challenge of this hoster's deals within its window, in batches of
+        one ``proveMany``. Proofs read only the local store and the chain: no gateway involved."""
+        if not self._due("prove"):
+            return
+        live = {v.local.deal_id: v for v in self._views if v.status == DealStatus.ACTIVE}
+        if not self._polled:  # after a start: the index may predate a challenge's event
+            for deal_id in live:
+                c = await self._chain(self.market.challenge_of, deal_id)
+                if c.open:
+                    self._open[deal_id] = c
+            self._polled = True
+        for d in self.index.open_challenges(hoster=self.address):
+            known = self._open.get(d.deal_id)
+            if d.deal_id in live and (known is None or known.requested_epoch != d.challenge_epoch):
+                self._open[d.deal_id] = await self._chain(self.market.challenge_of, d.deal_id)
+        cp = self.index.checkpoint().block
+        in_flight = {i for s in self.journal.live_subjects("prove", confirmed_block=cp) for i in s.split(",")}
+        todo: list[tuple[DealView, Challenge]] = []
+        for deal_id, c in list(self._open.items()):
+            if deal_id not in live or not c.open:
+                self._open.pop(deal_id, None)
+                continue
+            if _proof_item(deal_id, c) in in_flight:
+                continue
+            if self._epoch > c.due_epoch:
+                self.metrics.proofs.labels("late").inc()
+                self._open.pop(deal_id, None)
+                continue
+            todo.append((live[deal_id], c))
+        if todo:
+            todo.sort(key=lambda t: t[1].due_epoch)
+            self._spawn("prove", self._prove(todo))
+
+    async def _prove(self, todo: list[tuple[DealView, Challenge]]) -> None:
+        def build(v: DealView, c: Challenge) -> tuple[int, bytes]:
+            return v.local.deal_id, self.keeper.prove(parse_cid(v.local.cid), v.local.size, c.seed)
+
+        challenges = {v.local.deal_id: c for v, c in todo}
+        for start in range(0, len(todo), MAX_PROOF_BATCH):
+            chunk = todo[start : start + MAX_PROOF_BATCH]
+            items = [await asyncio.to_thread(build, v, c) for v, c in chunk]
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._send_pool, self._send_proofs, items, challenges)
+
+    def _send_proofs(self, items: list[tuple[int, bytes]], challenges: dict[int, Challenge]) -> None:
+        """Estimate, record, broadcast one ``proveMany``; an item that fails the estimate is dropped
+        from the batch and tried alone (so one bad item never holds up the others)."""
+        subject = ",".join(_proof_item(d, challenges[d]) for d, _ in items)
+        data = prove_many_calldata(items)
+        call = {"from": self.journal.address, "to": self.market.address, "data": "0x" + data.hex()}
+        try:
+            gas = rpc_guard(f"prove {subject[:60]}", lambda: self.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
+        except ContractError as exc:
+            if len(items) > 1:
+                for item in items:
+                    self._send_proofs([item], challenges)
+                return
+            self.metrics.proofs.labels("dropped").inc()
+            log_event(log, "proof refused", logging.ERROR, deal_id=items[0][0],
+                      error=str(exc).splitlines()[0][:200])  # fmt: skip
+            return
+        rec = self.journal.send_call(
+            "prove", subject, self.market.address, data, gas=int(gas * 1.25) + 20_000
         )
+        self.metrics.txs.labels("prove").inc()
+        self.metrics.proofs.labels("sent").inc(len(items))
+        log_event(log, "proofs sent", deals=[d for d, _ in items], tx="0x" + rec.tx_hash.hex())
 
     # ----------------------------------------------------------- HTTP side
 
-    def pin_status(self, deal_id: int) -> PinStatus | None:
+    def slot_status(self, bid_id: int, slot: int) -> SlotStatus | None:
+        job = self.state.job(bid_id, slot)
+        if job is None:
+            return None
+        pinned = job.state in (VERIFIED, FILLING, FILLED)
+        if job.deal_id is not None:
+            local = self.state.deal(job.deal_id)
+            pinned = local is not None and local.state == PINNED
+        until = job.reserved_until or None
+        return SlotStatus(bid_id, slot, job.cid, job.state, pinned, job.bytes, job.deal_id, until)
+
+    def pin_status(self, deal_id: int) -> SlotStatus | None:
         local = self.state.deal(deal_id)
         if local is None or local.state == DROPPED:
             return None
-        return PinStatus(deal_id, local.cid, local.state == PINNED, local.bytes, local.state)
+        status = self.slot_status(local.bid_id, local.slot)
+        state = "filled" if local.state == PINNED else local.state
+        until = status.reserved_until if status else None
+        pinned = local.state == PINNED
+        return SlotStatus(local.bid_id, local.slot, local.cid, state, pinned, local.bytes, deal_id, until)
 
     def health(self) -> tuple[bool, dict[str, object]]:
         fresh = not self._rpc_down and time.time() - self._last_ok < max(30.0, 10 * self.config.poll_interval)
@@ -626,66 +890,56 @@ class Hoster:
             "lastError": self._last_error,
         }
 
-    async def _known_deal(self, deal_id: int) -> LocalDeal | None:
-        local = self.state.deal(deal_id)
-        if local is None:  # an accept whose receipt this process has not read yet
-            await self._reconcile_journal()
-            local = self.state.deal(deal_id)
-        return local
-
-    async def receive_upload(self, deal_id: int, request: Request) -> PinStatus:
-        local = await self._known_deal(deal_id)
-        if local is None or local.state == DROPPED:
-            self.metrics.uploads.labels("unknown_deal").inc()
-            raise UploadRejected(404, "not a deal of this hoster")
-        if local.state == ENDED:
-            raise UploadRejected(410, "deal has ended")
-        ctx = UploadContext(deal_id, local.cid, local.size, local.client, self.deployment.chain_id,
+    async def receive_upload(self, bid_id: int, slot: int, request: Request) -> SlotStatus:
+        job = self.state.job(bid_id, slot)
+        if job is None or job.state not in (RESERVING, RESERVED, FETCHING, VERIFIED, FILLING, FILLED):
+            await self._reconcile_journal()  # a reserve whose receipt this process has not read yet
+            job = self.state.job(bid_id, slot)
+        if job is None or job.state not in (RESERVING, RESERVED, FETCHING, VERIFIED, FILLING, FILLED):
+            self.metrics.uploads.labels("unknown_slot").inc()
+            raise UploadRejected(404, "this hoster holds no reservation of this slot")
+        ctx = UploadContext(bid_id, slot, job.cid, job.size, job.client, self.deployment.chain_id,
                             self.deployment.market)  # fmt: skip
         try:
             upload = check_upload_headers(request.headers, ctx)
         except UploadRejected as exc:
             self.metrics.uploads.labels("rejected").inc()
-            log_event(
-                log, "upload rejected", logging.WARNING, deal_id=deal_id, status=exc.status, reason=str(exc)
-            )
+            log_event(log, "upload rejected", logging.WARNING, bid_id=bid_id, slot=slot, status=exc.status,
+                      reason=str(exc))  # fmt: skip
             raise
-        if local.state == PINNED:
-            return PinStatus(deal_id, local.cid, True, local.bytes, local.state)
-        lock = self._deal_locks.setdefault(deal_id, asyncio.Lock())
+        if job.state in (VERIFIED, FILLING, FILLED):
+            status = self.slot_status(bid_id, slot)
+            assert status is not None
+            return status
+        lock = self._slot_locks.setdefault(job.key, asyncio.Lock())
         async with lock, self._upload_slots:
             tmp_dir = self.config.state_dir / "tmp"
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            path = tmp_dir / f"upload-{deal_id}-{uuid.uuid4().hex}.car"
+            name = f"upload-{bid_id}-{slot}-{uuid.uuid4().hex}"
+            path = tmp_dir / f"{name}.car"
             try:
                 with path.open("wb") as out:
                     await spool_body(
-                        request.stream(),
-                        upload,
-                        out,
-                        idle_timeout=self.config.upload_idle_timeout,
+                        request.stream(), upload, out, idle_timeout=self.config.upload_idle_timeout,
                         total_timeout=self.config.upload_timeout,
-                    )
+                    )  # fmt: skip
                 crash_point("upload_spooled")
-                size = await asyncio.to_thread(import_verified_car, self.store, path, local.cid, local.size)
+                checked = await asyncio.to_thread(
+                    import_checked_car, self.store, tmp_dir / name, path, job.cid, job.size, job.root
+                )
             except UploadRejected as exc:
                 self.metrics.uploads.labels("rejected").inc()
-                log_event(
-                    log,
-                    "upload rejected",
-                    logging.WARNING,
-                    deal_id=deal_id,
-                    status=exc.status,
-                    reason=str(exc),
-                )
+                self.state.set_job(bid_id, slot, job.state, note=f"upload refused: {exc}"[:200])
+                log_event(log, "upload rejected", logging.WARNING, bid_id=bid_id, slot=slot,
+                          status=exc.status, reason=str(exc))  # fmt: skip
                 raise
             finally:
                 path.unlink(missing_ok=True)
-        self.metrics.uploads.labels("pinned").inc()
-        self._pinned(local, size, "upload")
-        current = self.state.deal(deal_id)
-        assert current is not None
-        return PinStatus(deal_id, current.cid, current.state == PINNED, current.bytes, current.state)
+        self.metrics.uploads.labels("verified").inc()
+        self._verified(job, checked, "upload")
+        status = self.slot_status(bid_id, slot)
+        assert status is not None
+        return status
 
     # ---------------------------------------------------------- settlement
 
@@ -696,13 +950,35 @@ class Hoster:
             if n.stake >= self.params.min_validator_stake and n.address.lower() not in exclude
         ]
 
+    async def _committee(self, deal_id: int, period: int, validators: list[Validator]) -> frozenset[str]:
+        """The deal's committee for ``period`` among ``validators`` (cached: it never changes)."""
+        key = (deal_id, period)
+        found = self._committees.get(key)
+        if found is None or len(found[1]) != len(validators):
+            epoch = period * self.params.period_epochs
+            members = []
+            for v in validators:
+                if await self._chain(self.market.is_committee_member, deal_id, epoch, v.address):
+                    members.append(v.address.lower())
+            found = (frozenset(members), frozenset(v.address for v in validators))
+            self._committees[key] = found
+        return found[0]
+
     async def _settle_due(self) -> None:
-        """Hand the deals whose unpaid range is due to the settler, one batch task at a time."""
+        """Hand the deals whose unpaid range is due to the settler, one batch task at a time.
+
+        A range starts after ``paidThrough`` and ``failedEpoch``, stops before an open
+        challenge's epoch, and lies within one committee period."""
         if not self._due("settle"):
             return
+        p = self.params
         cp = self.index.checkpoint().block
-        every = max(1, min(self.config.settle_every, self.params.grace_epochs - 2))
+        every = max(1, min(self.config.settle_every, p.missed_quorum_epochs - 2))
         in_flight = subject_deals(self.journal.live_subjects("settle", confirmed_block=cp))
+        validators = self._validators({self.address.lower()})
+        if len(validators) < p.quorum:
+            self._later("settle", self._epoch_s)
+            return
         due: list[Due] = []
         for v in self._views:
             deal_id = v.local.deal_id
@@ -710,34 +986,35 @@ class Hoster:
                 continue
             if not self._due(f"settle:{deal_id}"):
                 continue
-            nxt, last = v.paid_through + 1, min(self._epoch - 1, v.end_epoch)
+            nxt = max(v.paid_through, v.failed_epoch) + 1
+            last = min(self._epoch - 1, v.end_epoch)
+            if v.challenge_open:
+                last = min(last, v.challenge_epoch - 1)
+            period_end = p.period_bounds(p.period_of(nxt))[1]
+            last = min(last, period_end)
             if last < nxt:
                 continue
-            pressure = self._epoch >= v.paid_through + self.params.grace_epochs - 1
+            pressure = last == period_end or self._epoch >= v.paid_through + p.missed_quorum_epochs - 1
             if last - nxt + 1 < every and last != v.end_epoch and not pressure:
                 continue
-            due.append(Due(deal_id, v.local.client, nxt, last, pressure))
-        if not due:
-            return
-        validators = self._validators({self.address.lower()})
-        if len(validators) < self.params.quorum:
-            self._later("settle", self._epoch_s)
-            return
-        self._spawn("settle", self.settler.settle(due, validators))
+            committee = await self._committee(deal_id, p.period_of(nxt), validators)
+            due.append(Due(deal_id, v.local.client, nxt, last, pressure, committee))
+        if due:
+            self._spawn("settle", self.settler.settle(due, validators))
 
     # --------------------------------------------------------------- finish
 
     async def _finish_ended(self) -> None:
         cp = self.index.checkpoint().block
-        grace = self.params.grace_epochs
+        window = self.params.proof_window_epochs
         in_flight = self.journal.live_subjects("finish", confirmed_block=cp)
         for v in self._views:
             local = v.local
-            if v.status != DealStatus.ACTIVE or self._epoch <= v.end_epoch + grace:
+            if v.status != DealStatus.ACTIVE or v.challenge_open or self._epoch <= v.end_epoch + window:
                 continue
             if (
                 v.paid_through < v.end_epoch
-                and self._epoch <= v.end_epoch + grace + 2
+                and self._epoch <= v.end_epoch + window + 2
                 and local.state == PINNED
             ):
                 continue  # the last range may still be settled
@@ -796,6 +1073,7 @@ class Hoster:
         counts = self.state.counts()
         for s in (AWAITING, PINNED, ENDED, DROPPED):
             self.metrics.deals.labels(s).set(counts.get(s, 0))
+
         self.metrics.bytes_pinned.set(self.state.pinned_bytes())
         self.metrics.capacity_used.set(self.state.used_bytes())
         earned = earned_wei(self.state.db, self.address, self.params.validator_fee_bps)

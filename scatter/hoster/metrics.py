@@ -30,8 +30,12 @@ class HosterMetrics:
         self.epoch = Gauge("scatter_hoster_epoch", "Current market epoch", registry=r)
         self.txs = Counter("scatter_hoster_transactions", "Transactions sent", ["kind"], registry=r)
         self.settlements = Counter("scatter_hoster_settlements", "Settlements sent", registry=r)
-        self.accept_races_lost = Counter("scatter_hoster_accept_races_lost", "Slots taken by others first",
-                                         registry=r)  # fmt: skip
+        self.races_lost = Counter("scatter_hoster_slot_races_lost", "Slots taken by others first",
+                                  registry=r)  # fmt: skip
+        self.proofs = Counter("scatter_hoster_proofs", "Possession proofs by outcome (sent, dropped, late)",
+                              ["outcome"], registry=r)  # fmt: skip
+        self.reservations = Counter("scatter_hoster_reservations", "Reservations by outcome (made, filled, "
+                                    "released, lost)", ["outcome"], registry=r)  # fmt: skip
         self.uploads = Counter("scatter_hoster_uploads", "CAR uploads by outcome", ["outcome"], registry=r)
         self.fee_bumps = Counter("scatter_hoster_fee_bumps", "Stuck transactions replaced with higher fees",
                                  registry=r)  # fmt: skip

@@ -3,7 +3,9 @@
 Each tick the daemon lists the deals whose unpaid range is due (:class:`Due`).
 :meth:`Settler.settle` then
 
-1. asks every eligible validator **once per batch** to sign all their ranges
+1. asks every validator drawn into a deal's committee for the range's period
+   (Market version 2: a range lies within one committee period, after the
+   deal's ``failedEpoch``) **once per batch** to sign all their ranges
    (``POST .../attestations/ranges``; a validator without that route is asked
    deal by deal), verifying every signature as it arrives;
 2. takes the **slow path** only for a deal short of a quorum: the validators'
@@ -46,13 +48,14 @@ NO_BATCH_RETRY_S = 600.0  # a validator without the batch route is asked per dea
 
 @dataclass(frozen=True)
 class Due:
-    """A deal whose epochs ``next_unpaid..last`` are over and unpaid."""
+    """A deal whose epochs ``next_unpaid..last`` (within one committee period) are over and unpaid."""
 
     deal_id: int
     client: str
     next_unpaid: int
     last: int
-    pressure: bool  # the grace period runs out soon: a quorum's range is settled even if it skips
+    pressure: bool  # the period ends or a proof request nears: a quorum's range is settled even if it skips
+    committee: frozenset[str] = frozenset()  # lower-case addresses of the period's committee members
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class Settler:
     # ------------------------------------------------------------ signatures
 
     def _eligible(self, d: Due, validators: Sequence[Validator]) -> list[Validator]:
-        """The validators that may sign for ``d``: all but its client (the hoster is not among them)."""
+        """The validators that may sign for ``d``: the members of its committee for the period."""
         return [v for v in validators if _may_sign(v, d)]
 
     async def _collect(self, chunk: list[Due], validators: Sequence[Validator]) -> list[Ready]:
@@ -230,7 +233,9 @@ class Settler:
 
 
 def _may_sign(v: Validator, d: Due) -> bool:
-    return v.address.lower() != d.client.lower()
+    """Only the deal's committee for the range's period (never its hoster nor its client)."""
+    who = v.address.lower()
+    return who in d.committee and who != d.client.lower()
 
 
 def _quorum_of(sigs: list[SignedAttestation], quorum: int) -> list[SignedAttestation]:

@@ -1,10 +1,18 @@
-"""The hoster's own tables (schema ``hoster`` v1), beside the market index in one SQLite file.
+"""The hoster's own tables (schema ``hoster`` v2), beside the market index in one SQLite file.
+
+``hoster_slots`` is this hoster's work on a slot *before* there is a deal (Market
+version 2: collateral is locked only at ``fill``, after the content was checked)::
+
+    reserving -> reserved -> verified -> filling -> filled      (private push)
+    fetching / healing   -> verified -> filling -> filled      (public pin, heal)
+    reserved -> released   (the client never pushed: the reservation fee is collected)
+    * -> refused / lost / abandoned                             (nothing locked)
 
 ``hoster_deals`` is this hoster's view of each of its deals: which CID it must
 hold, and where that deal is in its life here::
 
-    awaiting -> pinned -> ended        (finished or faulted on chain: unpinned)
-        \\-> dropped                    (the accept was reorganised away)
+    pinned -> ended        (finished or faulted on chain: unpinned)
+        \\-> dropped       (the fill was reorganised away)
 
 ``hoster_requests`` holds operator requests (``scatter hoster withdraw``) that
 the running daemon carries out, and ``hoster_kv`` small facts for ``status``.
@@ -35,11 +43,58 @@ MIGRATIONS: list[Migration] = [
             "status TEXT NOT NULL, result TEXT NOT NULL DEFAULT '', created REAL NOT NULL)",
             "CREATE TABLE hoster_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],
-    )
+    ),
+    (
+        "hoster",
+        2,
+        [
+            "CREATE TABLE hoster_slots (bid_id INTEGER NOT NULL, slot INTEGER NOT NULL, cid TEXT NOT NULL, "
+            "root BLOB NOT NULL, size INTEGER NOT NULL, client TEXT NOT NULL, mode TEXT NOT NULL, "
+            "state TEXT NOT NULL, max_collateral TEXT NOT NULL, reserved_until INTEGER NOT NULL DEFAULT 0, "
+            "deal_id INTEGER, bytes INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', "
+            "created REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (bid_id, slot))",
+            "CREATE INDEX hoster_slots_by_state ON hoster_slots (state)",
+        ],
+    ),
 ]
 
 AWAITING, PINNED, ENDED, DROPPED = "awaiting", "pinned", "ended", "dropped"
 HOLDING = (AWAITING, PINNED)  # states that use capacity
+
+# slot jobs (hoster_slots.state)
+RESERVING, RESERVED, FETCHING, HEALING = "reserving", "reserved", "fetching", "healing"
+VERIFIED, FILLING, FILLED = "verified", "filling", "filled"
+REFUSED, RELEASED, LOST, ABANDONED = "refused", "released", "lost", "abandoned"
+LIVE_SLOT = (RESERVING, RESERVED, FETCHING, HEALING, VERIFIED, FILLING)
+# modes (hoster_slots.mode): how the content arrives
+PUSH, FETCH, HEAL = "push", "fetch", "heal"
+
+
+@dataclass(frozen=True)
+class SlotJob:
+    bid_id: int
+    slot: int
+    cid: str
+    root: bytes
+    size: int
+    client: str
+    mode: str
+    state: str
+    max_collateral: int
+    reserved_until: int
+    deal_id: int | None
+    bytes: int
+    note: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.bid_id}:{self.slot}"
+
+
+def _job(row: Any) -> SlotJob:
+    return SlotJob(row["bid_id"], row["slot"], row["cid"], bytes(row["root"]), row["size"],
+                   row["client"], row["mode"], row["state"], int(row["max_collateral"]),
+                   row["reserved_until"], row["deal_id"], row["bytes"], row["note"])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,11 +150,66 @@ class HosterState:
             return cur.rowcount == 1
 
     def in_bid(self, bid_id: int) -> bool:
-        """Whether this hoster has (had) a deal in the bid, reorganised-away accepts aside."""
+        """Whether this hoster holds a live slot of the bid here: a slot job under way or a deal
+        still held (after its deal ended it may take another slot of the bid)."""
+        marks = ",".join("?" * len(LIVE_SLOT))
         row = self.db.query_one(
-            "SELECT 1 FROM hoster_deals WHERE bid_id = ? AND state != 'dropped'", (bid_id,)
+            f"SELECT 1 FROM hoster_slots WHERE bid_id = ? AND state IN ({marks}) UNION ALL "
+            "SELECT 1 FROM hoster_deals WHERE bid_id = ? AND state IN ('awaiting', 'pinned')",
+            (bid_id, *LIVE_SLOT, bid_id),
         )
         return row is not None
+
+    # slot jobs
+    def add_job(self, bid_id: int, slot: int, *, cid: str, root: bytes, size: int, client: str, mode: str,
+                state: str, max_collateral: int) -> bool:  # fmt: skip
+        """Start work on a slot (replaces a finished job of the same slot); True if started."""
+        now = time.time()
+        marks = ",".join("?" * len(LIVE_SLOT))
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO hoster_slots (bid_id, slot, cid, root, size, client, mode, state, "
+                "max_collateral, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(bid_id, slot) DO UPDATE SET cid = excluded.cid, root = excluded.root, "
+                "size = excluded.size, client = excluded.client, "
+                "mode = excluded.mode, state = excluded.state, max_collateral = excluded.max_collateral, "
+                "reserved_until = 0, deal_id = NULL, bytes = 0, note = '', created = excluded.created, "
+                f"updated = excluded.updated WHERE hoster_slots.state NOT IN ({marks})",
+                (bid_id, slot, cid, bytes(root), size, client, mode, state, str(max_collateral), now, now,
+                 *LIVE_SLOT),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    def job(self, bid_id: int, slot: int) -> SlotJob | None:
+        row = self.db.query_one("SELECT * FROM hoster_slots WHERE bid_id = ? AND slot = ?", (bid_id, slot))
+        return _job(row) if row else None
+
+    def jobs(self, states: Sequence[str] | None = None) -> list[SlotJob]:
+        if states is None:
+            return [_job(r) for r in self.db.query("SELECT * FROM hoster_slots ORDER BY bid_id, slot")]
+        marks = ",".join("?" * len(states))
+        sql = f"SELECT * FROM hoster_slots WHERE state IN ({marks}) ORDER BY bid_id, slot"
+        return [_job(r) for r in self.db.query(sql, list(states))]
+
+    def set_job(self, bid_id: int, slot: int, state: str, *, only_from: Sequence[str] | None = None,
+                reserved_until: int | None = None, deal_id: int | None = None, nbytes: int | None = None,
+                note: str | None = None) -> bool:  # fmt: skip
+        """Move a job to ``state`` (only from ``only_from`` if given); True if it moved."""
+        sql = (
+            "UPDATE hoster_slots SET state = ?, reserved_until = COALESCE(?, reserved_until), "
+            "deal_id = COALESCE(?, deal_id), bytes = COALESCE(?, bytes), note = COALESCE(?, note), "
+            "updated = ? WHERE bid_id = ? AND slot = ?"
+        )
+        args: list[object] = [state, reserved_until, deal_id, nbytes, note, time.time(), bid_id, slot]
+        if only_from:
+            sql += f" AND state IN ({','.join('?' * len(only_from))})"
+            args.extend(only_from)
+        with self.db.transaction() as conn:
+            return conn.execute(sql, args).rowcount == 1
+
+    def job_of_deal(self, deal_id: int) -> SlotJob | None:
+        row = self.db.query_one("SELECT * FROM hoster_slots WHERE deal_id = ?", (deal_id,))
+        return _job(row) if row else None
 
     def deal(self, deal_id: int) -> LocalDeal | None:
         row = self.db.query_one("SELECT * FROM hoster_deals WHERE deal_id = ?", (deal_id,))
@@ -122,16 +232,24 @@ class HosterState:
             )
 
     def other_deals_hold(self, cid: str, deal_id: int) -> bool:
-        """Whether another deal here still needs ``cid`` pinned (replicas of one CID in several bids)."""
+        """Whether another deal or slot job here still needs ``cid`` pinned (replicas of one CID in
+        several bids)."""
+        marks = ",".join("?" * len(LIVE_SLOT))
         row = self.db.query_one(
-            "SELECT 1 FROM hoster_deals WHERE cid = ? AND deal_id != ? AND state IN ('awaiting', 'pinned')",
-            (cid, deal_id),
+            "SELECT 1 FROM hoster_deals WHERE cid = ? AND deal_id != ? AND state IN ('awaiting', 'pinned') "
+            f"UNION ALL SELECT 1 FROM hoster_slots WHERE cid = ? AND state IN ({marks})",
+            (cid, deal_id, cid, *LIVE_SLOT),
         )
         return row is not None
 
     def used_bytes(self) -> int:
-        row = self.db.query_one("SELECT COALESCE(SUM(size), 0) FROM hoster_deals WHERE state IN "
-                                "('awaiting', 'pinned')")  # fmt: skip
+        """Bytes held or promised: deals held, and slot jobs under way."""
+        marks = ",".join("?" * len(LIVE_SLOT))
+        row = self.db.query_one(
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM hoster_deals WHERE state IN ('awaiting', 'pinned')) "
+            f"+ (SELECT COALESCE(SUM(size), 0) FROM hoster_slots WHERE state IN ({marks}))",
+            tuple(LIVE_SLOT),
+        )
         return int(row[0]) if row else 0
 
     def counts(self) -> dict[str, int]:
@@ -185,22 +303,22 @@ class DealView:
     status: int | None  # DealStatus on chain (None: not in the index)
     hoster: str | None
     start_epoch: int
-    slot_offset: int
+    end_epoch: int
     paid_through: int
     paid_epochs: int
-    duration_epochs: int
     price_per_epoch: int
-
-    @property
-    def end_epoch(self) -> int:
-        return self.start_epoch + self.duration_epochs - self.slot_offset - 1
+    failed_epoch: int = 0
+    challenge_open: bool = False
+    challenge_epoch: int = 0
+    challenge_due: int = 0
 
 
 def holding_views(db: StateDB) -> list[DealView]:
     """Every awaiting or pinned deal with its index row and bid terms, in one query."""
     rows = db.query(
-        "SELECT h.*, d.status AS d_status, d.hoster AS d_hoster, d.start_epoch, d.slot_offset, "
-        "d.paid_through, d.paid_epochs, b.duration_epochs, b.price_per_epoch FROM hoster_deals h "
+        "SELECT h.*, d.status AS d_status, d.hoster AS d_hoster, d.start_epoch, d.end_epoch, "
+        "d.paid_through, d.paid_epochs, b.price_per_epoch, d.failed_epoch, d.challenge_open, "
+        "d.challenge_epoch, d.challenge_due FROM hoster_deals h "
         "LEFT JOIN deals d ON d.deal_id = h.deal_id LEFT JOIN bids b ON b.bid_id = h.bid_id "
         "WHERE h.state IN ('awaiting', 'pinned') ORDER BY h.deal_id"
     )
@@ -210,11 +328,14 @@ def holding_views(db: StateDB) -> list[DealView]:
             r["d_status"],
             r["d_hoster"],
             r["start_epoch"] or 0,
-            r["slot_offset"] or 0,
+            r["end_epoch"] or 0,
             r["paid_through"] or 0,
             r["paid_epochs"] or 0,
-            r["duration_epochs"] or 0,
             int(r["price_per_epoch"] or 0),
+            r["failed_epoch"] or 0,
+            bool(r["challenge_open"]),
+            r["challenge_epoch"] or 0,
+            r["challenge_due"] or 0,
         )
         for r in rows
     ]

@@ -7,7 +7,7 @@ yet final: a receipt settles it; otherwise the very same signed bytes are
 broadcast again (same hash: the node treats it as one transaction); a nonce
 the chain has used for something else marks it dropped. Callers ask
 :meth:`TxJournal.live` before sending, so there is at most one transaction in
-flight per (kind, subject): one accept per bid, one settlement per deal.
+flight per (kind, subject): one reserve or fill per slot, one settlement per deal.
 
 A transaction stuck because its fees are too low (the base fee rose above its
 ``maxFeePerGas``, or its tip is below the network's) is **replaced**: the same
@@ -68,6 +68,7 @@ FEE_TOO_LOW = ("less than block base fee", "underpriced", "fee cap too low", "fe
 
 log = logging.getLogger("scatter.hoster")
 
+NEEDS_LOGS = frozenset({"reserve", "fill"})  # kinds whose callers read the receipt's events
 PENDING = ("signed", "sent")  # may still be mined ("sent": broadcast again by reconcile)
 FINAL = ("mined", "reverted", "dropped")
 
@@ -373,7 +374,7 @@ class TxJournal:
         receipts: dict[int, TxReceipt | None] = {}
         for rec in used:
             receipt = found.get(rec.tx_hash)
-            if receipt is None or rec.kind == "accept":  # accepts need their logs
+            if receipt is None or rec.kind in NEEDS_LOGS:  # their outcome is in their events
                 receipt = self.receipt(rec)
             receipts[rec.id] = receipt
             if receipt is not None:

@@ -1,17 +1,24 @@
-"""The signed CAR upload: a client pushes a shard's CAR to the hoster of its deal.
+"""The signed CAR upload: a client pushes a shard's CAR to the hoster that reserved its slot.
 
-``PUT {API_PREFIX}/deals/{dealId}/car`` with the CAR as the body and headers
+Market version 2: a hoster *reserves* an open slot (``reserve(bidId, slot, ...)``)
+before any collateral is locked, the client pushes the content, and the hoster
+fills the slot (with a possession proof) only after checking it. So the upload
+names the slot, not a deal (there is none yet):
+
+``PUT {API_PREFIX}/bids/{bidId}/slots/{slot}/car`` with the CAR as the body and headers
 
 - ``X-Scatter-Signature``: 0x-hex of the 65-byte EIP-712 signature by the bid's client
 - ``X-Scatter-Car-Sha256``: 0x-hex sha256 of the body
 - ``X-Scatter-Expires``: unix time after which the signature is void
 
-over ``CarUpload(uint256 dealId, bytes root, bytes32 carSha256, uint64 carSize,
-uint64 expires)`` in the domain ``{name: "Scatter Hoster", version: "1", chainId,
-verifyingContract: <Market>}``. The hoster accepts the body only if the signer is
-the bid's client, the deal is its own and active, ``root`` is the slot's CID, the
-body hashes to ``carSha256`` with ``carSize`` bytes, within the size limit, and
-the signature has not expired.
+over ``CarUpload(uint256 bidId, uint8 slot, bytes root, bytes32 carSha256, uint64
+carSize, uint64 expires)`` in the domain ``{name: "Scatter Hoster", version: "2",
+chainId, verifyingContract: <Market>}``. The hoster accepts the body only if the
+signer is the bid's client, the slot is reserved by (or being filled by) this
+hoster, ``root`` is the slot's CID, the body hashes to ``carSha256`` with
+``carSize`` bytes, within the size limit, and the signature has not expired. It
+then checks the DAG against the slot's exact size and possession root before it
+keeps anything (:mod:`scatter.hoster.content`).
 """
 
 from __future__ import annotations
@@ -27,14 +34,15 @@ from scatter.errors import ScatterValueError
 from scatter.protocol import API_PREFIX
 
 DOMAIN_NAME = "Scatter Hoster"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 SIGNATURE_HEADER = "X-Scatter-Signature"
 SHA256_HEADER = "X-Scatter-Car-Sha256"
 EXPIRES_HEADER = "X-Scatter-Expires"
 
 CAR_UPLOAD_TYPES: dict[str, list[dict[str, str]]] = {
     "CarUpload": [
-        {"name": "dealId", "type": "uint256"},
+        {"name": "bidId", "type": "uint256"},
+        {"name": "slot", "type": "uint8"},
         {"name": "root", "type": "bytes"},
         {"name": "carSha256", "type": "bytes32"},
         {"name": "carSize", "type": "uint64"},
@@ -43,13 +51,14 @@ CAR_UPLOAD_TYPES: dict[str, list[dict[str, str]]] = {
 }
 
 
-def upload_path(deal_id: int) -> str:
-    return f"{API_PREFIX}/deals/{deal_id}/car"
+def upload_path(bid_id: int, slot: int) -> str:
+    return f"{API_PREFIX}/bids/{bid_id}/slots/{slot}/car"
 
 
 @dataclass(frozen=True)
 class CarUpload:
-    deal_id: int
+    bid_id: int
+    slot: int
     root: bytes  # binary CID of the shard (the slot's CID)
     car_sha256: bytes
     car_size: int
@@ -57,7 +66,8 @@ class CarUpload:
 
     def typed_data(self, chain_id: int, market: str) -> dict[str, Any]:
         message = {
-            "dealId": self.deal_id,
+            "bidId": self.bid_id,
+            "slot": self.slot,
             "root": self.root,
             "carSha256": self.car_sha256,
             "carSize": self.car_size,

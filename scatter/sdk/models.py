@@ -44,11 +44,25 @@ class DealInfo(_Json):
     endpoint: str
     status: str  # active | finished | faulted
     start_epoch: int
-    end_epoch: int
+    end_epoch: int  # last paid epoch, fixed at fill
     paid_through: int
     paid_epochs: int
     collateral: int
+    faults: int = 0  # missed proofs so far (maxFaults of them end the deal)
+    live: bool = False  # active and not past its end: it holds a shard now
     pinned: bool | None = None  # the hoster's answer, when asked
+
+
+@dataclass(frozen=True)
+class FileHealth(_Json):
+    """How many of a file's shards are held by live deals (filled, not faulted or ended)."""
+
+    live: int
+    total: int  # n
+    needed: int  # k: any k shards rebuild the file
+    state: str  # healthy | at-risk (live <= k) | lost (live < k) | expired (every deal ran out)
+    label: str  # "6/6 live", "3/6 AT RISK", "2/6 LOST", "0/6 expired"
+    warning: str | None = None  # one line for people when at risk or lost
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,8 @@ class BidInfo(_Json):
     cids: tuple[str, ...]
     origins: tuple[str, ...]
     posted_block: int
+    reserved_slots: tuple[int, ...] = ()  # open slots a hoster holds while the content is pushed
+    roots: tuple[str, ...] = ()  # possession roots (0x-hex bytes32), one or one per slot
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class FileInfo(_Json):
     versions: int
     created: int
     owner: str
+    health: FileHealth | None = None  # None: no bid (or not asked)
 
 
 @dataclass(frozen=True)
@@ -87,8 +104,9 @@ class FileStatus(_Json):
     bid: BidInfo | None
     deals: tuple[DealInfo, ...]
     current_epoch: int
-    healthy_slots: int  # slots with an active deal (and a confirmed pin, when asked)
+    healthy_slots: int  # live slots: an active deal not past its end
     needed: int  # k
+    health: FileHealth | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,7 @@ class PinResult(_Json):
     duration_epochs: int
     escrow: int
     deals: tuple[DealInfo, ...] = ()
+    root: str = ""  # the possession root the bid commits to (0x-hex bytes32)
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,7 @@ class CancelResult(_Json):
     cancelled_slots: tuple[int, ...]
     refund: int
     active_deals: tuple[int, ...]  # deals that keep running (and keep being paid) until their end
+    reserved_slots: tuple[int, ...] = ()  # open slots a hoster holds now: cancellable once it expires
 
 
 @dataclass(frozen=True)
@@ -148,8 +168,9 @@ class RemoveResult(_Json):
 class ExtendResult(_Json):
     bid_id: int
     extra_epochs: int
-    duration_epochs: int
+    slots: tuple[int, ...]  # the open, unreserved slots whose budget grew
     paid: int
+    unchanged_deals: tuple[int, ...] = ()  # live deals: their terms are fixed at fill
 
 
 @dataclass(frozen=True)

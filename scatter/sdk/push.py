@@ -1,9 +1,10 @@
-"""Push a shard's CAR to the hoster of its deal, and ask the hoster whether it is pinned.
+"""Push a shard's CAR to the hoster that reserved its slot, and ask a hoster about a slot or deal.
 
-``PUT {endpoint}/scatter/v1/deals/{dealId}/car`` with the CAR as the body and the
-client's EIP-712 signature in the headers (:mod:`scatter.protocol.upload`);
-``GET {endpoint}/scatter/v1/deals/{dealId}`` answers
-``{"dealId", "cid", "pinned", "bytes"}``.
+``PUT {endpoint}/scatter/v1/bids/{bidId}/slots/{slot}/car`` with the CAR as the body
+and the client's EIP-712 signature in the headers (:mod:`scatter.protocol.upload`);
+``GET .../bids/{bidId}/slots/{slot}`` and ``GET .../deals/{dealId}`` answer the
+hoster's view of the slot (:class:`scatter.protocol.hoster_api.SlotStatus`: state,
+pinned, bytes, dealId once filled).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 from eth_account.signers.local import LocalAccount
 
 from scatter.errors import ScatterConnectionError, ScatterError, ScatterValueError
-from scatter.protocol import API_PREFIX
+from scatter.protocol.hoster_api import SlotStatus, deal_path, slot_path
 from scatter.protocol.upload import CarUpload, upload_path
 
 #: How long a push signature stays valid.
@@ -61,7 +62,8 @@ def _body(path: Path, progress: Callable[[int], object] | None) -> Iterator[byte
 
 def push_car(
     endpoint: str,
-    deal_id: int,
+    bid_id: int,
+    slot: int,
     root: bytes,
     car: Path,
     *,
@@ -71,29 +73,30 @@ def push_car(
     timeout: float = 120.0,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
-    """Upload ``car`` (whose root is the binary CID ``root``) for ``deal_id``; returns the hoster's JSON."""
+    """Upload ``car`` (whose root is the binary CID ``root``) for slot ``slot`` of ``bid_id`` to the
+    hoster that reserved it; returns the hoster's JSON (the slot's status)."""
     size = car.stat().st_size
     upload = CarUpload(
-        deal_id=deal_id,
+        bid_id=bid_id,
+        slot=slot,
         root=root,
         car_sha256=_sha256_file(car),
         car_size=size,
         expires=int(time.time()) + SIGNATURE_LIFETIME,
     )
     signature = upload.sign(account.key, chain_id, market)
-    url = endpoint.rstrip("/") + upload_path(deal_id)
+    url = endpoint.rstrip("/") + upload_path(bid_id, slot)
+    what = f"slot {slot} of bid {bid_id}"
     try:
         resp = httpx.put(
             url, content=_body(car, progress), headers=upload.headers(signature), timeout=timeout
         )
     except httpx.HTTPError as exc:
-        raise ScatterConnectionError(
-            f"hoster {endpoint} unreachable while pushing deal {deal_id}: {exc}"
-        ) from exc
+        raise ScatterConnectionError(f"hoster {endpoint} unreachable while pushing {what}: {exc}") from exc
     if resp.status_code >= 300:
         reason = resp.text.strip().splitlines()[0] if resp.text.strip() else resp.reason_phrase
         raise PushRejectedError(
-            f"hoster {endpoint} refused the CAR of deal {deal_id} ({resp.status_code}): {reason[:300]}",
+            f"hoster {endpoint} refused the CAR of {what} ({resp.status_code}): {reason[:300]}",
             status=resp.status_code,
         )
     try:
@@ -103,24 +106,30 @@ def push_car(
     return data if isinstance(data, dict) else {}
 
 
-def pin_status(endpoint: str, deal_id: int, *, timeout: float = 10.0) -> PinStatus:
-    """The hoster's view of a deal's pin; raises ScatterConnectionError when it does not answer."""
-    url = f"{endpoint.rstrip('/')}{API_PREFIX}/deals/{deal_id}"
+def _get_status(url: str, endpoint: str, what: str, timeout: float) -> SlotStatus | None:
     try:
         resp = httpx.get(url, timeout=timeout)
     except httpx.HTTPError as exc:
         raise ScatterConnectionError(f"hoster {endpoint} unreachable: {exc}") from exc
     if resp.status_code == 404:
-        return PinStatus(deal_id, None, False, 0)
+        return None
     if resp.status_code != 200:
-        raise ScatterConnectionError(f"hoster {endpoint} answered {resp.status_code} for deal {deal_id}")
+        raise ScatterConnectionError(f"hoster {endpoint} answered {resp.status_code} for {what}")
     try:
-        data = resp.json()
+        return SlotStatus.from_json(resp.json())
     except ValueError as exc:
-        raise ScatterValueError(f"hoster {endpoint} sent a pin status that is not JSON") from exc
-    return PinStatus(
-        deal_id=deal_id,
-        cid=data.get("cid"),
-        pinned=bool(data.get("pinned")),
-        bytes=int(data.get("bytes") or 0),
-    )
+        raise ScatterValueError(f"hoster {endpoint} sent a slot status that is not valid: {exc}") from exc
+
+
+def slot_status(endpoint: str, bid_id: int, slot: int, *, timeout: float = 10.0) -> SlotStatus | None:
+    """The hoster's work on a slot (reserved, verified, filled, refused, ...); None: it has none."""
+    url = endpoint.rstrip("/") + slot_path(bid_id, slot)
+    return _get_status(url, endpoint, f"slot {slot} of bid {bid_id}", timeout)
+
+
+def pin_status(endpoint: str, deal_id: int, *, timeout: float = 10.0) -> PinStatus:
+    """The hoster's view of a deal's pin; raises ScatterConnectionError when it does not answer."""
+    got = _get_status(endpoint.rstrip("/") + deal_path(deal_id), endpoint, f"deal {deal_id}", timeout)
+    if got is None:
+        return PinStatus(deal_id, None, False, 0)
+    return PinStatus(deal_id=deal_id, cid=got.cid, pinned=got.pinned, bytes=got.bytes)

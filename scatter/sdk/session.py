@@ -11,10 +11,12 @@ last recorded step:
 ``encoded`` -> ``bidding`` (the bid transaction may be out: on resume look for
 its ``BidPosted`` before posting again) -> ``posted`` (bid id known) ->
 ``recorded`` (metadata entry written; the session directory is then removed).
-Per slot it records the deal a CAR was pushed to and whether the hoster
-confirmed the pin, so a resumed upload pushes only what is missing.
+Per slot it records the hoster that reserved it and whether its CAR was pushed
+to that hoster, then the deal that filled it, so a resumed upload pushes only
+what is missing (and pushes again only when another hoster took the slot).
 
-Format version 1 (``"version": 1``).
+Format version 2 (``"version": 2``; version 1 sessions belonged to Market
+version 1 and are not resumed).
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ from typing import Any
 
 from scatter.errors import ScatterValueError
 
-SESSION_VERSION = 1
+SESSION_VERSION = 2
 SESSION_FILE = "session.json"
 
 
 @dataclass
 class SlotState:
-    deal_id: int | None = None
-    hoster: str | None = None
-    pushed: bool = False
-    pinned: bool = False
+    hoster: str | None = None  # the hoster that reserved (or filled) the slot
+    pushed: bool = False  # the CAR reached that hoster
+    deal_id: int | None = None  # the deal that filled the slot
+    filled: bool = False
 
 
 @dataclass
@@ -96,7 +98,8 @@ class UploadSession:
         if data.get("version") != SESSION_VERSION:
             raise ScatterValueError(
                 f"upload session {directory} has format version {data.get('version')!r} "
-                f"(this release reads {SESSION_VERSION}); finish it with the release that started it"
+                f"(this release reads {SESSION_VERSION}): finish it with the release that started it, "
+                f"or delete {directory} and upload again"
             )
         data["directory"] = directory
         data["slots"] = {int(k): SlotState(**v) for k, v in data.get("slots", {}).items()}

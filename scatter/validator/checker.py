@@ -10,13 +10,17 @@ status          what happened                                                 de
 ``wrong``       200 but the bytes do not hash to the CID (or exceed 2 MiB)   yes
 ``late``        no complete answer before the check's deadline                no
 ``unreachable`` connection refused or reset, or another HTTP status (5xx)     no
+``uncheckable`` the DAG itself is malformed or over the slot's size budget       no
 =============== ============================================================ ==========
 
-The check's result is the worst status by that order reversed (``wrong`` >
-``missing`` > ``late`` > ``unreachable`` > ``ok``). ``missing`` and ``wrong`` are
-evidence on their own; ``late`` and ``unreachable`` may be bad luck, so the
-daemon retries them later in the epoch and signs ``fail`` only if the hoster
-never answered in time (see :mod:`~scatter.validator.daemon`).
+The check's result is the worst status (``wrong`` > ``missing`` > ``late`` >
+``unreachable`` > ``ok``); ``uncheckable`` is only ever the result of learning the
+DAG. ``wrong`` and ``missing`` are evidence (``missing`` only once a retry
+confirms it, see :mod:`~scatter.validator.policy`); ``late``, ``unreachable``
+and ``uncheckable`` never are: the hoster is retried within the epoch, and an
+epoch that ends without an answer is recorded as unknown, never as ``fail``.
+A malformed DAG whose blocks hash to their CIDs is the client's content, not
+the hoster's fault.
 
 The evidence digest binds everything the verdict rests on (format version 1)::
 
@@ -58,6 +62,7 @@ class Status(IntEnum):
     LATE = 2
     MISSING = 3
     WRONG = 4
+    UNCHECKABLE = 5
 
     @property
     def definitive(self) -> bool:
@@ -138,6 +143,7 @@ class CheckTarget:
     epoch: int
     root: CID
     gateway: str  # the hoster's registered endpoint (Trustless Gateway base URL)
+    size: int | None = None  # the slot's committed file size: bounds the DAG walk
 
 
 class _SampleFailure(ScatterError):
@@ -267,7 +273,7 @@ class DealChecker:
 
         try:
             async with asyncio.timeout(self.learn_timeout):
-                leaves = await self.leaf_cache.refs(target.root, fetch_inner)
+                leaves = await self.leaf_cache.refs(target.root, fetch_inner, target.size)
         except (_SampleFailure, TimeoutError) as exc:
             status = exc.status if isinstance(exc, _SampleFailure) else Status.LATE
             failed = [s for s in inner if s.status is not Status.OK] or [
@@ -284,9 +290,9 @@ class DealChecker:
             outcome.reason = f"inner node {failed[0].ref.name}: {failed[0].status.label} ({failed[0].detail})"
             outcome.seconds = time.perf_counter() - began
             return outcome
-        except (BlockNotFoundError, ScatterError) as exc:  # malformed inner node: the hoster's bytes
-            outcome.result = Status.WRONG
-            outcome.reason = f"DAG under {cid_str(target.root)} is malformed: {exc}"[:300]
+        except (BlockNotFoundError, ScatterError) as exc:  # malformed or over budget: the content's fault
+            outcome.result = Status.UNCHECKABLE
+            outcome.reason = f"DAG under {cid_str(target.root)} cannot be checked: {exc}"[:300]
             outcome.seconds = time.perf_counter() - began
             return outcome
 

@@ -45,13 +45,13 @@ class ValidatorConfig:
     samples: int = DEFAULT_SAMPLES  # c
     deadline: float | None = None  # seconds for the c leaves; default min(10, epoch / 5)
     learn_timeout: float | None = None  # seconds to learn a DAG's inner nodes; default min(60, epoch / 3)
-    attempts: int = 3  # checks per deal per epoch before late/unreachable becomes fail
+    attempts: int = 6  # most attempts per deal per epoch (retries with backoff; slow is never fail)
     spread: float = 0.5  # first attempts spread over this fraction of the check window
     concurrency: int = 64  # checks in flight
     max_cpu: float | None = 0.5  # share of one core the daemon may use (None: no cap)
     max_bandwidth: int | None = None  # bytes per second fetched from hosters (None: no cap)
-    warmup_epochs: int = 1  # first epochs of a deal in which a failing check abstains instead of fail
-    report_faults: bool = True
+    warmup_epochs: int = 1  # first epochs of a deal that never get a fail verdict
+    report_faults: bool = True  # send proof requests, missed-proof reports and audits
     exclude: tuple[str, ...] = ()  # more addresses of this operator (its hosters, clients)
     log_level: str = "info"
 

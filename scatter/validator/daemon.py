@@ -1,39 +1,40 @@
-"""``scatter validator run``: a thin asyncio loop over the validator library.
+"""``scatter validator run``: a thin asyncio loop over the validator library (Market VERSION 2).
 
 Every tick (``poll_interval``) the daemon
 
 1. applies newly confirmed Market events to its index (:class:`~scatter.chain.index.MarketIndex`,
-   checkpointed in SQLite, rewound on reorgs);
+   checkpointed in SQLite, rewound on reorgs); a deal named by an event is read again by the
+   signing guard;
 2. reads the chain head: its timestamp is the clock, ``(timestamp - genesis) // epochSeconds`` the epoch;
-3. for a new epoch, waits for the epoch's randomness (:mod:`~scatter.validator.beacon`), then
-   schedules one check per due deal at ``offset(seed)`` of the first ``spread`` of the check window
-   (from the randomness until ``deadline`` before the epoch ends);
-4. starts the checks that are due, at most ``concurrency`` at a time, each after the CPU and
-   bandwidth caps allow it (:mod:`~scatter.validator.limits`);
-5. turns outcomes into verdicts: ``ok``, ``missing`` and ``wrong`` at once; ``late`` and
-   ``unreachable`` are retried (up to ``attempts`` per epoch, spaced over what is left of the
-   window) and become ``fail`` only when no attempt succeeded; during a deal's first
-   ``warmup_epochs`` a failing check abstains (no verdict) instead;
-6. records and signs each verdict through the ledger (durable before published);
-7. once per epoch, looks for faults to report (:mod:`~scatter.validator.faults`) and refreshes the
-   balance gauge.
+3. for a new epoch, closes the last one (jobs without a verdict are recorded unknown, never fail),
+   waits for the epoch's randomness (:mod:`~scatter.validator.beacon`), then schedules one check per
+   deal *whose committee this validator sits on* (:mod:`~scatter.validator.committee`, one chain read
+   per deal and period) at ``offset(seed)`` of the first ``spread`` of the check window;
+4. the :class:`~scatter.validator.rounds.Crawler` starts each attempt when due, under the CPU and
+   bandwidth caps, and turns outcomes into verdicts by :mod:`~scatter.validator.policy` (slow is a
+   retry, not a verdict; fail only on evidence; never fail during a deal's warm-up);
+5. records each verdict in the ledger; an ``ok`` is signed only if the
+   :class:`~scatter.validator.guard.SigningGuard` allows it (no challenge open, not at or before a
+   missed proof), else it stays recorded, unsigned, for a range later;
+6. once per epoch, after the check window, sends what the rules allow
+   (:mod:`~scatter.validator.reports`: proof requests with a fail quorum, missed proofs, missed
+   quorums), and at each audit seed block the audits whose lottery wins.
 
-A due deal is Active, started (``startEpoch <= e <= endEpoch``), and neither its hoster nor its
-client is this validator or an ``exclude``d address of its operator. RPC failures put the daemon in
-``degraded`` health and are retried with backoff; checks already scheduled go on meanwhile.
+A due deal is Active, started (``startEpoch <= e <= endEpoch``), neither its hoster nor its client
+is this validator or an ``exclude``d address of its operator, and this validator is in its
+committee. RPC failures put the daemon in ``degraded`` health and are retried with backoff; checks
+already scheduled go on meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +46,7 @@ from web3 import Web3
 from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.chain.deployments import Deployment, find_deployment
+from scatter.chain.follower import ChainEvent
 from scatter.chain.index import MarketIndex
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
 from scatter.chain.tx import Transactor
@@ -53,69 +55,25 @@ from scatter.daemon.logs import log_event
 from scatter.daemon.state import StateDB
 from scatter.errors import ScatterConnectionError, ScatterError, ScatterTimeoutError
 from scatter.ipfs.cid import parse_cid
-from scatter.validator.beacon import EpochBeacon, EpochRandomness
+from scatter.validator.beacon import EpochBeacon
 from scatter.validator.challenge import challenge_seed, offset
 from scatter.validator.checker import CheckOutcome, CheckTarget, DealChecker
+from scatter.validator.committee import CommitteeCache
 from scatter.validator.config import ValidatorConfig
 from scatter.validator.dagcache import LeafCache
-from scatter.validator.faults import FaultReporter
+from scatter.validator.guard import ChallengeState, Refusal, SigningGuard
 from scatter.validator.ledger import ConflictingVerdictError, SigningLedger, Verdict
 from scatter.validator.limits import Caps, Throttle
 from scatter.validator.metrics import ValidatorMetrics
 from scatter.validator.publish import create_publish_app
+from scatter.validator.reports import Reporter
+from scatter.validator.rounds import Crawler, Job, Round
 from scatter.validator.signer import AttestationSigner
 from scatter.validator.status import write_info
 
 log = logging.getLogger("scatter.validator")
 T = TypeVar("T")
 _RPC_ERRORS = (ScatterConnectionError, ScatterTimeoutError, ConnectionError, TimeoutError)
-
-
-@dataclass
-class _Job:
-    deal_id: int
-    target: CheckTarget
-    seed: bytes
-    due: float  # loop time of the next attempt
-    warmup: bool
-    attempts: int = 0
-    last: CheckOutcome | None = None
-    running: bool = False
-
-
-@dataclass
-class _Round:
-    """The checks of one epoch."""
-
-    epoch: int
-    randomness: EpochRandomness | None = None
-    window_start: float = 0.0
-    window_end: float = 0.0  # loop time after which no attempt starts
-    jobs: dict[int, _Job] = field(default_factory=dict)
-    done: set[int] = field(default_factory=set)
-    faults_checked: bool = False
-    answered: int = 0  # attempts that reached a hoster and got an answer (any definitive status)
-    scheduled: bool = False
-    queue: list[tuple[float, int]] = field(default_factory=list)  # heap of (due, deal id)
-
-    def push(self, job: _Job) -> None:
-        heapq.heappush(self.queue, (job.due, job.deal_id))
-
-    def next_due(self) -> _Job | None:
-        """The job whose attempt is due first (stale heap entries dropped)."""
-        while self.queue:
-            due, deal_id = self.queue[0]
-            job = self.jobs.get(deal_id)
-            if job is None or deal_id in self.done or job.running or job.due != due:
-                heapq.heappop(self.queue)
-                continue
-            return job
-        return None
-
-    def blind(self) -> bool:
-        """Nothing answered this epoch while several hosters were asked: suspect our own network."""
-        hosters = {job.target.gateway for job in self.jobs.values() if job.attempts}
-        return self.answered == 0 and len(hosters) > 1
 
 
 class _Server(uvicorn.Server):
@@ -152,13 +110,10 @@ class ValidatorDaemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rpc_failing_since: float | None = None
         self._last_error = ""
-        self._round: _Round | None = None
-        self._running: set[asyncio.Task[None]] = set()
         self._head_block = 0
         self._head_seen = 0.0
-        self._fault_task: asyncio.Task[None] | None = None
+        self._report_task: asyncio.Task[None] | None = None
         self._index_changed = True
-        self._wake = asyncio.Event()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -172,7 +127,6 @@ class ValidatorDaemon:
             raise ScatterError("listening on all interfaces: set --endpoint (the public URL hosters use)")
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
         w3 = await self._until_connected()
         chain_id = int(await self._rpc("reading the chain id", lambda: w3.eth.chain_id))
         deployment = self._deployment(chain_id)
@@ -204,10 +158,18 @@ class ValidatorDaemon:
             learn_timeout=self.config.learn_timeout_for(params.epoch_seconds),
             max_connections=max(16, self.config.concurrency * 2),
         )
+        self.crawler = Crawler(self.checker, self, throttle=self.throttle, attempts=self.config.attempts,
+                               concurrency=self.config.concurrency, metrics=self.metrics)  # fmt: skip
         self.exclude = {self.address.lower(), *(a.lower() for a in self.config.exclude)}
+        me = self.address
+        self.committee = CommitteeCache(
+            lambda deal_id, epoch: market.is_committee_member(deal_id, epoch, me), params.period_epochs
+        )
+        self.guard = SigningGuard(self.committee, self._live_challenge, indexed=self._indexed_challenge,
+                                  address=me, ttl=self.config.poll_interval)  # fmt: skip
         http = httpx.AsyncClient(timeout=10.0, trust_env=False)
-        self.faults = FaultReporter(market, self.index, self.ledger, db, params, metrics=self.metrics,
-                                    exclude=self.exclude, client=http)  # fmt: skip
+        self.reporter = Reporter(market, self.index, self.ledger, db, params, self.committee,
+                                 metrics=self.metrics, exclude=self.exclude, client=http)  # fmt: skip
         server = self._server()
         serve_task = asyncio.create_task(server.serve())
         try:
@@ -232,17 +194,18 @@ class ValidatorDaemon:
                     "chainId": chain_id, "market": market.address}  # fmt: skip
             write_info(state_dir, info)
             self.started.set()
-            crawler = asyncio.create_task(self._crawl())
+            crawler = asyncio.create_task(self.crawler.run(self._stop.is_set, idle=self.config.poll_interval))
             try:
                 await self._loop_forever()
             finally:
                 crawler.cancel()
                 await asyncio.gather(crawler, return_exceptions=True)
         finally:
-            pending = [*self._running, *([self._fault_task] if self._fault_task else [])]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if hasattr(self, "crawler"):
+                await self.crawler.cancel()
+            if self._report_task is not None:
+                self._report_task.cancel()
+                await asyncio.gather(self._report_task, return_exceptions=True)
             server.should_exit = True
             await serve_task
             await self.checker.aclose()
@@ -260,7 +223,9 @@ class ValidatorDaemon:
         return deployment
 
     def _server(self) -> uvicorn.Server:
-        app = create_publish_app(self.ledger, metrics=self.metrics, health=self.health)
+        app = create_publish_app(
+            self.ledger, metrics=self.metrics, health=self.health, guard=self._refuse_range
+        )
         config = uvicorn.Config(app, host=self.config.host, port=self.config.port, log_level="warning",
                                 access_log=False, lifespan="off")  # fmt: skip
         return _Server(config)
@@ -338,7 +303,7 @@ class ValidatorDaemon:
     def health(self) -> dict[str, Any]:
         failing = self._rpc_failing_since
         degraded = failing is not None and time.monotonic() - failing > 3 * self.config.poll_interval
-        rnd = self._round
+        rnd = self.crawler.round if hasattr(self, "crawler") else None
         report: dict[str, Any] = {
             "status": "degraded" if degraded else "ok",
             "epoch": rnd.epoch if rnd else None,
@@ -350,6 +315,26 @@ class ValidatorDaemon:
         if degraded:
             report["error"] = self._last_error
         return report
+
+    # ------------------------------------------------------------- signing
+
+    def _live_challenge(self, deal_id: int) -> ChallengeState:
+        challenge = self.market.challenge_of(deal_id)
+        deal = self.market.get_deal(deal_id)
+        return ChallengeState(challenge.open, deal.failed_epoch)
+
+    def _indexed_challenge(self, deal_id: int) -> ChallengeState:
+        deal = self.index.deal(deal_id)
+        if deal is None:
+            return ChallengeState(False, 0)
+        return ChallengeState(deal.challenge_open, deal.failed_epoch, deal.challenge_epoch)
+
+    def _refuse_range(self, deal_id: int, from_epoch: int, to_epoch: int) -> Refusal | None:
+        """The publishing API's guard (runs in its thread pool)."""
+        try:
+            return self.guard.refuse_ok(deal_id, from_epoch, to_epoch)
+        except (*_RPC_ERRORS, ScatterError) as exc:
+            return Refusal(503, f"cannot read deal {deal_id} on chain now ({str(exc)[:120]}); ask again")
 
     # ------------------------------------------------------------------ loop
 
@@ -364,10 +349,18 @@ class ValidatorDaemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.config.poll_interval)
 
+    def _events_seen(self, events: list[ChainEvent]) -> None:
+        for event in events:
+            deal_id = event.args.get("dealId")
+            if isinstance(deal_id, int):
+                self.guard.forget(deal_id)
+
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
-        if await asyncio.to_thread(self.index.sync):
+        events = await asyncio.to_thread(self.index.sync)
+        if events:
             self._index_changed = True
+            self._events_seen(events)
         head = await asyncio.to_thread(self.beacon.head)
         self._rpc_failing_since = None
         if head.number != self._head_block:
@@ -377,43 +370,44 @@ class ValidatorDaemon:
         chain_now = head.timestamp + min(loop.time() - self._head_seen, float(self.params.epoch_seconds))
         self.metrics.chain_block.set(head.number)
         epoch = self.beacon.epoch_at(head.timestamp)
-        rnd = self._round
+        rnd = self.crawler.round
         if rnd is None or epoch > rnd.epoch:
             if rnd is not None:
-                await self._close_round(rnd)
-            rnd = self._round = _Round(epoch)
+                await self.crawler.close(rnd)
+            rnd = self.crawler.round = Round(epoch)
             self.metrics.epoch.set(epoch)
-        if rnd.randomness is None:
-            rnd.randomness = await asyncio.to_thread(self.beacon.randomness, epoch, head)
-            if rnd.randomness is None:
+        if not rnd.randomness:
+            randomness = await asyncio.to_thread(self.beacon.randomness, epoch, head)
+            if randomness is None:
                 return
+            rnd.randomness, rnd.randomness_block = randomness.block_hash, randomness.block
             seconds_left = self.beacon.epoch_start(epoch + 1) - chain_now
             rnd.window_start = loop.time()
             rnd.window_end = rnd.window_start + max(0.0, seconds_left - self.checker.deadline - 0.2)
-            log_event(log, "epoch_started", epoch=epoch, randomness_block=rnd.randomness.block,
+            log_event(log, "epoch_started", epoch=epoch, randomness_block=randomness.block,
                       window_s=round(rnd.window_end - rnd.window_start, 2))  # fmt: skip
         if self._index_changed or not rnd.scheduled:  # the due deals change only with the index
             self._index_changed = False
             rnd.scheduled = True
             await self._schedule(rnd)
-        if (
-            not rnd.faults_checked
-            and self.config.report_faults
-            and (loop.time() >= rnd.window_end or len(rnd.done) == len(rnd.jobs))
-        ):
-            rnd.faults_checked = True
-            if self._fault_task is None or self._fault_task.done():  # transactions wait for blocks:
-                self._fault_task = asyncio.create_task(self._report_faults(epoch))  # never in the tick
+        if self.config.report_faults and (self._report_task is None or self._report_task.done()):
+            after_window = loop.time() >= rnd.window_end or len(rnd.done) == len(rnd.jobs)
+            run_epoch = after_window and not rnd.reported
+            rnd.reported = rnd.reported or run_epoch
+            # transactions wait for blocks: never in the tick
+            self._report_task = asyncio.create_task(self._report(epoch if run_epoch else None, head.number))
 
-    async def _report_faults(self, epoch: int) -> None:
+    async def _report(self, epoch: int | None, head: int) -> None:
         try:
-            await self.faults.run_once(epoch)
-            balance = await asyncio.to_thread(self.market.balance_of, self.address)
-            self.metrics.balance.set(balance)
+            await self.reporter.run_audits(head)
+            if epoch is not None:
+                await self.reporter.run_once(epoch)
+                balance = await asyncio.to_thread(self.market.balance_of, self.address)
+                self.metrics.balance.set(balance)
         except _RPC_ERRORS as exc:
             self._rpc_failed(exc)
         except ScatterError as exc:
-            log_event(log, "fault_reporting_failed", logging.WARNING, error=str(exc)[:300])
+            log_event(log, "reporting_failed", logging.WARNING, error=str(exc)[:300])
 
     def _due_deals(self, epoch: int) -> list[tuple[int, CheckTarget]]:
         out: list[tuple[int, CheckTarget]] = []
@@ -425,18 +419,20 @@ class ValidatorDaemon:
                 continue
             if deal.hoster.lower() in self.exclude or bid.client.lower() in self.exclude:
                 continue
-            if not deal.start_epoch <= epoch <= deal.end_epoch(bid.duration_epochs):
+            if not deal.start_epoch <= epoch <= deal.end_epoch:
                 continue
             try:
                 root = parse_cid(bid.cid_of_slot(deal.slot))
             except ScatterError:
                 continue  # a bid naming no valid CID cannot be checked (or held)
-            out.append((deal.start_epoch, CheckTarget(deal.deal_id, epoch, root, node.endpoint)))
+            if not self.committee.member(deal.deal_id, epoch):
+                continue  # not drawn: another committee checks it this period
+            target = CheckTarget(deal.deal_id, epoch, root, node.endpoint, size=bid.size)
+            out.append((deal.start_epoch, target))
         return out
 
-    async def _schedule(self, rnd: _Round) -> None:
+    async def _schedule(self, rnd: Round) -> None:
         """Add a job for each due deal not yet scheduled (new deals show up as the index syncs)."""
-        assert rnd.randomness is not None
         due = await asyncio.to_thread(self._due_deals, rnd.epoch)
         fresh = [(s, t) for s, t in due if t.deal_id not in rnd.jobs]
         if not fresh:
@@ -445,126 +441,53 @@ class ValidatorDaemon:
         now = asyncio.get_running_loop().time()
         span = max(0.0, rnd.window_end - max(now, rnd.window_start)) * self.config.spread
         for start_epoch, target in fresh:
-            seed = challenge_seed(rnd.randomness.block_hash, target.deal_id, rnd.epoch, self.address)
-            job = _Job(target.deal_id, target, seed, max(now, rnd.window_start) + offset(seed) * span,
-                       warmup=rnd.epoch < start_epoch + self.config.warmup_epochs)  # fmt: skip
-            rnd.jobs[target.deal_id] = job
-            if target.deal_id in recorded:
-                rnd.done.add(target.deal_id)
-            else:
-                rnd.push(job)
-        self._wake.set()
+            seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
+            job = Job(target.deal_id, target, seed, max(now, rnd.window_start) + offset(seed) * span,
+                      warmup=rnd.epoch < start_epoch + self.config.warmup_epochs)  # fmt: skip
+            rnd.add(job, done=target.deal_id in recorded)
+        self.crawler.wake()
         self.metrics.deals_due.set(len(rnd.jobs))
         self.metrics.deals_done.set(len(rnd.done))
 
-    async def _crawl(self) -> None:
-        """Start each attempt when it is due (Tahoe's crawler: one slice at a time, under the caps)."""
-        loop = asyncio.get_running_loop()
-        while not self._stop.is_set():
-            rnd = self._round
-            job = rnd.next_due() if rnd is not None else None
-            wait = self.config.poll_interval if job is None else job.due - loop.time()
-            if wait > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)  # new jobs may be due sooner
-                continue
-            assert rnd is not None and job is not None
-            if len(self._running) >= self.config.concurrency:
-                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            await self.throttle.before()
-            if job.running or job.deal_id in rnd.done:
-                continue
-            job.running = True
-            task = asyncio.create_task(self._attempt(rnd, job))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+    # -------------------------------------------------------- the crawler's sink
 
-    async def _attempt(self, rnd: _Round, job: _Job) -> None:
-        loop = asyncio.get_running_loop()
-        delay = job.due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        assert rnd.randomness is not None
-        try:
-            outcome = await self.checker.check(job.target, job.seed, rnd.randomness.block_hash)
-        except Exception as exc:  # a bug must not stop the daemon; no verdict without evidence
-            log_event(log, "check_crashed", logging.ERROR, deal_id=job.deal_id, error=repr(exc)[:300])
-            job.running = False
-            return
-        job.attempts += 1
-        job.last = outcome
-        if outcome.result.definitive:
-            rnd.answered += 1
-        self.throttle.spent(outcome.fetched_bytes)
-        self.metrics.fetched_bytes.inc(outcome.fetched_bytes)
-        self.metrics.check_seconds.observe(outcome.seconds)
-        now = loop.time()
-        final = outcome.ok or (outcome.result.definitive and not job.warmup)
-        if not final:
-            remaining = rnd.window_end - now
-            attempts_left = self.config.attempts - job.attempts
-            if attempts_left > 0 and remaining > 0 and rnd is self._round:
-                job.due = now + remaining / attempts_left  # the last attempt at the window's end
-                job.running = False
-                rnd.push(job)
-                self._wake.set()
-                self.metrics.checks.labels(result="retry").inc()
-                log_event(log, "check_retry", logging.DEBUG, deal_id=job.deal_id, epoch=rnd.epoch,
-                          result=outcome.result.label, reason=outcome.reason,
-                          in_s=round(job.due - now, 2))  # fmt: skip
-                return
-            tried_enough = job.attempts >= min(2, self.config.attempts) and not rnd.blind()
-            if job.warmup or (not outcome.result.definitive and not tried_enough):
-                self._finish(rnd, job, None, outcome)  # abstain: not enough evidence for fail
-                log_event(log, "abstain", deal_id=job.deal_id, epoch=rnd.epoch, result=outcome.result.label,
-                          attempts=job.attempts, warmup=job.warmup, reason=outcome.reason)  # fmt: skip
-                return
-        await self._verdict(rnd, job, outcome)
-
-    def _finish(self, rnd: _Round, job: _Job, ok: bool | None, outcome: CheckOutcome) -> None:
-        rnd.done.add(job.deal_id)
-        job.running = False
-        self.metrics.deals_done.set(len(rnd.done))
-        result = "abstain" if ok is None else outcome.result.label
-        self.metrics.checks.labels(result=result).inc()
-
-    async def _verdict(self, rnd: _Round, job: _Job, outcome: CheckOutcome) -> None:
-        detail = outcome.detail() | {
-            "attempts": job.attempts,
-            "randomnessBlock": rnd.randomness.block if rnd.randomness else None,
-        }
+    async def verdict(self, rnd: Round, job: Job, outcome: CheckOutcome) -> None:
+        """Record the verdict; sign it unless it is an ``ok`` the guard refuses now."""
+        detail = outcome.detail() | {"attempts": job.attempts, "randomnessBlock": rnd.randomness_block}
         verdict = Verdict(job.deal_id, rnd.epoch, outcome.ok, outcome.evidence(), detail)
+        refusal: Refusal | None = None
+        if outcome.ok:
+            try:
+                refusal = await asyncio.to_thread(self.guard.refuse_ok, job.deal_id, rnd.epoch, rnd.epoch,
+                                                  fresh=True)  # fmt: skip
+            except (*_RPC_ERRORS, ScatterError) as exc:
+                refusal = Refusal(503, f"cannot read the deal's challenge: {str(exc)[:200]}")
         try:
-            signed = await asyncio.to_thread(self.ledger.record_and_sign, verdict)
+            if refusal is None:
+                signed = await asyncio.to_thread(self.ledger.record_and_sign, verdict)
+                ok = signed.attestation.ok
+            else:
+                ok = (await asyncio.to_thread(self.ledger.record, verdict)).ok
         except ConflictingVerdictError as exc:
-            log_event(
-                log, "verdict_conflict", logging.ERROR, deal_id=job.deal_id, epoch=rnd.epoch, error=str(exc)
-            )
-            self._finish(rnd, job, None, outcome)
+            log_event(log, "verdict_conflict", logging.ERROR, deal_id=job.deal_id, epoch=rnd.epoch,
+                      error=str(exc))  # fmt: skip
             return
-        self._finish(rnd, job, signed.attestation.ok, outcome)
-        self.metrics.attestations.labels(ok=str(signed.attestation.ok).lower(), kind="epoch").inc()
-        fields = {"deal_id": job.deal_id, "epoch": rnd.epoch, "ok": signed.attestation.ok,
-                  "result": outcome.result.label, "attempts": job.attempts,
-                  "ms": round(outcome.seconds * 1000, 1)}  # fmt: skip
-        if not signed.attestation.ok:
+        if refusal is None:
+            self.metrics.attestations.labels(ok=str(ok).lower(), kind="epoch").inc()
+        fields = {"deal_id": job.deal_id, "epoch": rnd.epoch, "ok": ok, "result": outcome.result.label,
+                  "attempts": job.attempts, "ms": round(outcome.seconds * 1000, 1),
+                  "signed": refusal is None}  # fmt: skip
+        if not ok:
             fields["reason"] = outcome.reason
-        log_event(log, "verdict", logging.INFO if signed.attestation.ok else logging.WARNING, **fields)
+        if refusal is not None:
+            fields["held"] = refusal.message
+        log_event(log, "verdict", logging.INFO if ok else logging.WARNING, **fields)
 
-    async def _close_round(self, rnd: _Round) -> None:
-        """The epoch is over: late/unreachable jobs that never got to a verdict become fail."""
-        for job in rnd.jobs.values():
-            if job.deal_id in rnd.done or job.running:
-                continue
-            tried_enough = job.attempts >= min(2, self.config.attempts) and not rnd.blind()
-            if job.last is not None and not job.last.ok and not job.warmup and tried_enough:
-                await self._verdict(rnd, job, job.last)
-            else:  # never checked, or too few tries to call the hoster unreachable: no verdict
-                self.metrics.checks.labels(result="abstain").inc()
-                log_event(log, "abstain", deal_id=job.deal_id, epoch=rnd.epoch, attempts=job.attempts,
-                          warmup=job.warmup, reason="epoch over before enough attempts")  # fmt: skip
+    async def unknown(self, rnd: Round, job: Job, label: str) -> None:
+        self.metrics.unknown.labels(label=label).inc()
+        reason = job.last.reason if job.last is not None else ""
+        await asyncio.to_thread(self.ledger.note_unknown, job.deal_id, rnd.epoch, label,
+                                {"attempts": job.attempts, "reason": reason})  # fmt: skip
 
 
 def run_validator(config: ValidatorConfig, *, account: LocalAccount | None = None) -> None:

@@ -11,6 +11,15 @@ Scatter shards (CIDv1, raw leaves) need only the inner nodes: a raw link is a
 leaf. For DAGs with dag-pb leaves (CIDv0 public CIDs) a dag-pb child is a leaf
 when it has no links, which is only known by fetching it, so learning such a
 DAG reads it once in full (documented limit).
+
+The walk is bounded by the slot's committed ``size`` (bytes of the file), not by
+what the DAG claims about itself: each distinct block is fetched once however
+many links name it, the distinct bytes fetched may not exceed ``size`` plus
+:data:`WALK_OVERHEAD`, and the leaf positions may not exceed ``max(1, size)``
+(an honest leaf holds at least one byte). A DAG over either bound (a "DAG bomb":
+many links to one child, lying sizes) raises :class:`DagBudgetError` after at
+most that much work; the checker treats it as *uncheckable*, never as the
+hoster's fault.
 """
 
 from __future__ import annotations
@@ -84,8 +93,21 @@ class LeafRef:
         return cls.of(cid_from_bytes(raw)[0])
 
 
+WALK_OVERHEAD: Final = 1 << 20
+"""Distinct bytes a walk may fetch beyond the slot's size (inner nodes of an honest DAG are a
+small fraction of its size: ~40 bytes per leaf)."""
+
+
+WALK_CONCURRENCY: Final = 16
+"""Distinct nodes a walk fetches at once (the byte budget is checked between such slices)."""
+
+
 class DagTooLargeError(ScatterValueError):
     """The DAG has more leaves than the validator is configured to follow."""
+
+
+class DagBudgetError(DagTooLargeError):
+    """The DAG needs more work than the slot's size allows (distinct bytes or leaf positions)."""
 
 
 def _encode(leaves: list[CID]) -> bytes:
@@ -139,10 +161,18 @@ class LeafList:
 class LeafCache:
     """Leaf lists per root: memory (``memory_roots`` most recent) over SQLite over the network."""
 
-    def __init__(self, db: StateDB, *, memory_roots: int = 4096, max_leaves: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        db: StateDB,
+        *,
+        memory_roots: int = 4096,
+        max_leaves: int = 1 << 20,
+        walk_overhead: int = WALK_OVERHEAD,
+    ) -> None:
         self.db = db
         self.memory_roots = memory_roots
         self.max_leaves = max_leaves
+        self.walk_overhead = walk_overhead
         self._memory: OrderedDict[bytes, LeafList] = OrderedDict()
         self._learning: dict[bytes, asyncio.Future[LeafList]] = {}
         db.migrate(MIGRATIONS)
@@ -170,13 +200,16 @@ class LeafCache:
         while len(self._memory) > self.memory_roots:
             self._memory.popitem(last=False)
 
-    async def leaves(self, root: CID, fetch: Fetch) -> list[CID]:
+    async def leaves(self, root: CID, fetch: Fetch, size: int | None = None) -> list[CID]:
         """The root's leaves, learning them through ``fetch`` if unknown."""
-        return (await self.refs(root, fetch)).cids()
+        return (await self.refs(root, fetch, size)).cids()
 
-    async def refs(self, root: CID, fetch: Fetch) -> LeafList:
+    async def refs(self, root: CID, fetch: Fetch, size: int | None = None) -> LeafList:
         """The root's :class:`LeafList`, learning it through ``fetch`` if unknown (one walk per root
-        at a time; a walk that fails through another hoster's gateway does not count against ours)."""
+        at a time; a walk that fails through another hoster's gateway does not count against ours).
+
+        ``size`` is the slot's committed file size: it bounds the walk (module docstring); None
+        leaves only ``max_leaves`` as a bound."""
         key = cid_bytes(root)
         known = self._known(key)
         if known is not None:
@@ -188,14 +221,14 @@ class LeafCache:
             except Exception:
                 pass  # the other walk's source failed; that says nothing about ours: walk through ``fetch``
             if key in self._learning:  # yet another walk started meanwhile: do ours unshared
-                cids, _ = await self._walk(root, fetch)
+                cids, _ = await self._walk(root, fetch, size)
                 leaves = LeafList.of(cids)
                 self._remember(key, leaves)
                 return leaves
         future: asyncio.Future[LeafList] = asyncio.get_running_loop().create_future()
         self._learning[key] = future
         try:
-            cids, inner = await self._walk(root, fetch)
+            cids, inner = await self._walk(root, fetch, size)
             leaves = LeafList.of(cids)
             await asyncio.to_thread(self._store, key, leaves, inner)
             self._remember(key, leaves)
@@ -215,29 +248,69 @@ class LeafCache:
                 (key, len(leaves), inner, leaves.blob),
             )
 
-    async def _walk(self, root: CID, fetch: Fetch) -> tuple[list[CID], int]:
-        """Expand dag-pb nodes level by level, in place, so leaves stay in DAG order."""
+    async def _walk(self, root: CID, fetch: Fetch, size: int | None) -> tuple[list[CID], int]:
+        """Expand dag-pb nodes level by level, in place, so leaves stay in DAG order; each distinct
+        block is fetched once, and the work stops at the budget ``size`` allows."""
+        max_positions = self.max_leaves if size is None else min(self.max_leaves, max(1, size))
+        budget = _Budget(None if size is None else size + self.walk_overhead)
+        links: dict[bytes, list[CID]] = {}  # distinct node -> its links (fetched once)
         frontier: list[tuple[CID, bool]] = [(root, root.codec.code == CODEC_RAW)]  # (cid, is a leaf)
         inner = 0
         while True:
-            todo = [cid for cid, leaf in frontier if not leaf]
-            if not todo:
+            nodes = [cid for cid, leaf in frontier if not leaf]
+            if not nodes:
                 return [cid for cid, _ in frontier], inner
-            children = await asyncio.gather(*(self._fetch_node(cid, fetch) for cid in todo))
-            expansion = dict(zip((cid_bytes(c) for c in todo), children, strict=True))
+            todo = {key: cid for cid in nodes if (key := cid_bytes(cid)) not in links}
+            pending = list(todo.items())
+            for at in range(0, len(pending), WALK_CONCURRENCY):  # the budget is checked between slices
+                part = pending[at : at + WALK_CONCURRENCY]
+                got = await asyncio.gather(
+                    *(self._fetch_node(c, fetch) for _, c in part), return_exceptions=True
+                )
+                for (key, cid), result in zip(part, got, strict=True):
+                    if isinstance(result, BaseException):
+                        raise result
+                    data, named = result
+                    budget.spend(len(data), cid)
+                    links[key] = named
             grown: list[tuple[CID, bool]] = []
             for cid, leaf in frontier:
-                links = None if leaf else expansion[cid_bytes(cid)]
-                if not links:  # raw, or a dag-pb node without links: a leaf
+                children = None if leaf else links[cid_bytes(cid)]
+                if not children:  # raw, or a dag-pb node without links: a leaf
                     grown.append((cid, True))
-                    continue
-                inner += 1
-                grown.extend((child, child.codec.code == CODEC_RAW) for child in links)
-            if len(grown) > self.max_leaves:
-                raise DagTooLargeError(f"DAG {cid_str(root)} has more than {self.max_leaves} leaves")
+                else:
+                    inner += 1
+                    grown.extend((child, child.codec.code == CODEC_RAW) for child in children)
+                if len(grown) > max_positions:
+                    if size is not None and max_positions < self.max_leaves:
+                        raise DagBudgetError(
+                            f"DAG {cid_str(root)} has more than {max_positions} leaf positions "
+                            f"for a slot of {size} bytes"
+                        )
+                    raise DagTooLargeError(f"DAG {cid_str(root)} has more than {self.max_leaves} leaves")
             frontier = grown
 
-    async def _fetch_node(self, cid: CID, fetch: Fetch) -> list[CID]:
+    async def _fetch_node(self, cid: CID, fetch: Fetch) -> tuple[bytes, list[CID]]:
         if cid.codec.code == CODEC_RAW:
-            return []
-        return links_of(cid, await fetch(cid))
+            return b"", []
+        data = await fetch(cid)
+        return data, links_of(cid, data)
+
+
+class _Budget:
+    """Distinct bytes one walk may still fetch."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def spend(self, nbytes: int, cid: CID) -> None:
+        if self.left is None:
+            return
+        self.left -= nbytes
+        if self.left < 0:
+            raise DagBudgetError(
+                f"walking the DAG took more than {self.limit} distinct bytes (at {cid_str(cid)})"
+            )

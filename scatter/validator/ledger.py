@@ -21,8 +21,10 @@ Rules (each pinned by a test in ``tests/core/validator/test_ledger.py``):
 Evidence of a range is ``keccak256("scatter-range-v1" || evidence of each
 epoch, in order)``: anyone holding the per-epoch records can recompute it.
 
-Schema ``validator_ledger`` version 1 (tables ``ledger_identity``,
-``verdicts``, ``signatures``).
+Schema ``validator_ledger`` version 2 (tables ``ledger_identity``,
+``verdicts``, ``signatures``; v2 adds ``unknown_epochs``: checks that ended an
+epoch without a verdict, e.g. ``late``: a note for the operator, never signed,
+never a ``fail``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,16 @@ MIGRATIONS: Final[list[Migration]] = [
             "PRIMARY KEY (deal_id, from_epoch, to_epoch))",
             "CREATE INDEX signatures_by_end ON signatures (deal_id, to_epoch)",
         ],
-    )
+    ),
+    (
+        "validator_ledger",
+        2,
+        [
+            "CREATE TABLE unknown_epochs (deal_id INTEGER NOT NULL, epoch INTEGER NOT NULL, "
+            "label TEXT NOT NULL, detail TEXT NOT NULL, recorded_at REAL NOT NULL, "
+            "PRIMARY KEY (deal_id, epoch)) WITHOUT ROWID"
+        ],
+    ),
 ]
 
 MAX_RANGE_EPOCHS: Final = 50_000
@@ -179,6 +190,28 @@ class SigningLedger:
         if row is None:
             return None
         return Verdict(deal_id, epoch, bool(row[0]), bytes(row[1]), json.loads(row[2]))
+
+    def note_unknown(
+        self, deal_id: int, epoch: int, label: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record that (deal, epoch) ended without a verdict (``late``, ``unreachable``, ``warmup``...).
+        Ignored if a verdict exists: a note never overrides or becomes one."""
+        with self.db.transaction() as conn:
+            if conn.execute(
+                "SELECT 1 FROM verdicts WHERE deal_id = ? AND epoch = ?", (deal_id, epoch)
+            ).fetchone():
+                return
+            conn.execute(
+                "INSERT OR REPLACE INTO unknown_epochs VALUES (?, ?, ?, ?, ?)",
+                (deal_id, epoch, label, json.dumps(detail or {}, sort_keys=True, default=str), time.time()),
+            )
+
+    def unknown(self, deal_id: int, epoch: int) -> str | None:
+        """The label of an epoch that ended without a verdict, if any."""
+        row = self.db.query_one(
+            "SELECT label FROM unknown_epochs WHERE deal_id = ? AND epoch = ?", (deal_id, epoch)
+        )
+        return str(row[0]) if row else None
 
     def has_verdicts(self, epoch: int) -> set[int]:
         """Deals with a verdict recorded for ``epoch``."""

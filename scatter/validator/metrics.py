@@ -13,7 +13,7 @@ class ValidatorMetrics:
         r = self.registry
         self.checks = Counter(
             "scatter_validator_checks",
-            "Deal check attempts by result (ok, missing, wrong, late, unreachable, retry, abstain)",
+            "Deal check attempts by result (ok, missing, wrong, retry, unknown)",
             ["result"], registry=r,
         )  # fmt: skip
         self.check_seconds = Histogram(
@@ -31,16 +31,25 @@ class ValidatorMetrics:
             "scatter_validator_attestation_requests", "Publishing API requests by route and status",
             ["route", "status"], registry=r,
         )  # fmt: skip
-        self.faults = Counter(
-            "scatter_validator_faults_reported", "Fault transactions by kind (failed, missed) and outcome",
+        self.reports = Counter(
+            "scatter_validator_reports",
+            "Report transactions by kind (request_proof, missed_proof, missed_quorum, audit) and outcome",
             ["kind", "outcome"], registry=r,
         )  # fmt: skip
-        self.fault_rewards = Counter(
-            "scatter_validator_fault_rewards_wei", "Wei credited to this validator by its fault reports",
+        self.report_rewards = Counter(
+            "scatter_validator_report_rewards_wei", "Wei credited to this validator by its reports",
             registry=r,
         )  # fmt: skip
+        self.audit_draws = Counter(
+            "scatter_validator_audit_draws", "Deal lotteries computed off chain at audit seed blocks",
+            registry=r,
+        )  # fmt: skip
+        self.unknown = Counter(
+            "scatter_validator_unknown_epochs", "Deal epochs that ended without a verdict, by why",
+            ["label"], registry=r,
+        )  # fmt: skip
         self.balance = Gauge(
-            "scatter_validator_balance_wei", "Withdrawable balance (fees + fault rewards) on the Market",
+            "scatter_validator_balance_wei", "Withdrawable balance (fees + report rewards) on the Market",
             registry=r,
         )  # fmt: skip
         self.epoch = Gauge("scatter_validator_epoch", "Epoch the validator is checking", registry=r)

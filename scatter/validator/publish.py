@@ -7,11 +7,15 @@ Routes (wire format: :mod:`scatter.protocol.attestations`):
   (at most :data:`~scatter.validator.ledger.MAX_LISTED`, oldest first).
 - ``POST /scatter/v1/attestations/{dealId}/range`` with ``{"fromEpoch": a, "toEpoch": b}`` -> one
   ok attestation over [a, b] if every epoch has a recorded ok verdict, else 409 with a one-line reason.
+  With a guard (the daemon's :class:`~scatter.validator.guard.SigningGuard`): 403 when this validator
+  is not in the deal's committee for the range's period, 400 for a range over two periods, 409 while
+  the deal has a challenge open or for a range reaching its failed epoch.
 - ``POST /scatter/v1/attestations/ranges`` with ``{"ranges": [{"dealId", "fromEpoch", "toEpoch"}, ...]}``
   (at most :data:`~scatter.protocol.attestations.MAX_BATCH_RANGES`) -> ``{"version": 1, "validator":
   "0x..", "results": [...]}``: per range, in order, what the route above would sign, or
   ``{"dealId", "fromEpoch", "toEpoch", "error"}`` where it would refuse; signed in one transaction
-  per 5,000 epochs of verdicts. 400 for a malformed body, 405 for ``GET`` (it is not a deal id).
+  per 5,000 epochs of verdicts; a range the guard refuses gets its one-line reason as ``error``.
+  400 for a malformed body, 405 for ``GET`` (it is not a deal id).
 - ``GET /healthz`` -> 200 ``{"status": "ok", ...}`` (503 when the daemon reports a problem).
 - ``GET /metrics`` -> Prometheus text format.
 
@@ -35,15 +39,25 @@ from starlette.routing import Route
 from scatter.chain.eip712 import SignedAttestation
 from scatter.protocol import API_PREFIX
 from scatter.protocol.attestations import RANGES_PATH, WIRE_VERSION, parse_range_request, to_json
-from scatter.validator.ledger import MAX_RANGE_EPOCHS, LedgerError, SigningLedger
+from scatter.validator.guard import Refusal
+from scatter.validator.ledger import MAX_RANGE_EPOCHS, LedgerError, NotAttestableError, SigningLedger
 from scatter.validator.metrics import ValidatorMetrics
 
 Health = Callable[[], dict[str, Any]]
 """Returns the daemon's health: ``{"status": "ok" | "degraded" | ..., ...}``."""
 
+Guard = Callable[[int, int, int], Refusal | None]
+"""``(deal_id, from_epoch, to_epoch) -> Refusal | None``: why an ok range must not be signed."""
+
 MAX_BODY = 4096
 MAX_BATCH_BODY = 64 * 1024
 """Body cap of a batch: 256 ranges of the largest integers take about 23 KiB."""
+
+
+class _Refused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 def _error(status: int, message: str) -> Response:
@@ -71,10 +85,34 @@ def _int_param(value: str | None, name: str, default: int | None = None) -> int:
 
 
 def create_publish_app(
-    ledger: SigningLedger, *, metrics: ValidatorMetrics | None = None, health: Health | None = None
+    ledger: SigningLedger,
+    *,
+    metrics: ValidatorMetrics | None = None,
+    health: Health | None = None,
+    guard: Guard | None = None,
 ) -> Starlette:
-    """The Starlette app a validator serves on its registered endpoint."""
+    """The Starlette app a validator serves on its registered endpoint (``guard``: see the module)."""
     metrics = metrics or ValidatorMetrics()
+
+    def guarded(deal_id: int, from_epoch: int, to_epoch: int) -> SignedAttestation:
+        """Sign one range if the guard allows it (run in the thread pool: the guard may read the chain)."""
+        if guard is not None:
+            refusal = guard(deal_id, from_epoch, to_epoch)
+            if refusal is not None:
+                raise _Refused(refusal)
+        return ledger.sign_range(deal_id, from_epoch, to_epoch)
+
+    def sign_batch(ranges: list[tuple[int, int, int]]) -> list[SignedAttestation | NotAttestableError]:
+        refused: dict[int, NotAttestableError] = {}
+        if guard is not None:
+            for i, (deal_id, a, b) in enumerate(ranges):
+                if 0 <= a <= b and b - a < MAX_RANGE_EPOCHS:  # the ledger words invalid ranges itself
+                    refusal = guard(deal_id, a, b)
+                    if refusal is not None:
+                        refused[i] = NotAttestableError(refusal.message)
+        allowed = [r for i, r in enumerate(ranges) if i not in refused]
+        signed = iter(ledger.sign_ranges(allowed) if allowed else [])
+        return [refused[i] if i in refused else next(signed) for i in range(len(ranges))]
 
     def count(route: str, status: int) -> None:
         metrics.attestation_requests.labels(route=route, status=str(status)).inc()
@@ -118,7 +156,10 @@ def create_publish_app(
             count("range", 400)
             return _error(400, f"invalid range {from_epoch}..{to_epoch} (at most {MAX_RANGE_EPOCHS} epochs)")
         try:
-            signed = await run_in_threadpool(ledger.sign_range, deal_id, from_epoch, to_epoch)
+            signed = await run_in_threadpool(guarded, deal_id, from_epoch, to_epoch)
+        except _Refused as exc:
+            count("range", exc.refusal.status)
+            return _error(exc.refusal.status, exc.refusal.message)
         except LedgerError as exc:
             count("range", 409)
             return _error(409, str(exc))
@@ -136,7 +177,7 @@ def create_publish_app(
         except ValueError as exc:  # json.JSONDecodeError and ScatterValueError included
             count("ranges", 400)
             return _error(400, str(exc))
-        outcomes = await run_in_threadpool(ledger.sign_ranges, ranges)
+        outcomes = await run_in_threadpool(sign_batch, ranges)
         results: list[dict[str, Any]] = []
         for (deal_id, from_epoch, to_epoch), outcome in zip(ranges, outcomes, strict=True):
             if isinstance(outcome, SignedAttestation):

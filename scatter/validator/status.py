@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,14 @@ def _alive(pid: object) -> bool:
     return True
 
 
+def _optional(db: StateDB, sql: str) -> list[Any]:
+    """Rows of a table a daemon creates on its first run (empty before)."""
+    try:
+        return db.query(sql)
+    except sqlite3.OperationalError:
+        return []
+
+
 def read_status(state_dir: Path) -> dict[str, Any]:
     path = state_dir / "validator.db"
     if not path.exists():
@@ -54,7 +63,8 @@ def read_status(state_dir: Path) -> dict[str, Any]:
         verdicts = db.query_one("SELECT COUNT(*), COALESCE(SUM(ok), 0), MAX(epoch) FROM verdicts")
         sigs = db.query_one("SELECT COUNT(*), COALESCE(SUM(to_epoch > from_epoch), 0) FROM signatures")
         checkpoint = db.query_one("SELECT block FROM chain_checkpoint WHERE id = 1")
-        faults = db.query("SELECT kind, state, COUNT(*) AS n FROM fault_reports GROUP BY kind, state")
+        faults = _optional(db, "SELECT kind, state, COUNT(*) AS n FROM reports GROUP BY kind, state")
+        unknown = _optional(db, "SELECT label, COUNT(*) AS n FROM unknown_epochs GROUP BY label")
         deals = db.query_one("SELECT COUNT(*) FROM deals WHERE status = 1")
     finally:
         db.close()
@@ -70,7 +80,8 @@ def read_status(state_dir: Path) -> dict[str, Any]:
         "verdicts": {"ok": verdicts[1], "fail": verdicts[0] - verdicts[1]} if verdicts else {},
         "lastEpochChecked": verdicts[2] if verdicts else None,
         "signatures": {"total": sigs[0], "ranges": sigs[1]} if sigs else {},
-        "faultReports": {f"{r['kind']}/{r['state']}": r["n"] for r in faults},
+        "faultReports": {f"{r['kind']}/{r['state']}": r["n"] for r in faults},  # requestProof, audits...
+        "unknownEpochs": {str(r["label"]): r["n"] for r in unknown},
     }
     if report["running"] and info.get("api"):
         try:

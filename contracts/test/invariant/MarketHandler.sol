@@ -6,560 +6,457 @@ import {Test} from "forge-std/Test.sol";
 import {Market} from "../../Market.sol";
 import {IMarket} from "../../interfaces/IMarket.sol";
 import {IStakeRegistry} from "../../interfaces/IStakeRegistry.sol";
-import {SlotBits} from "../../libraries/SlotBits.sol";
+import {PossessionTree} from "../utils/PossessionTree.sol";
 
-/// @notice Drives random sequences of market operations by a fixed cast of actors and keeps
-///         ghost state the invariants compare against. Attestations are real EIP-712
-///         signatures by a fixed set of validator keys.
+/// @notice Drives random market operations by a cast that includes the attackers of
+///         docs/trust.md: an honest hoster (answers every challenge at once), a hoster that
+///         deleted its data (never proves), a hoster running its own validators, Sybil
+///         validators (fresh addresses), a client that withholds data (reserved slots expire),
+///         a client that corrupts data (its root matches nothing served), and a client that
+///         extends. Ghost state records what the invariants compare against.
 contract MarketHandler is Test {
-    IStakeRegistry.Role internal constant HOSTER = IStakeRegistry.Role.Hoster;
-    IStakeRegistry.Role internal constant VALIDATOR = IStakeRegistry.Role.Validator;
+    using PossessionTree for PossessionTree.Tree;
 
-    uint256 internal constant MAX_BIDS = 12;
-    uint256 internal constant MAX_SLOTS = 4;
-    uint256 internal constant MAX_DURATION = 12;
+    uint256 internal constant HONEST = 0; // hoster indices
+    uint256 internal constant DELETER = 1;
+    uint256 internal constant COLLUDER = 2; // runs its own validators
+    uint256 internal constant HOSTERS = 3;
+    uint256 internal constant CLIENTS = 3; // 0 honest/extending, 1 withholding, 2 corrupting
+    uint256 internal constant SEGMENTS = 64;
+    uint256 internal constant EPOCH = 3600;
 
     Market public immutable market;
-    uint32 internal immutable epochSeconds;
-    uint32 internal immutable grace;
-    uint8 internal immutable quorum;
-    uint128 internal immutable minHoster;
+    PossessionTree.Tree internal tree;
+    bytes32 public root;
+    bytes32 public bogusRoot;
 
-    address[] public clients;
     address[] public hosters;
-    address[] public validators;
-    uint256[] internal validatorKeys;
+    uint256[] internal hosterKeys;
+    address[] public clients;
+    uint256[] public honestKeys; // independent validators
+    uint256[] public colluderKeys; // validators run by hoster COLLUDER
+    uint256[] public sybilKeys; // fresh validators, joined during the run
     address public reporter = makeAddr("reporter");
 
-    /*//////////////////////////////////////////////////////////////
-                                 GHOSTS
-    //////////////////////////////////////////////////////////////*/
+    // ghosts
+    mapping(uint256 dealId => mapping(uint256 epoch => bool)) public ghostPaid;
+    mapping(uint256 dealId => uint256) public ghostPaidCount;
+    mapping(uint256 dealId => uint32[]) internal _ghostFailed;
+    mapping(uint256 dealId => uint32) public ghostEnd; // end fixed at fill (or extendDeal)
+    mapping(uint256 dealId => uint128) public ghostCollateralCap; // collateral never above
+    mapping(address hoster => uint256) public ghostStakeIn; // joined + topped up
+    mapping(address hoster => uint256) public ghostSlashed; // via reportMissedProof only
+    uint256 public forcedEth;
+    bool public doublePaid;
+    bool public paidByNonMember;
+    bool public honestProofFailed;
+    mapping(bytes32 name => uint256) public calls;
 
-    /// @dev Epochs of each deal for which the handler produced an `ok` quorum.
-    mapping(uint256 dealId => uint256) public ghostOkQuorumEpochs;
-    /// @dev Times each (deal, epoch) was paid.
-    mapping(uint256 dealId => mapping(uint256 epoch => uint256)) public ghostPaidCount;
-    mapping(uint256 dealId => uint256) public ghostPaidEpochs;
-    bool public ghostDoublePaid;
-    /// @dev Set if a deal became Faulted without a fault condition holding before the call.
-    bool public ghostUnjustifiedSlash;
-    /// @dev Set if a call without a valid quorum paid anything.
-    bool public ghostPaidWithoutQuorum;
-    mapping(address hoster => uint256) public ghostStakeIn;
-    mapping(address hoster => uint256) public ghostSlashed;
-    /// @dev Active deal of each (bid, slot), 0 if none.
-    mapping(uint256 bidId => mapping(uint256 slot => uint256)) public ghostSlotDeal;
-
-    mapping(bytes32 => uint256) public calls;
-
-    constructor(Market market_, uint256[] memory keys) {
-        market = market_;
-        IMarket.Params memory p = market_.params();
-        epochSeconds = p.epochSeconds;
-        grace = p.graceEpochs;
-        quorum = p.quorum;
-        minHoster = p.minHosterStake;
-        for (uint256 i; i < 3; ++i) {
-            clients.push(makeAddr(string.concat("client", vm.toString(i))));
+    constructor(Market m, uint256[] memory honest) {
+        market = m;
+        honestKeys = honest;
+        PossessionTree.Tree memory t = PossessionTree.build("invariant shard", SEGMENTS, 6);
+        root = t.root();
+        bogusRoot = PossessionTree.build("what the client never serves", SEGMENTS, 6).root();
+        tree.n = t.n;
+        tree.d = t.d;
+        tree.k = t.k;
+        tree.salt = t.salt;
+        for (uint256 l; l < t.sub.length; ++l) {
+            tree.sub.push(t.sub[l]);
+        }
+        tree.zero = t.zero;
+        tree.top = t.top;
+        for (uint256 i; i < HOSTERS; ++i) {
+            (address h, uint256 k) = makeAddrAndKey(string.concat("inv hoster ", vm.toString(i)));
+            hosters.push(h);
+            hosterKeys.push(k);
+        }
+        for (uint256 i; i < CLIENTS; ++i) {
+            clients.push(makeAddr(string.concat("inv client ", vm.toString(i))));
         }
         for (uint256 i; i < 4; ++i) {
-            hosters.push(makeAddr(string.concat("hoster", vm.toString(i))));
+            colluderKeys.push(uint256(keccak256(abi.encode("colluder validator", i))));
         }
-        for (uint256 i; i < keys.length; ++i) {
-            validatorKeys.push(keys[i]);
-            validators.push(vm.addr(keys[i]));
+    }
+
+    /// @dev Set-up only (not a fuzz target): stake the hosters and the colluder's validators.
+    function bootstrap() external {
+        for (uint256 i; i < HOSTERS; ++i) {
+            _joinHoster(hosters[i], 10 ether);
+        }
+        for (uint256 i; i < colluderKeys.length; ++i) {
+            _joinValidator(vm.addr(colluderKeys[i]));
         }
     }
 
     /*//////////////////////////////////////////////////////////////
-                              STAKE REGISTRY
+                                ACTIONS
     //////////////////////////////////////////////////////////////*/
 
-    function joinHoster(uint256 seed, uint256 stake) external {
-        address h = hosters[seed % hosters.length];
-        if (market.node(HOSTER, h).status != IStakeRegistry.NodeStatus.None) return;
-        stake = bound(stake, minHoster, 20 ether);
-        vm.deal(h, stake);
-        vm.prank(h);
-        market.join{value: stake}(HOSTER, "https://h.example", 1 << 40);
-        ghostStakeIn[h] = stake;
-        ghostSlashed[h] = 0;
-        calls["joinHoster"]++;
-    }
-
-    function topUpHoster(uint256 seed, uint256 amount) external {
-        address h = hosters[seed % hosters.length];
-        if (market.node(HOSTER, h).status == IStakeRegistry.NodeStatus.None) return;
-        amount = bound(amount, 1, 5 ether);
-        vm.deal(h, amount);
-        vm.prank(h);
-        market.topUp{value: amount}(HOSTER);
-        ghostStakeIn[h] += amount;
-        calls["topUp"]++;
-    }
-
-    function announceExitHoster(uint256 seed) external {
-        if (seed % 4 != 0) return; // rarely: exits stop hosters from taking deals
-        address h = hosters[(seed / 4) % hosters.length];
-        if (market.node(HOSTER, h).status != IStakeRegistry.NodeStatus.Active) return;
-        vm.prank(h);
-        market.announceExit(HOSTER);
-        calls["announceExit"]++;
-    }
-
-    function exitHoster(uint256 seed) external {
-        address h = hosters[seed % hosters.length];
-        IStakeRegistry.Node memory n = market.node(HOSTER, h);
-        if (n.status != IStakeRegistry.NodeStatus.Exiting || n.locked != 0 || block.timestamp < n.exitAt) return;
-        vm.prank(h);
-        market.exit(HOSTER);
-        ghostStakeIn[h] = 0;
-        ghostSlashed[h] = 0;
-        calls["exitHoster"]++;
-    }
-
-    /// @dev The last validator cycles through exit and re-join, so eligibility changes.
-    function cycleValidator() external {
-        address v = validators[validators.length - 1];
-        IStakeRegistry.Node memory n = market.node(VALIDATOR, v);
-        vm.startPrank(v);
-        if (n.status == IStakeRegistry.NodeStatus.Active) {
-            market.announceExit(VALIDATOR);
-        } else if (n.status == IStakeRegistry.NodeStatus.Exiting) {
-            if (block.timestamp >= n.exitAt) market.exit(VALIDATOR);
-        } else {
-            vm.deal(v, 1 ether);
-            market.join{value: 1 ether}(VALIDATOR, "https://v.example", 0);
-        }
-        vm.stopPrank();
-        calls["cycleValidator"]++;
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                                  BIDS
-    //////////////////////////////////////////////////////////////*/
-
-    function bid(uint256 seed, uint256 slots, uint256 price, uint256 duration) external {
-        if (market.bidCount() >= MAX_BIDS) return;
-        address c = clients[seed % clients.length];
-        slots = bound(slots, 1, MAX_SLOTS);
-        price = bound(price, 1, 1e15); // collateral stays well below stakes, so deals happen
-        duration = bound(duration, 1, MAX_DURATION);
-        uint256 value = price * slots * duration;
+    function bid(uint256 clientSeed, uint8 slots, uint32 duration, uint96 price) external {
+        uint256 c = clientSeed % CLIENTS;
+        slots = uint8(bound(slots, 1, 4));
+        duration = uint32(bound(duration, 1, 40));
+        price = uint96(bound(price, 1, 1e12));
+        uint256 value = uint256(price) * slots * duration;
+        address who = clients[c];
+        vm.deal(who, who.balance + value);
+        bytes32[] memory roots = new bytes32[](1);
+        roots[0] = c == 2 ? bogusRoot : root;
         bytes[] memory cids = new bytes[](1);
-        cids[0] = abi.encodePacked(hex"01551220", keccak256(abi.encode(seed)));
-        vm.deal(c, value);
-        vm.prank(c);
-        market.bid{value: value}(cids, 1024, uint8(slots), uint96(price), uint32(duration), new string[](0));
-        calls["bid"]++;
+        cids[0] = abi.encodePacked("cid", c);
+        vm.prank(who);
+        market.bid{value: value}(cids, roots, uint64(SEGMENTS * 128), slots, price, duration, new string[](0));
+        ++calls["bid"];
     }
 
-    function accept(uint256 bidSeed, uint256 slotSeed, uint256 hosterSeed) external {
-        uint256 bidId = _someBid(bidSeed);
-        if (bidId == 0) return;
-        IMarket.Bid memory b = market.getBid(bidId);
-        if (b.openSlots == 0) return;
-        uint8 slot = _someSetBit(b.openSlots, slotSeed);
-        uint256 collateral = uint256(b.pricePerEpoch) * (b.durationEpochs - market.slotOffset(bidId, slot))
-            * market.params().collateralBps / 10_000;
-        // the first hoster (from a random one) that may take the slot
-        address h;
-        for (uint256 i; i < hosters.length; ++i) {
-            address candidate = hosters[(hosterSeed % hosters.length + i) % hosters.length];
-            if (
-                !market.hosterInBid(bidId, candidate) && candidate != b.client
-                    && market.node(HOSTER, candidate).status == IStakeRegistry.NodeStatus.Active
-                    && market.freeStake(HOSTER, candidate) >= collateral
-            ) {
-                h = candidate;
-                break;
-            }
-        }
-        if (h == address(0)) return;
-        vm.prank(h);
-        uint256 dealId = market.accept(bidId, slot);
-        ghostSlotDeal[bidId][slot] = dealId;
-        calls["accept"]++;
-    }
-
-    function cancel(uint256 bidSeed, uint256 slotSeed) external {
-        uint256 bidId = _someBid(bidSeed);
-        if (bidId == 0) return;
-        IMarket.Bid memory b = market.getBid(bidId);
-        if (b.openSlots == 0) return;
-        uint8 slot = _someSetBit(b.openSlots, slotSeed);
-        vm.prank(b.client);
-        market.cancel(bidId, slot);
-        calls["cancel"]++;
-    }
-
-    function extend(uint256 bidSeed, uint256 extra) external {
-        uint256 bidId = _someBid(bidSeed);
-        if (bidId == 0) return;
-        IMarket.Bid memory b = market.getBid(bidId);
-        uint32 live = SlotBits.mask(b.slotCount) & ~b.closedSlots;
-        if (live == 0 || b.durationEpochs >= 3 * MAX_DURATION) return;
-        extra = bound(extra, 1, 6);
-        uint256 value = uint256(b.pricePerEpoch) * SlotBits.count(live) * extra;
-        vm.deal(b.client, value);
-        vm.prank(b.client);
-        market.extend{value: value}(bidId, uint32(extra));
-        calls["extend"]++;
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                                  DEALS
-    //////////////////////////////////////////////////////////////*/
-
-    /// @dev Settle the next unpaid range (sometimes skipping epochs) with an honest quorum.
-    function settle(uint256 dealSeed, uint256 skip, uint256 len, uint256 signerSeed) external {
-        (uint256 dealId, IMarket.Deal memory d) = _someActiveDeal(dealSeed);
-        if (dealId == 0) return;
-        uint256 current = market.currentEpoch();
-        uint256 end = market.dealEndEpoch(dealId);
-        uint256 last = current == 0 ? 0 : current - 1;
-        if (end < last) last = end;
-        uint256 from = uint256(d.paidThrough) + 1 + bound(skip, 0, 1);
-        if (from > last) return;
-        uint256 to = from + bound(len, 0, last - from);
-        IMarket.Signature[] memory sigs = _quorumSigs(dealId, uint32(from), uint32(to), true, signerSeed);
-        if (sigs.length < quorum) return;
-        // Only the hoster may skip unpaid epochs; anyone may settle the next unpaid range.
-        if (from != uint256(d.paidThrough) + 1) vm.prank(d.hoster);
-        market.settle(dealId, uint32(from), uint32(to), sigs);
-        _recordPaid(dealId, from, to);
-        calls["settle"]++;
-    }
-
-    /// @dev Settle the next unpaid range of up to four deals in one settleMany, anyone calling.
-    ///      Items of deals no longer active, and sometimes a deal's last paid epoch (as if another
-    ///      transaction had settled first), must be skipped; the rest must settle.
-    function settleMany(uint256 dealSeed, uint256 count, uint256 len, uint256 signerSeed) external {
-        uint256 deals = market.dealCount();
-        if (deals == 0) return;
-        count = bound(count, 1, deals < 4 ? deals : 4);
-        IMarket.Settlement[] memory items = new IMarket.Settlement[](count);
-        bool[] memory settles = new bool[](count);
-        uint256 n;
-        uint256 expected;
-        for (uint256 i; i < count; ++i) {
-            (bool usable, bool settling, IMarket.Settlement memory item) = _batchItem(dealSeed, i, len, signerSeed);
-            if (!usable) continue;
-            items[n] = item;
-            settles[n++] = settling;
-            if (settling) ++expected;
-        }
-        if (n == 0) return;
-        assembly {
-            mstore(items, n)
-        }
-        vm.prank(reporter); // a stranger: every settled item starts at the next unpaid epoch
-        assertEq(market.settleMany(items), expected, "settleMany count");
-        for (uint256 i; i < n; ++i) {
-            if (settles[i]) _recordPaid(items[i].dealId, items[i].fromEpoch, items[i].toEpoch);
-        }
-        calls["settleMany"]++;
-        calls["settleManySkipped"] += n - expected;
-    }
-
-    /// @dev Adversarial: replays, sub-quorum or forged attestations must never pay.
-    function settleAdversarial(uint256 dealSeed, uint256 mode) external {
-        (uint256 dealId, IMarket.Deal memory d) = _someActiveDeal(dealSeed);
-        if (dealId == 0) return;
-        uint32 from = d.paidThrough + 1;
-        uint32 to = from;
-        IMarket.Signature[] memory sigs;
-        mode %= 4;
-        if (mode == 0) {
-            // a single signature
-            sigs = new IMarket.Signature[](1);
-            sigs[0] = _sign(validatorKeys[0], dealId, from, to, true);
-        } else if (mode == 1) {
-            // replay already-paid epochs
-            if (d.paidEpochs == 0) return;
-            from = d.paidThrough;
-            to = from;
-            sigs = _quorumSigs(dealId, from, to, true, 0);
-        } else if (mode == 2) {
-            // stranger keys
-            uint256[] memory keys = new uint256[](quorum);
-            for (uint256 i; i < keys.length; ++i) {
-                keys[i] = uint256(keccak256(abi.encode("stranger", i)));
-            }
-            sigs = _signSorted(keys, dealId, from, to, true);
-        } else {
-            // signatures for another deal
-            sigs = _quorumSigs(dealId + 1, from, to, true, 0);
-        }
-        uint256 paidBefore = market.getDeal(dealId).paidEpochs;
-        try market.settle(dealId, from, to, sigs) {
-            ghostPaidWithoutQuorum = true;
+    function reserve(uint256 hosterSeed, uint256 bidSeed, uint8 slot) external {
+        (uint256 bidId, bool ok) = _someBid(bidSeed);
+        if (!ok) return;
+        vm.prank(hosters[hosterSeed % HOSTERS]);
+        try market.reserve(bidId, slot % 4, type(uint128).max) {
+            ++calls["reserve"];
         } catch {}
-        if (market.getDeal(dealId).paidEpochs != paidBefore) ghostPaidWithoutQuorum = true;
-        calls["settleAdversarial"]++;
     }
 
-    function faultMissed(uint256 dealSeed) external {
-        (uint256 dealId, IMarket.Deal memory d) = _someActiveDeal(dealSeed);
-        if (dealId == 0) return;
-        bool condition =
-            market.currentEpoch() > uint256(d.paidThrough) + grace && d.paidThrough < market.dealEndEpoch(dealId);
-        vm.prank(reporter);
-        try market.faultMissed(dealId) {
-            if (!condition) ghostUnjustifiedSlash = true;
-            _recordFault(dealId, d);
-            calls["faultMissed"]++;
-        } catch {
-            calls["faultMissedReverted"]++;
+    function releaseReservation(uint256 bidSeed, uint8 slot) external {
+        (uint256 bidId, bool ok) = _someBid(bidSeed);
+        if (!ok) return;
+        try market.releaseReservation(bidId, slot % 4) {
+            ++calls["release"];
+        } catch {}
+    }
+
+    /// @dev Every hoster fills with a proof of the data it received; the withholding client's
+    ///      reservations simply expire, the corrupting client's root matches nothing.
+    function fill(uint256 hosterSeed, uint256 bidSeed) external {
+        (uint256 bidId, bool ok) = _someBid(bidSeed);
+        if (!ok) return;
+        IMarket.Bid memory b = market.getBid(bidId);
+        if (b.client == clients[1]) return; // never delivered
+        uint8 slot;
+        while (slot < b.slotCount && b.openSlots & (uint32(1) << slot) == 0) ++slot;
+        if (slot == b.slotCount) return;
+        address h = hosters[hosterSeed % HOSTERS];
+        for (uint256 i; i < HOSTERS && market.hosterLiveInBid(bidId, h); ++i) {
+            h = hosters[(hosterSeed + i) % HOSTERS];
         }
+        uint256 seedBlock = block.number;
+        vm.setBlockhash(seedBlock, keccak256(abi.encode("inv blockhash", seedBlock)));
+        vm.roll(block.number + 1);
+        bytes memory proof = _tree().proof(keccak256(abi.encode(blockhash(seedBlock), bidId, slot, h)));
+        vm.prank(h);
+        try market.fill(bidId, slot, seedBlock, type(uint128).max, proof) returns (uint256 dealId) {
+            IMarket.Deal memory d = market.getDeal(dealId);
+            ghostEnd[dealId] = d.endEpoch;
+            ghostCollateralCap[dealId] = d.collateral;
+            ++calls["fill"];
+        } catch {}
     }
 
-    /// @dev The handler decides the hoster failed and signs a `fail` quorum for an unpaid range.
-    function faultFailed(uint256 dealSeed, uint256 len, uint256 signerSeed) external {
-        (uint256 dealId, IMarket.Deal memory d) = _someActiveDeal(dealSeed);
-        if (dealId == 0) return;
-        uint256 current = market.currentEpoch();
-        uint256 end = market.dealEndEpoch(dealId);
-        uint256 last = current < end ? current : end;
-        uint256 from = uint256(d.paidThrough) + 1;
-        if (from > last) return;
-        uint256 to = from + bound(len, 0, last - from);
-        IMarket.Signature[] memory sigs = _quorumSigs(dealId, uint32(from), uint32(to), false, signerSeed);
-        if (sigs.length < quorum) return; // no fail quorum: no fault condition
-        market.faultFailed(dealId, uint32(from), uint32(to), sigs);
-        _recordFault(dealId, d);
-        calls["faultFailed"]++;
+    /// @dev Settle with committee members among the independent validators, or (for the
+    ///      colluder's deals, or when `adversarial`) with the colluder's or Sybil validators.
+    function settle(uint256 dealSeed, uint8 epochs, uint8 signerSet) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        IMarket.Deal memory d = market.getDeal(dealId);
+        uint32 from = (d.paidThrough > d.failedEpoch ? d.paidThrough : d.failedEpoch) + 1;
+        uint32 to = from + uint32(bound(epochs, 0, 5));
+        uint32 period = market.params().periodEpochs;
+        uint32 last = (from / period + 1) * period - 1; // the period's last epoch
+        if (to > last) to = last;
+        if (to > d.endEpoch) to = d.endEpoch;
+        if (to >= market.currentEpoch()) to = market.currentEpoch() - 1;
+        if (to < from) return;
+        uint256[] memory keys = _signers(dealId, from, signerSet % 3);
+        if (keys.length < 2) return;
+        bool allMembers = true;
+        for (uint256 i; i < keys.length; ++i) {
+            allMembers = allMembers && market.isCommitteeMember(dealId, from, vm.addr(keys[i]));
+        }
+        IMarket.Signature[] memory sigs = _sign(dealId, from, to, true, keys);
+        try market.settle(dealId, from, to, sigs) {
+            if (!allMembers) paidByNonMember = true;
+            for (uint32 e = from; e <= to; ++e) {
+                if (ghostPaid[dealId][e]) doublePaid = true;
+                ghostPaid[dealId][e] = true;
+            }
+            ghostPaidCount[dealId] += to - from + 1;
+            ++calls["settle"];
+        } catch {}
+    }
+
+    /// @dev A `fail` quorum (of whichever signer set) posts a bond and asks for a proof.
+    function requestProof(uint256 dealSeed, uint8 back, uint8 signerSet) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        uint32 current = market.currentEpoch();
+        uint32 epoch = current - uint32(bound(back, 0, 3));
+        uint256[] memory keys = _signers(dealId, epoch, signerSet % 3);
+        if (keys.length < 2) return;
+        IMarket.Signature[] memory sigs = _sign(dealId, epoch, epoch, false, keys);
+        uint256 bond = market.params().proofBond;
+        vm.deal(reporter, reporter.balance + bond);
+        vm.prank(reporter);
+        try market.requestProof{value: bond}(dealId, epoch, sigs) {
+            ++calls["requestProof"];
+            _honestAnswers(dealId);
+        } catch {}
+    }
+
+    function requestProofForMissedQuorum(uint256 dealSeed) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        try market.requestProofForMissedQuorum(dealId) {
+            ++calls["missedQuorum"];
+            _honestAnswers(dealId);
+        } catch {}
+    }
+
+    function audit(uint256 dealSeed, uint256 hashSeed) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        uint256 every = market.params().auditEveryBlocks;
+        vm.roll(block.number + every);
+        uint256 seedBlock = (block.number - 1) / every * every;
+        vm.setBlockhash(seedBlock, keccak256(abi.encode("inv audit", hashSeed)));
+        try market.audit(dealId, seedBlock) {
+            ++calls["audit"];
+            _honestAnswers(dealId);
+        } catch {}
+    }
+
+    /// @dev The colluder proves too (it holds the data); the deleter cannot.
+    function prove(uint256 dealSeed) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        if (market.getDeal(dealId).hoster == hosters[DELETER]) return;
+        _proveNow(dealId);
+    }
+
+    function reportMissedProof(uint256 dealSeed) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        IMarket.Deal memory d = market.getDeal(dealId);
+        (,, uint32 epoch,,) = market.challengeOf(dealId);
+        uint256 before = market.node(IStakeRegistry.Role.Hoster, d.hoster).stake;
+        vm.prank(reporter);
+        try market.reportMissedProof(dealId) {
+            ghostSlashed[d.hoster] += before - market.node(IStakeRegistry.Role.Hoster, d.hoster).stake;
+            _ghostFailed[dealId].push(epoch);
+            ++calls["reportMissedProof"];
+            _honestAnswers(dealId);
+        } catch {}
     }
 
     function finish(uint256 dealSeed) external {
-        (uint256 dealId, IMarket.Deal memory d) = _someActiveDeal(dealSeed);
-        if (dealId == 0) return;
-        if (market.currentEpoch() <= uint256(market.dealEndEpoch(dealId)) + grace) return;
-        market.finish(dealId);
-        ghostSlotDeal[d.bidId][d.slot] = 0;
-        calls["finish"]++;
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        try market.finish(dealId) {
+            ++calls["finish"];
+        } catch {}
     }
 
-    function withdraw(uint256 seed) external {
-        address a = _someAccount(seed);
+    function cancel(uint256 bidSeed, uint8 slot) external {
+        (uint256 bidId, bool ok) = _someBid(bidSeed);
+        if (!ok) return;
+        vm.prank(market.getBid(bidId).client);
+        try market.cancel(bidId, slot % 4) {
+            ++calls["cancel"];
+        } catch {}
+    }
+
+    /// @dev The extending client adds epochs to its open slots (never to live deals).
+    function extend(uint256 bidSeed, uint32 extra) external {
+        (uint256 bidId, bool ok) = _someBid(bidSeed);
+        if (!ok) return;
+        IMarket.Bid memory b = market.getBid(bidId);
+        extra = uint32(bound(extra, 1, 20));
+        uint32 slots = b.openSlots & ~b.reservedSlots;
+        uint256 n;
+        for (uint256 i; i < 4; ++i) {
+            if (slots & (uint32(1) << uint32(i)) != 0) ++n;
+        }
+        uint256 value = uint256(b.pricePerEpoch) * n * extra;
+        vm.deal(b.client, b.client.balance + value);
+        vm.prank(b.client);
+        try market.extend{value: value}(bidId, extra) {
+            ++calls["extend"];
+        } catch {}
+    }
+
+    /// @dev A live deal extended with its hoster's signature (the only way terms change).
+    function extendDeal(uint256 dealSeed, uint32 extra) external {
+        (uint256 dealId, bool ok) = _someDeal(dealSeed);
+        if (!ok) return;
+        IMarket.Deal memory d = market.getDeal(dealId);
+        if (d.status != IMarket.DealStatus.Active) return;
+        IMarket.Bid memory b = market.getBid(d.bidId);
+        extra = uint32(bound(extra, 1, 10));
+        uint256 key;
+        for (uint256 i; i < HOSTERS; ++i) {
+            if (hosters[i] == d.hoster) key = hosterKeys[i];
+        }
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, market.extendDealDigest(dealId, extra, d.endEpoch));
+        uint256 value = uint256(b.pricePerEpoch) * extra;
+        vm.deal(b.client, b.client.balance + value);
+        vm.prank(b.client);
+        try market.extendDeal{value: value}(dealId, extra, abi.encodePacked(r, s, v)) {
+            IMarket.Deal memory e = market.getDeal(dealId);
+            ghostEnd[dealId] = e.endEpoch;
+            ghostCollateralCap[dealId] = e.collateral;
+            ++calls["extendDeal"];
+        } catch {}
+    }
+
+    /// @dev A fresh Sybil validator joins (unbonded at first).
+    function joinSybil(uint256 salt) external {
+        if (sybilKeys.length >= 6) return;
+        uint256 key = uint256(keccak256(abi.encode("sybil", salt, sybilKeys.length)));
+        sybilKeys.push(key);
+        _joinValidator(vm.addr(key));
+        ++calls["joinSybil"];
+    }
+
+    function withdraw(uint256 who) external {
+        address[] memory all = accounts();
+        address a = all[who % all.length];
         if (market.balanceOf(a) == 0) return;
         vm.prank(a);
         market.withdraw(payable(a));
-        calls["withdraw"]++;
+        ++calls["withdraw"];
     }
 
-    function warp(uint256 epochs) external {
-        epochs = bound(epochs, 1, 4);
-        vm.warp(block.timestamp + epochs * epochSeconds);
-        vm.roll(block.number + epochs);
-        calls["warp"]++;
+    function forceEth(uint96 amount) external {
+        amount = uint96(bound(amount, 1, 1 ether));
+        vm.deal(address(market), address(market).balance + amount);
+        forcedEth += amount;
     }
 
-    /*//////////////////////////////////////////////////////////////
-                          CLEAN-UP (afterInvariant)
-    //////////////////////////////////////////////////////////////*/
-
-    /// @dev Warp past every deal's end + grace, finish every active deal, cancel every open slot.
-    function recoverAll() external {
-        vm.warp(block.timestamp + (4 * MAX_DURATION + grace + 30) * epochSeconds);
-        for (uint256 id = 1; id <= market.dealCount(); ++id) {
-            IMarket.Deal memory d = market.getDeal(id);
-            if (d.status != IMarket.DealStatus.Active) continue;
-            market.finish(id);
-            ghostSlotDeal[d.bidId][d.slot] = 0;
-        }
-        for (uint256 bidId = 1; bidId <= market.bidCount(); ++bidId) {
-            IMarket.Bid memory b = market.getBid(bidId);
-            for (uint8 s; s < b.slotCount; ++s) {
-                if (b.openSlots & SlotBits.bit(s) != 0) {
-                    vm.prank(b.client);
-                    market.cancel(bidId, s);
-                }
-            }
-        }
+    function warp(uint8 epochs) external {
+        uint256 n = bound(epochs, 1, 6);
+        vm.warp(block.timestamp + n * EPOCH);
+        vm.roll(block.number + n);
+        ++calls["warp"];
     }
 
     /*//////////////////////////////////////////////////////////////
-                                  VIEWS
+                                 VIEWS
     //////////////////////////////////////////////////////////////*/
 
     function accounts() public view returns (address[] memory all) {
-        all = new address[](clients.length + hosters.length + validators.length + 1);
+        uint256 n = HOSTERS + CLIENTS + honestKeys.length + colluderKeys.length + sybilKeys.length + 1;
+        all = new address[](n);
         uint256 k;
-        for (uint256 i; i < clients.length; ++i) {
-            all[k++] = clients[i];
-        }
-        for (uint256 i; i < hosters.length; ++i) {
+        for (uint256 i; i < HOSTERS; ++i) {
             all[k++] = hosters[i];
         }
-        for (uint256 i; i < validators.length; ++i) {
-            all[k++] = validators[i];
+        for (uint256 i; i < CLIENTS; ++i) {
+            all[k++] = clients[i];
+        }
+        for (uint256 i; i < honestKeys.length; ++i) {
+            all[k++] = vm.addr(honestKeys[i]);
+        }
+        for (uint256 i; i < colluderKeys.length; ++i) {
+            all[k++] = vm.addr(colluderKeys[i]);
+        }
+        for (uint256 i; i < sybilKeys.length; ++i) {
+            all[k++] = vm.addr(sybilKeys[i]);
         }
         all[k] = reporter;
     }
 
-    function hosterCount() external view returns (uint256) {
-        return hosters.length;
+    function hosterCount() external pure returns (uint256) {
+        return HOSTERS;
     }
 
-    function validatorCount() external view returns (uint256) {
-        return validators.length;
-    }
-
-    /// @dev Σ over slots not closed of price x (duration - slotOffset - paidEpochs of the active deal).
-    function escrowFormula(uint256 bidId) external view returns (uint256 sum) {
-        IMarket.Bid memory b = market.getBid(bidId);
-        for (uint8 s; s < b.slotCount; ++s) {
-            if (b.closedSlots & SlotBits.bit(s) != 0) continue;
-            uint256 dealId = ghostSlotDeal[bidId][s];
-            uint256 budget;
-            if (dealId != 0) {
-                IMarket.Deal memory d = market.getDeal(dealId);
-                budget = b.durationEpochs - d.slotOffset - d.paidEpochs;
-            } else {
-                budget = b.durationEpochs - market.slotOffset(bidId, s);
-            }
-            sum += uint256(b.pricePerEpoch) * budget;
-        }
+    function ghostFailed(uint256 dealId) external view returns (uint32[] memory) {
+        return _ghostFailed[dealId];
     }
 
     /*//////////////////////////////////////////////////////////////
-                                 HELPERS
+                                HELPERS
     //////////////////////////////////////////////////////////////*/
 
-    function _recordFault(uint256 dealId, IMarket.Deal memory d) private {
-        ghostSlashed[d.hoster] += d.collateral;
-        ghostSlotDeal[d.bidId][d.slot] = 0;
-        assertEq(uint8(market.getDeal(dealId).status), uint8(IMarket.DealStatus.Faulted));
+    function _tree() internal view returns (PossessionTree.Tree memory) {
+        return tree;
     }
 
-    function _someBid(uint256 seed) private view returns (uint256) {
-        uint256 count = market.bidCount();
-        return count == 0 ? 0 : seed % count + 1;
+    function _joinHoster(address h, uint256 stake) internal {
+        vm.deal(h, h.balance + stake);
+        vm.prank(h);
+        market.join{value: stake}(IStakeRegistry.Role.Hoster, "https://h.example", 1 << 40);
+        ghostStakeIn[h] += stake;
     }
 
-    function _someActiveDeal(uint256 seed) private view returns (uint256 dealId, IMarket.Deal memory d) {
-        uint256 count = market.dealCount();
-        if (count == 0) return (0, d);
-        uint256 first = seed % count;
-        for (uint256 i; i < count; ++i) {
-            uint256 id = (first + i) % count + 1;
-            d = market.getDeal(id);
-            if (d.status == IMarket.DealStatus.Active) return (id, d);
-        }
-        return (0, d);
+    function _joinValidator(address v) internal {
+        uint256 stake = market.params().minValidatorStake;
+        vm.deal(v, v.balance + stake);
+        vm.prank(v);
+        market.join{value: stake}(IStakeRegistry.Role.Validator, "https://v.example", 0);
     }
 
-    /// @dev Epochs [from, to] of a deal were paid, against a quorum the handler signed.
-    function _recordPaid(uint256 dealId, uint256 from, uint256 to) private {
-        ghostOkQuorumEpochs[dealId] += to - from + 1;
-        for (uint256 e = from; e <= to; ++e) {
-            if (ghostPaidCount[dealId][e]++ != 0) ghostDoublePaid = true;
-        }
-        ghostPaidEpochs[dealId] += to - from + 1;
+    /// @dev The honest hoster answers every challenge at once.
+    function _honestAnswers(uint256 dealId) internal {
+        if (market.getDeal(dealId).hoster != hosters[HONEST]) return;
+        (bool open,,,,) = market.challengeOf(dealId);
+        if (!open) return;
+        if (!_proveNow(dealId)) honestProofFailed = true;
     }
 
-    /// @dev Item i of a settleMany batch, for the i-th deal from `dealSeed` (distinct deals): the
-    ///      deal's last paid epoch if the deal is no longer active or (bit i of `signerSeed`) has
-    ///      a paid epoch — an item that must be skipped — else its next unpaid range of up to
-    ///      1 + (byte i of `len`) epochs with an honest quorum (not usable when no epoch is
-    ///      settleable yet or too few validators are eligible).
-    function _batchItem(uint256 dealSeed, uint256 i, uint256 len, uint256 signerSeed)
-        private
-        view
-        returns (bool usable, bool settling, IMarket.Settlement memory item)
-    {
-        item.dealId = (dealSeed % market.dealCount() + i) % market.dealCount() + 1;
-        IMarket.Deal memory d = market.getDeal(item.dealId);
-        if (d.status != IMarket.DealStatus.Active || ((signerSeed >> i) & 1 == 1 && d.paidEpochs != 0)) {
-            (item.fromEpoch, item.toEpoch) = (d.paidThrough, d.paidThrough);
-            usable = true;
-        } else {
-            (settling, item.fromEpoch, item.toEpoch) = _nextUnpaid(item.dealId, d.paidThrough, len >> (8 * i));
-        }
-        item.sigs = _quorumSigs(item.dealId, item.fromEpoch, item.toEpoch, true, (signerSeed >> 4) + i);
-        if (settling) {
-            settling = item.sigs.length >= quorum;
-            usable = settling;
+    function _proveNow(uint256 dealId) internal returns (bool) {
+        (, bytes32 seed,,,) = market.challengeOf(dealId);
+        IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
+        items[0] = IMarket.ProofItem(dealId, _tree().proof(seed));
+        try market.proveMany(items) {
+            ++calls["prove"];
+            (bool open,,,,) = market.challengeOf(dealId);
+            return !open;
+        } catch {
+            return false;
         }
     }
 
-    /// @dev [paidThrough + 1, + (len % 256) epochs] within the deal and the epochs over;
-    ///      `any` false when no epoch of the deal is settleable yet.
-    function _nextUnpaid(uint256 dealId, uint32 paidThrough, uint256 len)
-        private
-        view
-        returns (bool any, uint32 from, uint32 to)
-    {
-        uint256 current = market.currentEpoch();
-        uint256 last = current == 0 ? 0 : current - 1;
-        uint256 end = market.dealEndEpoch(dealId);
-        if (end < last) last = end;
-        if (uint256(paidThrough) + 1 > last) return (false, 0, 0);
-        from = paidThrough + 1;
-        to = uint32(from + (len & 0xff) % (last - from + 1));
-        any = true;
-    }
-
-    function _someSetBit(uint32 bits, uint256 seed) private pure returns (uint8) {
-        uint256 n = SlotBits.count(bits);
-        uint256 k = seed % n;
-        for (uint8 i; i < 32; ++i) {
-            if (bits & SlotBits.bit(i) != 0) {
-                if (k == 0) return i;
-                --k;
-            }
-        }
-        revert("unreachable");
-    }
-
-    function _someAccount(uint256 seed) private view returns (address) {
-        address[] memory all = accounts();
-        return all[seed % all.length];
-    }
-
-    /// @dev Signatures of eligible validators (a random subset of size >= quorum when possible), sorted.
-    function _quorumSigs(uint256 dealId, uint32 from, uint32 to, bool ok, uint256 seed)
-        private
-        view
-        returns (IMarket.Signature[] memory)
-    {
-        uint256[] memory keys = new uint256[](validatorKeys.length);
+    /// @dev 0: independent committee members; 1: the colluder's validators; 2: Sybils (any).
+    function _signers(uint256 dealId, uint32 epoch, uint256 set) internal view returns (uint256[] memory keys) {
+        uint256[] storage pool = set == 0 ? honestKeys : set == 1 ? colluderKeys : sybilKeys;
+        uint256[] memory picked = new uint256[](pool.length);
         uint256 n;
-        uint256 want = quorum + seed % (validatorKeys.length - quorum + 1);
-        for (uint256 i; i < validatorKeys.length && n < want; ++i) {
-            uint256 k = validatorKeys[(seed % validatorKeys.length + i) % validatorKeys.length];
-            if (market.isEligibleValidator(vm.addr(k))) keys[n++] = k;
+        for (uint256 i; i < pool.length; ++i) {
+            if (set != 0 || market.isCommitteeMember(dealId, epoch, vm.addr(pool[i]))) picked[n++] = pool[i];
         }
-        assembly {
-            mstore(keys, n)
+        if (n > 2) n = 2;
+        keys = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            keys[i] = picked[i];
         }
-        return _signSorted(keys, dealId, from, to, ok);
+        if (n == 2 && vm.addr(keys[0]) > vm.addr(keys[1])) (keys[0], keys[1]) = (keys[1], keys[0]);
     }
 
-    function _signSorted(uint256[] memory keys, uint256 dealId, uint32 from, uint32 to, bool ok)
-        private
+    function _sign(uint256 dealId, uint32 from, uint32 to, bool ok, uint256[] memory keys)
+        internal
         view
         returns (IMarket.Signature[] memory sigs)
     {
-        for (uint256 i = 1; i < keys.length; ++i) {
-            for (uint256 j = i; j > 0 && vm.addr(keys[j - 1]) > vm.addr(keys[j]); --j) {
-                (keys[j - 1], keys[j]) = (keys[j], keys[j - 1]);
-            }
-        }
         sigs = new IMarket.Signature[](keys.length);
         for (uint256 i; i < keys.length; ++i) {
-            sigs[i] = _sign(keys[i], dealId, from, to, ok);
+            bytes32 evidence = keccak256(abi.encode(i));
+            (sigs[i].v, sigs[i].r, sigs[i].s) =
+                vm.sign(keys[i], market.attestationDigest(dealId, from, to, ok, evidence));
+            sigs[i].evidence = evidence;
         }
     }
 
-    function _sign(uint256 key, uint256 dealId, uint32 from, uint32 to, bool ok)
-        private
-        view
-        returns (IMarket.Signature memory sig)
-    {
-        bytes32 evidence = keccak256(abi.encode(dealId, from, to, ok));
-        (sig.v, sig.r, sig.s) = vm.sign(key, market.attestationDigest(dealId, from, to, ok, evidence));
-        sig.evidence = evidence;
+    function _someBid(uint256 seed) internal view returns (uint256, bool) {
+        uint256 count = market.bidCount();
+        if (count == 0) return (0, false);
+        return (seed % count + 1, true);
+    }
+
+    function _someDeal(uint256 seed) internal view returns (uint256, bool) {
+        uint256 count = market.dealCount();
+        if (count == 0) return (0, false);
+        return (seed % count + 1, true);
     }
 }

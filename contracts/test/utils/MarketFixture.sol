@@ -6,26 +6,47 @@ import {Test} from "forge-std/Test.sol";
 import {Market} from "../../Market.sol";
 import {IMarket} from "../../interfaces/IMarket.sol";
 import {IStakeRegistry} from "../../interfaces/IStakeRegistry.sol";
+import {PossessionTree} from "./PossessionTree.sol";
 
-/// @dev Deploys a Market with test parameters and offers helpers to join nodes,
-///      post bids and sign attestations with a fixed set of validator keys.
+/// @dev Deploys a Market with test parameters; helpers join nodes, post bids whose slots commit
+///      to a possession tree (1 MiB shard: 8192 segments, depth 13), fill slots with valid
+///      proofs, answer challenges and sign attestations with a fixed set of validator keys.
+///      Committees: committeeSize 16 >= 4 equal stakes, so every bonded validator is in every
+///      committee unless a test deploys a market with a smaller committee.
 abstract contract MarketFixture is Test {
+    using PossessionTree for PossessionTree.Tree;
+
     uint32 internal constant EPOCH = 3600;
     uint8 internal constant QUORUM = 2;
-    uint32 internal constant GRACE = 2;
+    uint16 internal constant COMMITTEE = 16;
+    uint32 internal constant PERIOD = 24;
+    uint32 internal constant RESERVE = 2;
+    uint32 internal constant WINDOW = 2;
+    uint32 internal constant MISSED = 4;
+    uint16 internal constant AUDIT_BPS = 5000;
+    uint32 internal constant AUDIT_EVERY = 10;
+    uint8 internal constant MAX_FAULTS = 3;
     uint16 internal constant COLLATERAL_BPS = 5000;
     uint16 internal constant FEE_BPS = 500;
     uint16 internal constant SLASH_CLIENT_BPS = 5000;
     uint128 internal constant MIN_HOSTER = 1 ether;
     uint128 internal constant MIN_VALIDATOR = 1 ether;
+    uint128 internal constant BOND = 0.01 ether;
+    uint128 internal constant VSLASH = 0.5 ether;
     uint64 internal constant EXIT_DELAY = 1 days;
+    uint64 internal constant BONDING = 1 days;
 
     uint96 internal constant PRICE = 1 gwei;
+    uint256 internal constant SHARD_SEGMENTS = 8192;
+    uint64 internal constant SHARD_SIZE = uint64(SHARD_SEGMENTS * 128);
 
     IStakeRegistry.Role internal constant HOSTER = IStakeRegistry.Role.Hoster;
     IStakeRegistry.Role internal constant VALIDATOR = IStakeRegistry.Role.Validator;
 
     Market internal market;
+    PossessionTree.Tree internal tree;
+    bytes32 internal root;
+    uint64 internal shardSize = SHARD_SIZE;
 
     address internal client = makeAddr("client");
     address internal hoster = makeAddr("hoster");
@@ -37,8 +58,11 @@ abstract contract MarketFixture is Test {
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
-        vm.roll(100);
+        vm.roll(1000);
         market = new Market(defaultParams());
+        PossessionTree.Tree memory t = PossessionTree.build("shard", SHARD_SEGMENTS, 6);
+        root = t.root();
+        _storeTree(t);
         for (uint256 i = 1; i <= 4; ++i) {
             (address v, uint256 k) = makeAddrAndKey(string.concat("validator", vm.toString(i)));
             validatorKeys.push(k);
@@ -49,26 +73,54 @@ abstract contract MarketFixture is Test {
         _join(HOSTER, hoster2, 10 ether);
         _join(HOSTER, hoster3, 10 ether);
         vm.deal(client, 1000 ether);
+        _warp(BONDING); // validators bonded
     }
 
-    function defaultParams() internal pure returns (IMarket.Params memory) {
-        return IMarket.Params({
-            genesis: 0,
-            epochSeconds: EPOCH,
-            quorum: QUORUM,
-            graceEpochs: GRACE,
-            collateralBps: COLLATERAL_BPS,
-            validatorFeeBps: FEE_BPS,
-            slashClientBps: SLASH_CLIENT_BPS,
-            minHosterStake: MIN_HOSTER,
-            minValidatorStake: MIN_VALIDATOR,
-            exitDelay: EXIT_DELAY
-        });
+    function defaultParams() internal pure returns (IMarket.Params memory p) {
+        p.epochSeconds = EPOCH;
+        p.quorum = QUORUM;
+        p.committeeSize = COMMITTEE;
+        p.periodEpochs = PERIOD;
+        p.reserveEpochs = RESERVE;
+        p.proofWindowEpochs = WINDOW;
+        p.missedQuorumEpochs = MISSED;
+        p.auditBps = AUDIT_BPS;
+        p.auditEveryBlocks = AUDIT_EVERY;
+        p.maxFaults = MAX_FAULTS;
+        p.collateralBps = COLLATERAL_BPS;
+        p.validatorFeeBps = FEE_BPS;
+        p.slashClientBps = SLASH_CLIENT_BPS;
+        p.minHosterStake = MIN_HOSTER;
+        p.minValidatorStake = MIN_VALIDATOR;
+        p.proofBond = BOND;
+        p.validatorSlash = VSLASH;
+        p.exitDelay = EXIT_DELAY;
+        p.validatorBondingSeconds = BONDING;
     }
 
     /*//////////////////////////////////////////////////////////////
                                 HELPERS
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Use `t` as the shard of the bids posted from now on.
+    function _useTree(PossessionTree.Tree memory t) internal {
+        root = PossessionTree.root(t);
+        shardSize = uint64(t.n * 128);
+        _storeTree(t);
+    }
+
+    function _storeTree(PossessionTree.Tree memory t) internal {
+        tree.n = t.n;
+        tree.d = t.d;
+        tree.k = t.k;
+        tree.salt = t.salt;
+        delete tree.sub;
+        for (uint256 l; l < t.sub.length; ++l) {
+            tree.sub.push(t.sub[l]);
+        }
+        tree.zero = t.zero;
+        tree.top = t.top;
+    }
 
     function _join(IStakeRegistry.Role role, address account, uint256 stake) internal {
         vm.deal(account, account.balance + stake);
@@ -88,20 +140,58 @@ abstract contract MarketFixture is Test {
         }
     }
 
+    function _roots(uint256 n) internal view returns (bytes32[] memory roots) {
+        roots = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            roots[i] = root;
+        }
+    }
+
     function _bid(uint8 slots, uint32 duration) internal returns (uint256) {
         return _bidAs(client, slots, PRICE, duration);
     }
 
+    /// @dev A replicated bid: one CID, one root for every slot.
     function _bidAs(address who, uint8 slots, uint96 price, uint32 duration) internal returns (uint256) {
         uint256 value = uint256(price) * slots * duration;
         vm.deal(who, who.balance + value);
         vm.prank(who);
-        return market.bid{value: value}(_cids(slots), 1 << 20, slots, price, duration, new string[](0));
+        return market.bid{value: value}(_cids(1), _roots(1), shardSize, slots, price, duration, new string[](0));
     }
 
-    function _accept(address who, uint256 bidId, uint8 slot) internal returns (uint256) {
+    /// @dev Mine a block with a known hash and return it as a fill seed block.
+    function _seedBlock() internal returns (uint256 seedBlock) {
+        seedBlock = block.number;
+        vm.setBlockhash(seedBlock, keccak256(abi.encode("blockhash", seedBlock)));
+        vm.roll(block.number + 1);
+    }
+
+    function _fillProof(address who, uint256 bidId, uint8 slot, uint256 seedBlock)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 seed = keccak256(abi.encode(blockhash(seedBlock), bidId, slot, who));
+        return PossessionTree.proof(tree, seed);
+    }
+
+    function _fill(address who, uint256 bidId, uint8 slot) internal returns (uint256) {
+        uint256 seedBlock = _seedBlock();
+        bytes memory proof = _fillProof(who, bidId, slot, seedBlock);
         vm.prank(who);
-        return market.accept(bidId, slot);
+        return market.fill(bidId, slot, seedBlock, type(uint128).max, proof);
+    }
+
+    /// @dev The proof answering the deal's open challenge.
+    function _challengeProof(uint256 dealId) internal view returns (bytes memory) {
+        (, bytes32 seed,,,) = market.challengeOf(dealId);
+        return PossessionTree.proof(tree, seed);
+    }
+
+    function _prove(uint256 dealId) internal {
+        IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
+        items[0] = IMarket.ProofItem(dealId, _challengeProof(dealId));
+        market.proveMany(items);
     }
 
     function _warpEpochs(uint256 n) internal {
@@ -109,9 +199,15 @@ abstract contract MarketFixture is Test {
         vm.roll(block.number + n);
     }
 
+    function _warp(uint256 secs) internal {
+        vm.warp(block.timestamp + secs);
+        vm.roll(block.number + 1);
+    }
+
     /// @dev Warp to the first second of epoch `e`.
     function _warpToEpoch(uint256 e) internal {
         vm.warp(uint256(market.params().genesis) + e * EPOCH);
+        vm.roll(block.number + 1);
     }
 
     function _sign(uint256 key, uint256 dealId, uint32 from, uint32 to, bool ok, bytes32 evidence)
@@ -149,6 +245,10 @@ abstract contract MarketFixture is Test {
         }
     }
 
+    function _settle(uint256 dealId, uint32 from, uint32 to) internal {
+        market.settle(dealId, from, to, _sigs(dealId, from, to, true, QUORUM));
+    }
+
     /// @dev A settleMany item for [from, to] with a quorum of `ok` signatures.
     function _item(uint256 dealId, uint32 from, uint32 to) internal view returns (IMarket.Settlement memory) {
         return IMarket.Settlement(dealId, from, to, _sigs(dealId, from, to, true, QUORUM));
@@ -163,35 +263,30 @@ abstract contract MarketFixture is Test {
         return keys;
     }
 
-    /// @dev Signers of `_sigs(..., n)` in signature order.
-    function _sortedSigners(uint256 n) internal view returns (address[] memory signers) {
-        uint256[] memory keys = new uint256[](n);
-        for (uint256 i; i < n; ++i) {
-            keys[i] = validatorKeys[i];
-        }
-        keys = _sortKeys(keys);
-        signers = new address[](n);
-        for (uint256 i; i < n; ++i) {
-            signers[i] = vm.addr(keys[i]);
-        }
+    function _deal(uint256 dealId) internal view returns (IMarket.Deal memory) {
+        return market.getDeal(dealId);
     }
 
-    /// @dev Σ escrow of every bid + Σ stakes of the given nodes + Σ balances of the given accounts.
+    function _collateralOf(uint32 budget) internal pure returns (uint256) {
+        return uint256(PRICE) * budget * COLLATERAL_BPS / 10_000;
+    }
+
+    /// @dev Escrow a bid must hold: open slots' budgets + live deals' unpaid budgets.
     function _bidEscrowFormula(uint256 bidId) internal view returns (uint256 sum) {
         IMarket.Bid memory b = market.getBid(bidId);
-        // slots with an active deal: find it by scanning deals (tests only)
         for (uint8 s; s < b.slotCount; ++s) {
-            if (b.closedSlots & (uint32(1) << s) != 0) continue;
-            uint256 paid;
-            uint256 offset = market.slotOffset(bidId, s);
+            uint32 bit = uint32(1) << s;
+            if (b.closedSlots & bit != 0) continue;
+            if (b.openSlots & bit != 0) {
+                sum += uint256(b.pricePerEpoch) * market.slotEpochs(bidId, s);
+                continue;
+            }
             for (uint256 id = 1; id <= market.dealCount(); ++id) {
                 IMarket.Deal memory d = market.getDeal(id);
                 if (d.bidId == bidId && d.slot == s && d.status == IMarket.DealStatus.Active) {
-                    paid = d.paidEpochs;
-                    offset = d.slotOffset;
+                    sum += uint256(b.pricePerEpoch) * (d.endEpoch - d.startEpoch + 1 - d.paidEpochs);
                 }
             }
-            sum += uint256(b.pricePerEpoch) * (b.durationEpochs - offset - paid);
         }
     }
 }

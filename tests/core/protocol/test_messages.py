@@ -19,7 +19,8 @@ MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 def upload() -> CarUpload:
     body = b"car bytes"
     return CarUpload(
-        deal_id=3,
+        bid_id=3,
+        slot=1,
         root=b"\x01\x55" + b"\x12\x20" + b"\x00" * 32,
         car_sha256=hashlib.sha256(body).digest(),
         car_size=len(body),
@@ -32,7 +33,7 @@ def test_upload_signature_recovers_to_the_client() -> None:
     assert upload().signer(sig, 31337, MARKET) == Account.from_key(CLIENT_KEY).address
 
 
-@pytest.mark.parametrize("field", ["deal_id", "car_size", "expires"])
+@pytest.mark.parametrize("field", ["bid_id", "slot", "car_size", "expires"])
 def test_upload_signature_is_bound_to_every_field(field: str) -> None:
     sig = upload().sign(CLIENT_KEY, 31337, MARKET)
     changed = CarUpload(**{**upload().__dict__, field: getattr(upload(), field) + 1})

@@ -29,8 +29,8 @@ def _session(root: Path, **kw: object) -> UploadSession:
 
 def test_session_round_trips_with_slot_progress(tmp_path: Path) -> None:
     s = _session(tmp_path, stage="posted", bid_id=7, bid_block=42)
-    s.slots[0] = SlotState(deal_id=3, hoster="0x1", pushed=True, pinned=False)
-    s.slots[5] = SlotState(deal_id=9, hoster="0x2", pushed=True, pinned=True)
+    s.slots[0] = SlotState(hoster="0x1", pushed=True, deal_id=3, filled=False)
+    s.slots[5] = SlotState(hoster="0x2", pushed=True, deal_id=9, filled=True)
     s.save()
     back = UploadSession.load(s.directory)
     assert back == s
@@ -56,9 +56,9 @@ def test_session_of_unknown_version_is_refused_with_advice(tmp_path: Path) -> No
     s = _session(tmp_path)
     s.save()
     data = json.loads(s.path.read_text())
-    data["version"] = 2
+    data["version"] = 1  # a session of the Market version 1 release
     s.path.write_text(json.dumps(data))
-    with pytest.raises(ScatterValueError, match="format version 2"):
+    with pytest.raises(ScatterValueError, match=r"format version 1.*upload again"):
         UploadSession.load(s.directory)
     assert list_sessions(tmp_path) == []
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from multiformats import CID, multihash
 
 from scatter.chain.eip712 import Attestation, sign_attestation
 from scatter.chain.index import MarketIndex
@@ -13,13 +12,14 @@ from scatter.chain.market import DealStatus, NodeStatus, Role
 from scatter.chain.params import ETHER
 from scatter.daemon.state import StateDB
 from tests.conftest import Chain
+from tests.integration.chain.shards import Shard, fill, shard_of
 
 pytestmark = pytest.mark.integration
 PRICE = 10**12
 
 
-def cid(i: int) -> bytes:
-    return bytes(CID("base32", 1, "raw", multihash.digest(f"index {i}".encode(), "sha2-256")))
+def shard(i: int, size: int = 4096) -> Shard:
+    return shard_of(f"index {i}", size)
 
 
 def index_for(chain: Chain, tmp_path: Path) -> MarketIndex:
@@ -31,27 +31,36 @@ def test_index_follows_a_lifecycle(chain: Chain, tmp_path: Path) -> None:
         chain.market(h).join(Role.HOSTER, f"http://127.0.0.1:{9000 + h}", 10**9, 5 * ETHER)
     for v in (4, 5):
         chain.market(v).join(Role.VALIDATOR, f"http://127.0.0.1:{9100 + v}", 0, 2 * ETHER)
-    bid_id = chain.market(1).bid([cid(0), cid(1)], size=4096, slot_count=2, price_per_epoch=PRICE,
-                                 duration_epochs=6, origins=["http://127.0.0.1:1/ipfs"])  # fmt: skip
-    deal = chain.market(2).accept(bid_id, 0)
+    shards = [shard(0), shard(1)]
+    bid_id = chain.market(1).bid([s.cid_bytes for s in shards], roots=[s.root for s in shards], size=4096,
+                                 slot_count=2, price_per_epoch=PRICE, duration_epochs=6,
+                                 origins=["http://127.0.0.1:1/ipfs"])  # fmt: skip
+    chain.market(3).reserve(bid_id, 1, chain.market(0).fill_collateral(bid_id, 1))
+    deal = fill(chain.market(2), bid_id, 0, shards[0])
     start = chain.market(0).get_deal(deal).start_epoch
     chain.warp_to_epoch(start + 2)
     att = Attestation(deal_id=deal, from_epoch=start, to_epoch=start + 1, ok=True)
     d = chain.deployment
     sigs = [sign_attestation(chain.account(v).key, d.chain_id, d.market, att) for v in (4, 5)]
     chain.market(2).settle(deal, start, start + 1, sigs)
-    chain.market(1).cancel(bid_id, 1)
 
     index = index_for(chain, tmp_path)
+    reserved = index.sync() and index.reservation(bid_id, 1)
+    assert reserved and reserved.hoster == chain.account(3).address
+    expires = chain.market(0).reservation_of(bid_id, 1).expires_at
+    chain.w3.provider.make_request("evm_mine", [expires + 1])  # type: ignore[arg-type]
+    chain.market(1).cancel(bid_id, 1)  # releases the expired reservation first
     events = index.sync()
-    assert [e.name for e in events].count("NodeJoined") == 4
+    assert [e.name for e in events if e.name != "Credited"] == ["ReservationReleased", "SlotCancelled"]
+    assert index.reservation(bid_id, 1) is None
     bid = index.bid(bid_id)
-    assert bid is not None and bid.cids == [cid(0), cid(1)] and bid.origins == ["http://127.0.0.1:1/ipfs"]
+    assert bid is not None and bid.cids == [s.cid_bytes for s in shards]
+    assert bid.roots == [s.root for s in shards] and bid.origins == ["http://127.0.0.1:1/ipfs"]
     assert bid.open_slots == 0 and bid.closed_slots == 0b10
     indexed = index.deal(deal)
     assert indexed is not None and indexed.status == DealStatus.ACTIVE
     assert (indexed.paid_through, indexed.paid_epochs) == (start + 1, 2)
-    assert indexed.end_epoch(bid.duration_epochs) == chain.market(0).deal_end_epoch(deal)
+    assert indexed.end_epoch == chain.market(0).get_deal(deal).end_epoch
     hosters = index.nodes(Role.HOSTER)
     assert sorted(n.endpoint for n in hosters) == [f"http://127.0.0.1:{9000 + h}" for h in (2, 3)]
     assert index.node(Role.VALIDATOR, chain.account(4).address).status == NodeStatus.ACTIVE  # type: ignore[union-attr]
@@ -66,16 +75,18 @@ def test_index_follows_a_lifecycle(chain: Chain, tmp_path: Path) -> None:
 def test_index_rebuilds_rows_after_a_reorg(chain: Chain, tmp_path: Path) -> None:
     w3 = chain.w3
     chain.market(2).join(Role.HOSTER, "http://127.0.0.1:9002", 10**9, 5 * ETHER)
-    bid_id = chain.market(1).bid([cid(7)], size=10, slot_count=1, price_per_epoch=PRICE, duration_epochs=4)
+    s7 = shard(7, 10)
+    bid_id = chain.market(1).bid([s7.cid_bytes], roots=[s7.root], size=10, slot_count=1,
+                                 price_per_epoch=PRICE, duration_epochs=4)  # fmt: skip
     index = index_for(chain, tmp_path)
     index.follower.rewind_depth = 4
     index.sync()
     fork = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    deal = chain.market(2).accept(bid_id, 0)
+    deal = fill(chain.market(2), bid_id, 0, s7)
     index.sync()
     assert index.deal(deal) is not None and index.bid(bid_id).open_slots == 0  # type: ignore[union-attr]
 
-    # The accept is reorganised away; other blocks take its height.
+    # The fill is reorganised away; other blocks take its height.
     w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
     w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
     index.sync()

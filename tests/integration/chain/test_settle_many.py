@@ -4,14 +4,21 @@ the directly encoded calldata against web3's own encoding."""
 from __future__ import annotations
 
 import pytest
-from multiformats import CID, multihash
 from web3.logs import DISCARD
 
 from scatter.chain.eip712 import Attestation, SignedAttestation, quorum_tuples, sign_attestation
-from scatter.chain.market import MAX_SETTLE_BATCH, Market, Role, settle_many_calldata
+from scatter.chain.market import (
+    MAX_PROOF_BATCH,
+    MAX_SETTLE_BATCH,
+    Market,
+    Role,
+    prove_many_calldata,
+    settle_many_calldata,
+)
 from scatter.chain.params import ETHER
 from scatter.errors import ContractError
 from tests.conftest import Chain
+from tests.integration.chain.shards import answer, fill, shard_of
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +26,7 @@ CLIENT = 1
 HOSTERS = (2, 3, 7)
 VALIDATORS = (4, 5, 6)
 PRICE = 10**12
-DURATION = 10
+DURATION = 40  # longer than a committee period (30 epochs)
 
 
 def three_deals(chain: Chain) -> tuple[list[int], int]:
@@ -28,11 +35,10 @@ def three_deals(chain: Chain) -> tuple[list[int], int]:
         chain.market(h).join(Role.HOSTER, f"http://127.0.0.1:{9000 + h}", 10**12, 5 * ETHER)
     for v in VALIDATORS:
         chain.market(v).join(Role.VALIDATOR, f"http://127.0.0.1:{9100 + v}", 0, 2 * ETHER)
-    cid = bytes(CID("base32", 1, "raw", multihash.digest(b"batched", "sha2-256")))
-    bid_id = chain.market(CLIENT).bid(
-        [cid], size=1024, slot_count=3, price_per_epoch=PRICE, duration_epochs=DURATION
-    )
-    deals = [chain.market(h).accept(bid_id, slot) for slot, h in enumerate(HOSTERS)]
+    shard = shard_of("batched", 1024)
+    bid_id = chain.market(CLIENT).bid([shard.cid_bytes], roots=[shard.root], size=shard.size, slot_count=3,
+                                      price_per_epoch=PRICE, duration_epochs=DURATION)  # fmt: skip
+    deals = [fill(chain.market(h), bid_id, slot, shard) for slot, h in enumerate(HOSTERS)]
     return deals, chain.market(0).get_deal(deals[0]).start_epoch
 
 
@@ -86,7 +92,7 @@ def test_settle_many_reverts_whole_batch_on_a_bad_signature(chain: Chain) -> Non
                 (deals[1], start, start, stranger),
             ]
         )
-    assert info.value.error_name in {"IneligibleValidator", "SignersNotSorted"}
+    assert info.value.error_name in {"NotInCommittee", "SignersNotSorted"}
     assert market.get_deal(deals[0]).paid_epochs == 0
 
 
@@ -108,3 +114,37 @@ def test_settle_many_calldata_equals_web3_encoding(chain: Chain) -> None:
     for batch in (items, items[:1], []):
         expected = market.contract.encode_abi("settleMany", [[list(item) for item in batch]])
         assert "0x" + settle_many_calldata(batch).hex() == expected
+
+
+def test_settle_many_refuses_a_range_across_two_periods(chain: Chain) -> None:
+    deals, start = three_deals(chain)
+    period = chain.market(0).params().period_epochs
+    first, last = start, (start // period + 1) * period  # the first epoch of the next period
+    chain.warp_to_epoch(last + 1)
+    with pytest.raises(ContractError, match="RangeCrossesPeriod"):
+        chain.market(HOSTERS[0]).settle(deals[0], first, last, attest(chain, deals[0], first, last))
+
+
+def test_prove_many_answers_three_challenges_in_one_transaction(chain: Chain) -> None:
+    deals, start = three_deals(chain)
+    market = chain.market(HOSTERS[0])
+    params = market.params()
+    chain.warp_to_epoch(start + params.missed_quorum_epochs + 1)
+    for d in deals:
+        market.request_proof_for_missed_quorum(d)
+    shard = shard_of("batched", 1024)
+    receipt = market.prove_many([(d, answer(market, d, shard)) for d in deals])
+    assert [e["dealId"] for e in market.events(receipt, "ProofAccepted")] == deals
+    assert not any(market.challenge_of(d).open for d in deals)
+    again = market.prove_many([(deals[0], answer(market, deals[0], shard))])
+    assert market.skipped_proofs(again) == [deals[0]]  # already closed: skipped, not reverted
+
+
+def test_prove_many_calldata_equals_web3_encoding(chain: Chain) -> None:
+    market = Market(chain.w3, chain.deployment.market)
+    items = [(7, b"\x01" * 1000), (2**64, b""), (3, bytes(range(256)))]
+    for batch in (items, items[:1], []):
+        expected = market.contract.encode_abi("proveMany", [[list(item) for item in batch]])
+        assert "0x" + prove_many_calldata(batch).hex() == expected
+    with pytest.raises(ContractError, match="split the batch"):
+        market.prove_many([(1, b"")] * (MAX_PROOF_BATCH + 1))

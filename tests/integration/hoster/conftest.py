@@ -18,6 +18,7 @@ from scatter.chain.deployments import record_deployment
 from scatter.chain.market import Market, Role
 from scatter.chain.params import ETHER
 from scatter.daemon.state import StateDB
+from scatter.formats.possession import possession_root
 from scatter.hoster.config import BidFilter, HosterConfig
 from scatter.hoster.daemon import HosterThread
 from scatter.ipfs.car import write_car
@@ -54,39 +55,56 @@ class Content:
     cid: CID
     car: bytes
     data: bytes
+    root: bytes  # possession root
 
     @property
     def cid_bytes(self) -> bytes:
         return cid_bytes(self.cid)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 def make_content(data: bytes) -> Content:
     root, blocks = import_bytes(data, cid_version=1)
     buf = io.BytesIO()
     write_car(buf, [root], blocks)
-    return Content(root, buf.getvalue(), data)
+    return Content(root, buf.getvalue(), data, possession_root(data))
 
 
-def signed_upload(chain: Chain, url: str, deal_id: int, content: Content, *, signer: int = CLIENT,
+def signed_upload(chain: Chain, url: str, bid_id: int, slot: int, content: Content, *, signer: int = CLIENT,
                   body: bytes | None = None, root: bytes | None = None, expires_in: int = 600,
                   timeout: float = 30.0) -> httpx.Response:  # fmt: skip
     d = chain.deployment
     key = chain.account(signer).key
-    return upload_car(url, deal_id, content, key=key, chain_id=d.chain_id, market=d.market, body=body,
+    return upload_car(url, bid_id, slot, content, key=key, chain_id=d.chain_id, market=d.market, body=body,
                       root=root, expires_in=expires_in, timeout=timeout)  # fmt: skip
 
 
-def upload_car(url: str, deal_id: int, content: Content, *, key: bytes, chain_id: int, market: str,
+def upload_car(url: str, bid_id: int, slot: int, content: Content, *, key: bytes, chain_id: int, market: str,
                body: bytes | None = None, root: bytes | None = None, expires_in: int = 600,
                timeout: float = 30.0) -> httpx.Response:  # fmt: skip
     """PUT the content's CAR (or ``body``) to the hoster, signed with ``key`` as the protocol says."""
     import hashlib
 
     car = content.car if body is None else body
-    upload = CarUpload(deal_id, root or content.cid_bytes, hashlib.sha256(car).digest(), len(car),
+    upload = CarUpload(bid_id, slot, root or content.cid_bytes, hashlib.sha256(car).digest(), len(car),
                        int(time.time()) + expires_in)  # fmt: skip
     sig = upload.sign(key, chain_id, market)
-    return httpx.put(url + upload_path(deal_id), content=car, headers=upload.headers(sig), timeout=timeout)
+    return httpx.put(
+        url + upload_path(bid_id, slot), content=car, headers=upload.headers(sig), timeout=timeout
+    )
+
+
+def slot_state(h: HosterThread, bid_id: int, slot: int = 0) -> str | None:
+    """The hoster's state for the slot (``reserved``, ``filled``, ...), from its state tables."""
+    job = h.hoster.state.job(bid_id, slot)
+    return job.state if job else None
+
+
+def wait_slot(h: HosterThread, bid_id: int, state: str, slot: int = 0, timeout: float = 30.0) -> None:
+    wait_until(lambda: slot_state(h, bid_id, slot) == state, timeout, f"slot {bid_id}:{slot} to be {state}")
 
 
 def hoster_config(chain: Chain, tmp_path: Path, account: int, **changes: Any) -> HosterConfig:
@@ -117,10 +135,15 @@ def start_hoster(chain: Chain, tmp_path: Path) -> Iterator[Callable[..., HosterT
         h.stop()
 
 
-def post_bid(chain: Chain, cids: list[bytes], *, size: int, slots: int = 1, duration: int = 6,
-             price: int = PRICE, origins: list[str] | None = None, client: int = CLIENT) -> int:  # fmt: skip
-    return chain.market(client).bid(cids, size=size, slot_count=slots, price_per_epoch=price,
-                                    duration_epochs=duration, origins=origins or [])  # fmt: skip
+def post_bid(chain: Chain, contents: list[Content], *, slots: int = 1, duration: int = 6, price: int = PRICE,
+             origins: list[str] | None = None, client: int = CLIENT, size: int | None = None,
+             roots: list[bytes] | None = None) -> int:  # fmt: skip
+    """A bid for ``contents`` (one for all slots, or one per slot) with their possession roots."""
+    return chain.market(client).bid(
+        [c.cid_bytes for c in contents], roots=roots or [c.root for c in contents],
+        size=contents[0].size if size is None else size, slot_count=slots, price_per_epoch=price,
+        duration_epochs=duration, origins=origins or [],
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------ real validators

@@ -15,7 +15,7 @@ import pytest
 from scatter.chain.market import DealStatus, Market
 from scatter.daemon.state import StateDB
 from scatter.ipfs.embedded import EmbeddedBlockStore
-from scatter.protocol.hoster_api import PinStatus, deal_path
+from scatter.protocol.hoster_api import SlotStatus, deal_path, slot_path
 from scatter.protocol.upload import CarUpload, upload_path
 from tests.conftest import Chain
 from tests.integration.hoster.conftest import (
@@ -41,17 +41,19 @@ def _txs(state_dir: Path) -> list[tuple[str, str, str]]:
         db.close()
 
 
-def _pinned(url: str, deal_id: int) -> bool:
-    resp = httpx.get(url + deal_path(deal_id))
-    return resp.status_code == 200 and PinStatus.from_json(resp.json()).pinned
+def _state(url: str, bid_id: int) -> str | None:
+    resp = httpx.get(url + slot_path(bid_id, 0))
+    return SlotStatus.from_json(resp.json()).state if resp.status_code == 200 else None
 
 
-def _send_half_then_die(url: str, chain: Chain, deal_id: int, car: bytes, root: bytes) -> socket.socket:
-    upload = CarUpload(deal_id, root, hashlib.sha256(car).digest(), len(car), int(time.time()) + 600)
+def _send_half_then_die(url: str, chain: Chain, bid_id: int, car: bytes, root: bytes) -> socket.socket:
+    upload = CarUpload(bid_id, 0, root, hashlib.sha256(car).digest(), len(car), int(time.time()) + 600)
     sig = upload.sign(chain.account(CLIENT).key, chain.deployment.chain_id, chain.deployment.market)
     head = "".join(f"{k}: {v}\r\n" for k, v in upload.headers(sig).items())
     s = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
-    s.sendall(f"PUT {upload_path(deal_id)} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + car[: len(car) // 2])
+    s.sendall(
+        f"PUT {upload_path(bid_id, 0)} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + car[: len(car) // 2]
+    )
     return s
 
 
@@ -63,61 +65,72 @@ def test_kill_9_at_each_step_never_repeats_a_transaction_or_loses_a_pin(
     p = hoster_process(H)
     first = make_content(b"first deal " * 40_000)
     second = make_content(b"second deal " * 40_000)
-    bid1 = post_bid(chain, [first.cid_bytes], size=len(first.data), duration=4)
-    bid2 = post_bid(chain, [second.cid_bytes], size=len(second.data), duration=4)
+    bid1 = post_bid(chain, [first], duration=4)
+    bid2 = post_bid(chain, [second], duration=4)
 
-    # 1. Killed after the accept of bid 1 is recorded, before it is broadcast.
-    p.start(crash_at="accept_signed")
+    # 1. Killed after the reserve of bid 1 is recorded, before it is broadcast.
+    p.start(crash_at="reserve_signed")
     assert p.wait_killed() == -9
-    assert [t for t in _txs(p.state_dir) if t[0] == "accept"] == [("accept", str(bid1), "signed")]
-    assert deal_of(chain, bid1, me) is None
-    # 2. Restarted: the same signed accept is broadcast; then killed right after the accept of bid 2 is sent.
-    p.start(crash_at="accept_sent")
+    assert [t for t in _txs(p.state_dir) if t[0] == "reserve"] == [("reserve", f"{bid1}:0", "signed")]
+    assert market.reservation_of(bid1, 0).hoster != me
+    # 2. Restarted: the same signed reserve is broadcast; killed right after the reserve of bid 2 is sent.
+    p.start(crash_at="reserve_sent")
     assert p.wait_killed() == -9
-    deal1 = wait_until(lambda: deal_of(chain, bid1, me), what="deal 1 on chain")
-    deal2 = wait_until(lambda: deal_of(chain, bid2, me), what="deal 2 on chain")
+    wait_until(lambda: market.reservation_of(bid1, 0).hoster == me, what="bid 1 reserved on chain")
+    wait_until(lambda: market.reservation_of(bid2, 0).hoster == me, what="bid 2 reserved on chain")
 
-    # 3. Killed after an upload is verified and pinned, before its state is written.
+    # 3. Killed after an upload is checked and pinned, before its state is written.
     p.start(crash_at="pinned")
+    wait_until(lambda: _state(p.url, bid1) == "reserved", what="the reservation read back")
     with contextlib.suppress(httpx.HTTPError):  # the connection dies with the process
-        signed_upload(chain, p.url, deal1, first)
+        signed_upload(chain, p.url, bid1, 0, first)
     assert p.wait_killed() == -9
-    # 4. kill -9 from outside in the middle of an upload of deal 2.
+    # 4. kill -9 from outside in the middle of an upload for bid 2.
     p.start()
-    sock = _send_half_then_die(p.url, chain, deal2, second.car, second.cid_bytes)
+    sock = _send_half_then_die(p.url, chain, bid2, second.car, second.cid_bytes)
     time.sleep(0.3)
     p.kill9()
     sock.close()
 
-    # 5. Restart: deal 1's pin survived (found in the store), deal 2 is uploaded again. Validators check
-    #    two epochs; killed once the first settlement is recorded but not broadcast.
+    # 5. Restart: bid 1's pin survived (checked again from the store); its fill is recorded, not sent.
+    p.start(crash_at="fill_signed")
+    assert p.wait_killed() == -9
+    assert [t for t in _txs(p.state_dir) if t[0] == "fill"] == [("fill", f"{bid1}:0", "signed")]
+    # 6. Restart: the recorded fill goes out as it was; bid 2 is uploaded again; killed once its fill is sent.
+    p.start(crash_at="fill_sent")
+    wait_until(lambda: _state(p.url, bid2) == "reserved", what="bid 2 still reserved")
+    with contextlib.suppress(httpx.HTTPError):
+        assert signed_upload(chain, p.url, bid2, 0, second).status_code == 200
+    assert p.wait_killed() == -9
+    deal1 = wait_until(lambda: deal_of(chain, bid1, me), what="deal 1 on chain")
+    deal2 = wait_until(lambda: deal_of(chain, bid2, me), what="deal 2 on chain")
+
+    # 7. Validators check the epochs; killed once the first settlement is recorded but not broadcast.
     p.start(crash_at="settle_signed")
-    wait_until(lambda: _pinned(p.url, deal1), what="deal 1 pinned from the store after the crash")
-    assert not _pinned(p.url, deal2)
-    assert signed_upload(chain, p.url, deal2, second).status_code == 200
-    start = market.get_deal(deal1).start_epoch
-    end = market.deal_end_epoch(deal1)
+    d1 = market.get_deal(deal1)
+    start, end = d1.start_epoch, max(d1.end_epoch, market.get_deal(deal2).end_epoch)
     for deal, content in ((deal1, first), (deal2, second)):
-        for epoch in range(start, end + 1):
+        d = market.get_deal(deal)
+        for epoch in range(d.start_epoch, d.end_epoch + 1):
             for v in validators:
                 assert v.check(deal, epoch, content.cid, p.url)
     chain.warp_to_epoch(start + 2)
     assert p.wait_killed() == -9
-    # 6. Restart: the recorded settlement (both deals, one batch) goes out as it was; once the
-    #    deals are over, killed after the next settlement is sent.
+    # 8. Restart: the recorded settlement goes out as it was; once the deals are over, killed after
+    #    the next settlement is sent.
     chain.warp_to_epoch(end + 1)
     p.start(crash_at="settle_sent")
     assert p.wait_killed() == -9
-    # 7. Restart: nothing is settled again; killed after the first finish is sent.
+    # 9. Restart: nothing is settled again; killed after the first finish is sent.
     p.start(crash_at="finish_sent")
     wait_until(
-        lambda: all(market.get_deal(d).paid_through == end for d in (deal1, deal2)),
+        lambda: all(market.get_deal(d).paid_through == market.get_deal(d).end_epoch for d in (deal1, deal2)),
         timeout=30,
         what="both deals settled to the end",
     )
-    chain.warp_to_epoch(end + market.params().grace_epochs + 1)
+    chain.warp_to_epoch(end + market.params().proof_window_epochs + 1)
     assert p.wait_killed() == -9
-    # 8. Restart for good: both deals finish, both are unpinned.
+    # 10. Restart for good: both deals finish, both are unpinned.
     p.start()
     wait_until(lambda: all(market.get_deal(d).status == DealStatus.FINISHED for d in (deal1, deal2)),
                what="both deals finished")  # fmt: skip
@@ -126,19 +139,21 @@ def test_kill_9_at_each_step_never_repeats_a_transaction_or_loses_a_pin(
     p.stop()
 
     txs = _txs(p.state_dir)
-    assert [t for t in txs if t[0] == "accept"] == [
-        ("accept", str(bid1), "mined"),
-        ("accept", str(bid2), "mined"),
+    assert [t for t in txs if t[0] in ("reserve", "fill")] == [
+        ("reserve", f"{bid1}:0", "mined"),
+        ("reserve", f"{bid2}:0", "mined"),
+        ("fill", f"{bid1}:0", "mined"),
+        ("fill", f"{bid2}:0", "mined"),
     ]
     assert all(status == "mined" for _, _, status in txs), txs  # nothing reverted, dropped or sent twice
     assert sorted(s for k, s, _ in txs if k == "finish") == sorted([str(deal1), str(deal2)])
     for deal in (deal1, deal2):
+        d = market.get_deal(deal)
         events = market.contract.events.DealSettled().get_logs(
             from_block=0, argument_filters={"dealId": deal}
         )
         epochs = [e for ev in events for e in range(ev["args"]["fromEpoch"], ev["args"]["toEpoch"] + 1)]
-        assert sorted(epochs) == list(range(start, end + 1))  # every epoch paid, none twice
-        # every settlement transaction naming the deal (one deal or a batch) paid it once
+        assert sorted(epochs) == list(range(d.start_epoch, d.end_epoch + 1))  # every epoch paid, none twice
         assert len([t for t in txs if t[0] == "settle" and str(deal) in t[1].split(",")]) == len(events)
     store = EmbeddedBlockStore(p.state_dir / "blocks")
     assert store.pins() == []  # finished deals unpinned

@@ -1,7 +1,10 @@
-"""The hoster daemon end to end on anvil: join, accept, upload, pin, serve, settle, withdraw, finish."""
+"""The hoster daemon end to end on anvil (Market version 2): join, reserve, push, check, fill with a
+proof, serve, settle with the deal's committee, withdraw, finish; public pins fetched and filled
+without a reservation; filters, capacity and races."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -16,7 +19,9 @@ from scatter.hoster.config import BidFilter
 from scatter.hoster.daemon import HosterThread
 from scatter.hoster.state import HosterState
 from scatter.ipfs.cid import cid_str
-from scatter.protocol.hoster_api import PinStatus, deal_path
+from scatter.ipfs.embedded import EmbeddedBlockStore
+from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
+from scatter.protocol.hoster_api import SlotStatus, deal_path, slot_path
 from tests.conftest import Chain
 from tests.integration.hoster.conftest import (
     PRICE,
@@ -24,6 +29,8 @@ from tests.integration.hoster.conftest import (
     make_content,
     post_bid,
     signed_upload,
+    slot_state,
+    wait_slot,
     wait_until,
 )
 
@@ -31,45 +38,54 @@ pytestmark = pytest.mark.integration
 H = 2  # the hoster's dev account
 
 
-def test_hoster_joins_accepts_pins_serves_settles_withdraws_and_finishes(
+def test_reserve_push_fill_serve_settle_withdraw_finish(
     chain: Chain, start_hoster: Callable[..., HosterThread], validators: list[ValidatorNode], tmp_path: Path
 ) -> None:
     h = start_hoster(H)
     me = chain.account(H).address
     market = Market(chain.w3, chain.deployment.market)
+    params = market.params()
     node = market.node(Role.HOSTER, me)
     assert node.status == NodeStatus.ACTIVE and node.endpoint == h.url
 
     content = make_content(b"scatter hoster " * 40_000)  # 600 kB: a DAG of 3 leaves
-    bid_id = post_bid(chain, [content.cid_bytes], size=len(content.data), duration=6, price=10**17)
-    deal_id = wait_until(lambda: next(iter(h.hoster.state.deals()), None), what="the accept").deal_id
-    d = market.get_deal(deal_id)
-    assert d.bid_id == bid_id and d.hoster == me
+    bid_id = post_bid(chain, [content], duration=6, price=10**14)
+    wait_slot(h, bid_id, "reserved")
+    assert market.reservation_of(bid_id, 0).hoster == me
+    assert market.node(Role.HOSTER, me).locked == 0  # a reservation locks nothing
+    status = SlotStatus.from_json(httpx.get(h.url + slot_path(bid_id, 0)).json())
+    assert (status.state, status.pinned, status.cid) == ("reserved", False, cid_str(content.cid))
+    assert status.reserved_until == market.reservation_of(bid_id, 0).expires_at
 
-    status = PinStatus.from_json(httpx.get(h.url + deal_path(deal_id)).json())
-    assert (status.pinned, status.cid) == (False, cid_str(content.cid))
-    resp = signed_upload(chain, h.url, deal_id, content)
+    resp = signed_upload(chain, h.url, bid_id, 0, content)
     assert resp.status_code == 200, resp.text
-    status = PinStatus.from_json(httpx.get(h.url + deal_path(deal_id)).json())
-    assert status.pinned and status.bytes == len(content.data)
+    wait_slot(h, bid_id, "filled")
+    deal_id = h.hoster.state.job(bid_id, 0).deal_id  # type: ignore[union-attr]
+    assert deal_id is not None
+    d = market.get_deal(deal_id)
+    assert d.hoster == me and d.bid_id == bid_id and d.collateral == params.collateral(10**14, 6)
+    assert market.node(Role.HOSTER, me).locked == d.collateral
+    status = SlotStatus.from_json(httpx.get(h.url + deal_path(deal_id)).json())
+    assert status.pinned and status.bytes == len(content.data) and status.deal_id == deal_id
     raw = httpx.get(f"{h.url}/ipfs/{cid_str(content.cid)}", headers={"Accept": "application/vnd.ipld.raw"})
     assert raw.status_code == 200
     assert httpx.get(h.url + "/api/v0/id").status_code == 404  # no IPFS RPC API here
+    assert (h.hoster.config.state_dir / "possession" / f"{cid_str(content.cid)}.pc").exists()
 
-    # Validators check the hoster's gateway (their real checker) for each epoch of the deal; once
-    # the epochs are over the hoster collects one range signature per validator and settles.
-    start = d.start_epoch
-    end = market.deal_end_epoch(deal_id)
-    for epoch in range(start, end + 1):
+    # Committee validators check the hoster's gateway each epoch; once the epochs are over the
+    # hoster collects one range signature per member (per committee period) and settles.
+    for epoch in range(d.start_epoch, d.end_epoch + 1):
         for v in validators:
             assert v.check(deal_id, epoch, content.cid, h.url)
-    chain.warp_to_epoch(end + 1)
-    wait_until(lambda: market.get_deal(deal_id).paid_through == end, timeout=30, what="settlement to the end")
+    chain.warp_to_epoch(d.end_epoch + 1)
+    wait_until(lambda: market.get_deal(deal_id).paid_through == d.end_epoch, 30, "settlement to the end")
     settled = market.contract.events.DealSettled().get_logs(
         from_block=0, argument_filters={"dealId": deal_id}
     )
-    assert len(settled) == 1  # one range settlement, not one transaction per epoch
-    assert sum(e["args"]["toEpoch"] - e["args"]["fromEpoch"] + 1 for e in settled) == end - start + 1
+    assert (
+        sum(e["args"]["toEpoch"] - e["args"]["fromEpoch"] + 1 for e in settled)
+        == d.end_epoch - d.start_epoch + 1
+    )
     earned = market.balance_of(me)
     assert earned == sum(e["args"]["hosterAmount"] for e in settled) > 0
 
@@ -82,98 +98,86 @@ def test_hoster_joins_accepts_pins_serves_settles_withdraws_and_finishes(
     wait_until(lambda: market.balance_of(me) == 0, what="balance withdrawn")
     assert chain.balance(payout) == before + earned
 
-    # Past end + grace, the hoster finishes the deal and unpins.
-    chain.warp_to_epoch(end + chain_params(chain).grace_epochs + 1)
+    # Past end + the proof window, the hoster finishes the deal, unlocks and unpins.
+    chain.warp_to_epoch(d.end_epoch + params.proof_window_epochs + 1)
     wait_until(lambda: market.get_deal(deal_id).status == DealStatus.FINISHED, what="finish")
     wait_until(lambda: h.hoster.state.deal(deal_id).state == "ended", what="unpin")  # type: ignore[union-attr]
     assert content.cid not in h.hoster.store.pins()
+    assert market.node(Role.HOSTER, me).locked == 0
+    assert not (h.hoster.config.state_dir / "possession" / f"{cid_str(content.cid)}.pc").exists()
     metrics = httpx.get(h.url + "/metrics").text
     assert 'scatter_hoster_deals{state="ended"} 1.0' in metrics
-    assert "scatter_hoster_settlement_lag_epochs" in metrics
     health = httpx.get(h.url + "/healthz")
     assert health.status_code == 200 and health.json()["address"] == me
 
-    # `scatter hoster status --json` reads the state directory.
-    cmd = [sys.executable, "-m", "scatter", "hoster", "status", "--json", "--state-dir"]
-    out = subprocess.run([*cmd, str(h.hoster.config.state_dir)], capture_output=True, text=True, check=True)
-    report = json.loads(out.stdout)
-    assert report["deals"] == {"ended": 1} and report["address"] == me and report["running"] is True
+
+def test_public_pin_is_fetched_checked_and_filled_without_a_reservation(
+    chain: Chain, start_hoster: Callable[..., HosterThread], tmp_path: Path
+) -> None:
+    content = make_content(b"a public file " * 30_000)
+    origin_store = EmbeddedBlockStore(tmp_path / "origin")
+    origin_store.import_car(io.BytesIO(content.car))
+    market = Market(chain.w3, chain.deployment.market)
+    with GatewayServer(create_gateway_app(origin_store)) as origin:
+        h = start_hoster(H)
+        bid_id = post_bid(chain, [content], slots=2, origins=[f"{origin.url}/ipfs/{cid_str(content.cid)}"])
+        wait_slot(h, bid_id, "filled", slot=slot_of(h, bid_id))
+    assert not market.contract.events.SlotReserved().get_logs(
+        from_block=0, argument_filters={"bidId": bid_id}
+    )
+    # Served from the hoster's own store (the origin is gone).
+    assert httpx.get(f"{h.url}/ipfs/{cid_str(content.cid)}", params={"format": "car"}).status_code == 200
+    origin_store.close()
 
 
-def chain_params(chain: Chain):  # type: ignore[no-untyped-def]
-    return Market(chain.w3, chain.deployment.market).params()
+def slot_of(h: HosterThread, bid_id: int) -> int:
+    job = wait_until(
+        lambda: next((j for j in h.hoster.state.jobs() if j.bid_id == bid_id), None), what="a job"
+    )
+    return job.slot
 
 
-def test_filter_and_capacity_decide_which_slots_are_taken(
+def test_filter_capacity_and_stake_decide_which_slots_are_taken(
     chain: Chain, start_hoster: Callable[..., HosterThread]
 ) -> None:
     denied = chain.account(7).address
     rules = BidFilter(max_size=2000, min_price=PRICE * 1000, deny_clients=frozenset({denied.lower()}))
     h = start_hoster(H, capacity=3000, filter=rules)
-    c = [make_content(bytes([i]) * 100) for i in range(6)]
-    too_big = post_bid(chain, [c[0].cid_bytes], size=2001)
-    too_cheap = post_bid(chain, [c[1].cid_bytes], size=1 << 20, price=PRICE // 2)  # < min per GiB
-    from_denied = post_bid(chain, [c[2].cid_bytes], size=100, client=7)
-    good = post_bid(chain, [c[3].cid_bytes], size=1500)
-    also_good = post_bid(chain, [c[4].cid_bytes], size=1500)
-    over_capacity = post_bid(chain, [c[5].cid_bytes], size=1000)
+    c = [make_content(bytes([i]) * 1500) for i in range(6)]
+    too_big = post_bid(chain, [c[0]], size=2001)
+    too_cheap = post_bid(chain, [c[1]], size=1 << 20, price=PRICE // 2)  # < min per GiB
+    from_denied = post_bid(chain, [c[2]], client=7)
+    good = post_bid(chain, [c[3]])
+    also_good = post_bid(chain, [c[4]])
+    over_capacity = post_bid(chain, [c[5]])
     state: HosterState = h.hoster.state
-    wait_until(lambda: len(state.deals()) == 2, what="two accepts")
-    h.hoster.tick  # noqa: B018 - the loop keeps running; give it a few more ticks
+    wait_until(lambda: len(state.jobs(["reserved"])) == 2, what="two reservations")
     wait_until(lambda: h.hoster._tick_count > 20, what="more ticks")
-    taken = {d.bid_id for d in state.deals()}
+    taken = {j.bid_id for j in state.jobs()}
     assert taken == {good, also_good}
     assert not {too_big, too_cheap, from_denied, over_capacity} & taken
 
 
-def test_two_hosters_race_for_one_slot_and_never_take_two_slots_of_a_bid(
+def test_two_hosters_race_and_never_hold_two_live_slots_of_a_bid(
     chain: Chain, start_hoster: Callable[..., HosterThread]
 ) -> None:
     a = start_hoster(2)
     b = start_hoster(3)
-    one = make_content(b"one slot")
-    two = make_content(b"two slots")
-    single = post_bid(chain, [one.cid_bytes], size=100)
-    double = post_bid(chain, [two.cid_bytes], size=100, slots=3)
+    one, two = make_content(b"one slot"), make_content(b"two slots")
+    single = post_bid(chain, [one])
+    double = post_bid(chain, [two], slots=3)
     market = Market(chain.w3, chain.deployment.market)
-    wait_until(lambda: market.get_bid(single).open_slots == 0, what="single slot taken")
+    wait_until(lambda: market.get_bid(single).reserved_slots != 0, what="single slot reserved")
     wait_until(
-        lambda: bin(market.get_bid(double).open_slots).count("1") == 1, what="two of three slots taken"
+        lambda: bin(market.get_bid(double).reserved_slots).count("1") == 2, what="two of three reserved"
     )
     for h in (a, b):
         h.hoster._tick_count = 0
     wait_until(lambda: a.hoster._tick_count > 10 and b.hoster._tick_count > 10, what="more ticks")
-    in_single = [h for h in (a, b) if h.hoster.state.in_bid(single)]
-    assert len(in_single) == 1
+    assert len([h for h in (a, b) if slot_state(h, single, 0) == "reserved"]) <= 1
     for h in (a, b):
-        assert h.hoster.state.in_bid(double)
-        assert len([d for d in h.hoster.state.deals() if d.bid_id == double]) == 1
-        # A lost race is at most an accept that estimated fine but was mined after the other's.
+        assert len([j for j in h.hoster.state.jobs(["reserved"]) if j.bid_id == double]) == 1
         reverted = h.hoster.db.query("SELECT kind FROM txs WHERE status = 'reverted'")
-        assert {r[0] for r in reverted} <= {"accept"}
+        assert {r[0] for r in reverted} <= {"reserve"}  # a race lost after a clean estimate at most
         assert h.hoster.metrics.errors.labels("tick")._value.get() == 0
-    assert bin(market.get_bid(double).open_slots).count("1") == 1  # the third slot stays open
-
-
-def test_a_faulted_deal_is_unpinned_and_frees_capacity(
-    chain: Chain, start_hoster: Callable[..., HosterThread]
-) -> None:
-    content = make_content(b"never attested " * 20_000)
-    h = start_hoster(H, capacity=len(content.data))
-    market = Market(chain.w3, chain.deployment.market)
-    post_bid(chain, [content.cid_bytes], size=len(content.data), duration=10)
-    deal = wait_until(lambda: next(iter(h.hoster.state.deals()), None), what="the accept")
-    assert signed_upload(chain, h.url, deal.deal_id, content).status_code == 200
-    assert h.hoster.state.used_bytes() == len(content.data)
-    # No validator ever attests: past the grace period anyone may fault the deal.
-    start = market.get_deal(deal.deal_id).start_epoch
-    chain.warp_to_epoch(start + market.params().grace_epochs + 1)
-    chain.market(9).fault_missed(deal.deal_id)
-    wait_until(lambda: h.hoster.state.deal(deal.deal_id).state == "ended", what="the fault seen")  # type: ignore[union-attr]
-    assert h.hoster.state.deal(deal.deal_id).note == "faulted"  # type: ignore[union-attr]
-    assert content.cid not in h.hoster.store.pins()
-    assert h.hoster.state.used_bytes() == 0
-    # The freed capacity takes the next bid.
-    nxt = make_content(b"the next bid " * 20_000)
-    bid2 = post_bid(chain, [nxt.cid_bytes], size=len(content.data), duration=10)
-    wait_until(lambda: h.hoster.state.in_bid(bid2), what="the next accept")
+    assert bin(market.get_bid(double).reserved_slots).count("1") == 2  # the third slot stays free

@@ -1,4 +1,6 @@
-"""Healing: a reopened slot of an erasure-coded bid is rebuilt from other hosters, client offline."""
+"""Healing: a reopened slot of an erasure-coded bid is rebuilt from other hosters (client offline),
+checked against the slot's possession root, and filled with a proof — by any hoster without a live
+slot in the bid, including one that lost a slot of it before."""
 
 from __future__ import annotations
 
@@ -10,40 +12,68 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scatter.chain.market import Market, Role
+from scatter.chain.market import DealStatus, Market, Role
 from scatter.chain.params import ETHER
+from scatter.formats.manifest_schema import Manifest
 from scatter.formats.params import ErasureParams
 from scatter.formats.pipeline import encode_file
 from scatter.hoster.daemon import HosterThread
 from scatter.ipfs.cid import cid_bytes, parse_cid
 from scatter.ipfs.embedded import EmbeddedBlockStore
+from scatter.ipfs.exporter import export_bytes
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
-from scatter.protocol.hoster_api import PinStatus, deal_path
 from tests.conftest import Chain
-from tests.integration.hoster.conftest import post_bid, wait_until
+from tests.integration.chain.shards import Shard, fill
+from tests.integration.hoster.conftest import PRICE, wait_slot
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
-def encoded(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
+def encoded(tmp_path: Path) -> Iterator[tuple[Manifest, Path]]:
     src = tmp_path / "file.bin"
     src.write_bytes(os.urandom(900_000))
     manifest = encode_file(src, tmp_path / "enc", erasure=ErasureParams(k=2, n=3, block_size=256 * 1024))
-    yield [s.cid for s in manifest.shards], tmp_path / "enc"
+    yield manifest, tmp_path / "enc"
 
 
-def test_reopened_shard_slot_is_rebuilt_from_k_other_hosters(
-    chain: Chain, start_hoster: Callable[..., HosterThread], encoded: tuple[list[str], Path], tmp_path: Path
+def fault(chain: Chain, market: Market, deal_id: int) -> None:
+    """The hoster never answers: maxFaults missed proofs end the deal and reopen its slot."""
+    p = market.params()
+    chain.warp_to_epoch(market.get_deal(deal_id).paid_through + p.missed_quorum_epochs + 1)
+    chain.market(9).request_proof_for_missed_quorum(deal_id)
+    while market.get_deal(deal_id).status == DealStatus.ACTIVE:
+        chain.warp_to_epoch(market.challenge_of(deal_id).due_epoch + 1)
+        chain.market(9).report_missed_proof(deal_id)
+
+
+def test_reopened_shard_slot_is_rebuilt_and_filled_by_a_hoster_that_lost_a_slot_of_it(
+    chain: Chain, start_hoster: Callable[..., HosterThread], encoded: tuple[Manifest, Path], tmp_path: Path
 ) -> None:
-    cids, enc_dir = encoded
-    size = max((enc_dir / f"shard-{i:03d}.car").stat().st_size for i in range(3))
-    bid_id = post_bid(chain, [cid_bytes(parse_cid(c)) for c in cids], size=size, slots=3, duration=12)
+    manifest, enc_dir = encoded
+    cids = [s.cid for s in manifest.shards]
+    shards: list[Shard] = []
+    for i, entry in enumerate(manifest.shards):
+        store = EmbeddedBlockStore(tmp_path / f"read-{i}")
+        with (enc_dir / f"shard-{i:03d}.car").open("rb") as car:
+            store.import_car(car)
+        data = export_bytes(parse_cid(entry.cid), store)
+        store.close()
+        shards.append(
+            Shard(data, parse_cid(entry.cid), [], manifest.roots[i] if manifest.shards[i].root else b"")
+        )
+    size = len(shards[0].data)
+    assert all(len(s.data) == size for s in shards)
+    bid_id = chain.market(1).bid(
+        [cid_bytes(parse_cid(c)) for c in cids], roots=[s.root for s in shards], size=size, slot_count=3,
+        price_per_epoch=PRICE, duration_epochs=200,
+    )  # fmt: skip
     market = Market(chain.w3, chain.deployment.market)
     with ExitStack() as stack:
         deals = {}
-        # Hosters of slots 0 and 1 serve their shard from a gateway; the hoster of slot 2 never serves.
-        for slot, account in ((0, 6), (1, 7), (2, 8)):
+        # Hosters of slots 0 and 1 serve their shard from a gateway; the hoster of slot 2 (the
+        # daemon's own account: it lost this slot before) never serves and never proves.
+        for slot, account in ((0, 6), (1, 7), (2, 2)):
             endpoint = "http://127.0.0.1:9"  # nothing listens there
             if slot < 2:
                 store = EmbeddedBlockStore(tmp_path / f"peer-{slot}")
@@ -53,18 +83,15 @@ def test_reopened_shard_slot_is_rebuilt_from_k_other_hosters(
                 server = stack.enter_context(GatewayServer(create_gateway_app(store)))
                 endpoint = server.url
             chain.market(account).join(Role.HOSTER, endpoint, 1 << 30, 5 * ETHER)
-            deals[slot] = chain.market(account).accept(bid_id, slot)
-        start = market.get_deal(deals[2]).start_epoch
-        chain.warp_to_epoch(start + 4)  # past the grace period with nothing settled
-        chain.market(9).fault_missed(deals[2])
+            deals[slot] = fill(chain.market(account), bid_id, slot, shards[slot])
+        fault(chain, market, deals[2])
         assert market.get_bid(bid_id).open_slots == 0b100
 
         h = start_hoster(2)
-        deal = wait_until(lambda: next(iter(h.hoster.state.deals()), None), what="the reopened slot taken")
-        assert (deal.bid_id, deal.slot, deal.cid) == (bid_id, 2, cids[2])
-        wait_until(lambda: PinStatus.from_json(httpx.get(h.url + deal_path(deal.deal_id)).json()).pinned,
-                   timeout=30, what="the healed shard pinned")  # fmt: skip
-        assert h.hoster.state.deal(deal.deal_id).source == "heal"  # type: ignore[union-attr]
+        wait_slot(h, bid_id, "filled", slot=2, timeout=60)
+        job = h.hoster.state.job(bid_id, 2)
+        assert job is not None and job.mode == "heal" and job.deal_id is not None
+        assert market.get_deal(job.deal_id).hoster == chain.account(2).address
         assert parse_cid(cids[2]) in h.hoster.store.pins()
     # The other hosters are gone: the healed shard is served from this hoster's own store.
     car = httpx.get(f"{h.url}/ipfs/{cids[2]}", params={"format": "car"})

@@ -18,7 +18,7 @@ from scatter.hoster.config import HosterConfig
 from scatter.hoster.daemon import HosterThread
 from scatter.validator.config import ValidatorConfig
 from scatter.validator.daemon import ValidatorThread
-from tests.integration.hoster.conftest import make_content, upload_car, wait_until
+from tests.integration.hoster.conftest import make_content, upload_car, wait_slot, wait_until
 
 pytestmark = pytest.mark.integration
 EPOCH_SECONDS = 3
@@ -28,7 +28,7 @@ EPOCH_SECONDS = 3
 def live_chain(tmp_path: Path) -> Iterator[tuple[Anvil, Path, str]]:
     with Anvil(block_time=1) as node:
         w3 = connect(node.url)
-        params = preset("devnet").with_overrides(epoch_seconds=EPOCH_SECONDS, quorum=2, grace_epochs=6)
+        params = preset("devnet").with_overrides(epoch_seconds=EPOCH_SECONDS, quorum=2, committee_size=8)
         d = deploy(w3, wallet.dev_account(0), params)
         yield node, record_deployment(d, tmp_path / "deployments.json"), d.market
 
@@ -53,15 +53,17 @@ def test_hoster_daemon_settles_ranges_with_real_validator_daemons(
             wait_until(lambda: h.hoster._joined, what="join")
             content = make_content(b"paid by real validators " * 20_000)
             client = Market(w3, market_address, Transactor(w3, wallet.dev_account(1)))
-            client.bid([content.cid_bytes], size=len(content.data), slot_count=1, price_per_epoch=10**15,
-                       duration_epochs=8)  # fmt: skip
-            deal = wait_until(lambda: next(iter(h.hoster.state.deals()), None), timeout=30, what="accept")
-            assert deal is not None
+            bid_id = client.bid([content.cid_bytes], roots=[content.root], size=content.size, slot_count=1,
+                                price_per_epoch=10**15, duration_epochs=8)  # fmt: skip
+            wait_slot(h, bid_id, "reserved")
             key = wallet.dev_account(1).key
-            resp = upload_car(h.url, deal.deal_id, content, key=key, chain_id=int(w3.eth.chain_id),
+            resp = upload_car(h.url, bid_id, 0, content, key=key, chain_id=int(w3.eth.chain_id),
                               market=market_address)  # fmt: skip
             assert resp.status_code == 200
-            end = market.deal_end_epoch(deal.deal_id)
+            wait_slot(h, bid_id, "filled")
+            deal = h.hoster.state.deal(h.hoster.state.job(bid_id, 0).deal_id or 0)  # type: ignore[union-attr]
+            assert deal is not None
+            end = market.get_deal(deal.deal_id).end_epoch
             start = market.get_deal(deal.deal_id).start_epoch
             wait_until(lambda: market.get_deal(deal.deal_id).paid_through >= start + 3, timeout=90,
                        what="settlements from the validators' attestations")  # fmt: skip

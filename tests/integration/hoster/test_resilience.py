@@ -1,4 +1,4 @@
-"""An RPC outage is waited out with backoff; a reorg is replayed and its accepts dropped."""
+"""An RPC outage is waited out with backoff; a reorg is replayed and its fills dropped."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from scatter.chain.tx import Transactor
 from scatter.hoster.config import HosterConfig
 from scatter.hoster.daemon import HosterThread
 from tests.conftest import Chain
-from tests.integration.hoster.conftest import make_content, post_bid, signed_upload, wait_until
+from tests.integration.hoster.conftest import (
+    make_content,
+    post_bid,
+    signed_upload,
+    slot_state,
+    wait_slot,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,39 +50,45 @@ def test_rpc_outage_is_waited_out_and_the_daemon_resumes(tmp_path: Path) -> None
             w3 = connect(node.url)
             client = Market(w3, d.market, Transactor(w3, wallet.dev_account(1)))
             content = make_content(b"after the outage")
-            bid_id = client.bid([content.cid_bytes], size=100, slot_count=1, price_per_epoch=10**12,
-                                duration_epochs=4)  # fmt: skip
-            wait_until(lambda: h.hoster.state.in_bid(bid_id), timeout=30, what="accept after the outage")
+            bid_id = client.bid([content.cid_bytes], roots=[content.root], size=content.size, slot_count=1,
+                                price_per_epoch=10**12, duration_epochs=4)  # fmt: skip
+            wait_until(
+                lambda: h.hoster.state.in_bid(bid_id), timeout=30, what="a slot taken after the outage"
+            )
             assert httpx.get(h.url + "/healthz").status_code == 200
             assert Market(w3, d.market).node(Role.HOSTER, h.hoster.address).status == 1
     finally:
         node.stop()
 
 
-def test_a_reorg_drops_the_accept_and_the_daemon_follows_the_new_chain(
+def test_a_reorg_drops_the_fill_and_the_daemon_follows_the_new_chain(
     chain: Chain, start_hoster: Callable[..., HosterThread]
 ) -> None:
     w3 = chain.w3
     h = start_hoster(2)
     old = make_content(b"content of a reorganised bid " * 20_000)
     fork = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    bid_id = post_bid(chain, [old.cid_bytes], size=len(old.data))
-    deal = wait_until(lambda: next(iter(h.hoster.state.deals()), None), what="accept")
-    assert signed_upload(chain, h.url, deal.deal_id, old).status_code == 200
-    assert old.cid in h.hoster.store.pins()
+    bid_id = post_bid(chain, [old])
+    wait_slot(h, bid_id, "reserved")
+    assert signed_upload(chain, h.url, bid_id, 0, old).status_code == 200
+    wait_slot(h, bid_id, "filled")
+    deal_id = h.hoster.state.job(bid_id, 0).deal_id  # type: ignore[union-attr]
+    assert deal_id is not None and old.cid in h.hoster.store.pins()
 
-    # The blocks of the bid, the accept and everything after are reorganised away.
+    # The blocks of the bid, the reservation, the fill and everything after are reorganised away.
     w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
     w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
-    wait_until(lambda: h.hoster.state.deal(deal.deal_id).state == "dropped", what="deal dropped")  # type: ignore[union-attr]
+    wait_until(lambda: h.hoster.state.deal(deal_id).state == "dropped", what="deal dropped")  # type: ignore[union-attr]
     assert old.cid not in h.hoster.store.pins()
 
-    # On the new chain the same ids belong to another bid and deal: taken afresh.
+    # On the new chain the same bid id belongs to another bid: its slot is taken afresh.
     new = make_content(b"content of the canonical bid " * 20_000)
-    new_bid = post_bid(chain, [new.cid_bytes], size=len(new.data))
-    assert new_bid == bid_id
-    wait_until(lambda: (h.hoster.state.deal(deal.deal_id) or deal).state == "awaiting", what="new accept")
-    again = h.hoster.state.deal(deal.deal_id)
-    assert again is not None and again.cid != deal.cid
-    assert signed_upload(chain, h.url, again.deal_id, new).status_code == 200
-    assert Market(w3, chain.deployment.market).get_deal(again.deal_id).hoster == h.hoster.address
+    assert post_bid(chain, [new]) == bid_id
+    wait_until(lambda: (h.hoster.state.job(bid_id, 0) or None) is not None
+               and h.hoster.state.job(bid_id, 0).cid == str(new.cid)  # type: ignore[union-attr]
+               and slot_state(h, bid_id) == "reserved", what="the new slot reserved")  # fmt: skip
+    assert signed_upload(chain, h.url, bid_id, 0, new).status_code == 200
+    wait_slot(h, bid_id, "filled")
+    again = h.hoster.state.job(bid_id, 0).deal_id  # type: ignore[union-attr]
+    assert again is not None
+    assert Market(w3, chain.deployment.market).get_deal(again).hoster == h.hoster.address

@@ -23,6 +23,7 @@ from tests.integration.hoster.conftest import (
     make_content,
     post_bid,
     signed_upload,
+    wait_slot,
     wait_until,
 )
 
@@ -31,16 +32,19 @@ H = 2  # the hoster's dev account
 
 
 def _deals_pinned(chain: Chain, h: HosterThread, count: int) -> list[tuple[int, Content]]:
-    """``count`` one-slot bids, accepted by ``h``, uploaded and pinned."""
+    """``count`` one-slot bids reserved by ``h``, pushed and filled, all within one committee period."""
+    market = Market(chain.w3, chain.deployment.market)
+    period = market.params().period_epochs
+    chain.warp_to_epoch((market.current_epoch() // period + 1) * period)  # the deals fit in one period
     contents = [make_content(f"batch settlement {i} ".encode() * 3_000) for i in range(count)]
-    for c in contents:
-        post_bid(chain, [c.cid_bytes], size=len(c.data), duration=4)
-    wait_until(lambda: len(h.hoster.state.deals()) == count, what=f"{count} accepts")
-    by_cid = {str(c.cid): c for c in contents}
-    deals = [(d.deal_id, by_cid[d.cid]) for d in h.hoster.state.deals()]
-    for deal_id, content in deals:
-        assert signed_upload(chain, h.url, deal_id, content).status_code == 200
-    return deals
+    bids = [post_bid(chain, [c], duration=4) for c in contents]
+    for bid_id, c in zip(bids, contents, strict=True):
+        wait_slot(h, bid_id, "reserved")
+        assert signed_upload(chain, h.url, bid_id, 0, c).status_code == 200
+    for bid_id in bids:
+        wait_slot(h, bid_id, "filled")
+    deal_ids = [h.hoster.state.job(b, 0).deal_id for b in bids]  # type: ignore[union-attr]
+    return [(d, c) for d, c in zip(deal_ids, contents, strict=True) if d is not None]
 
 
 def _check_all(
@@ -50,7 +54,7 @@ def _check_all(
     market = Market(chain.w3, chain.deployment.market)
     last = 0
     for deal_id, content in deals:
-        start, end = market.get_deal(deal_id).start_epoch, market.deal_end_epoch(deal_id)
+        start, end = market.get_deal(deal_id).start_epoch, market.get_deal(deal_id).end_epoch
         last = max(last, end)
         for epoch in range(start, end + 1):
             for v in validators:
@@ -66,7 +70,7 @@ def _checked_and_settled(
     market = Market(chain.w3, chain.deployment.market)
     chain.warp_to_epoch(end + 1)
     wait_until(
-        lambda: all(market.get_deal(d).paid_through == market.deal_end_epoch(d) for d, _ in deals),
+        lambda: all(market.get_deal(d).paid_through == market.get_deal(d).end_epoch for d, _ in deals),
         timeout=30,
         what="every deal settled to its end",
     )
@@ -133,7 +137,7 @@ def test_a_batch_that_would_revert_is_paid_deal_by_deal(
             collector = AttestationCollector(chain.deployment.chain_id, chain.deployment.market, http)
             out = []
             for deal_id, _ in deals:
-                start, stop = market.get_deal(deal_id).start_epoch, market.deal_end_epoch(deal_id)
+                start, stop = market.get_deal(deal_id).start_epoch, market.get_deal(deal_id).end_epoch
                 sigs, errors = await collector.range_signatures(deal_id, start, stop, asked)
                 assert len(sigs) == 2, errors
                 out.append(Ready(deal_id, start, stop, sigs))
@@ -148,7 +152,7 @@ def test_a_batch_that_would_revert_is_paid_deal_by_deal(
     assert refused == [bad.deal_id]
     good = [ready[0].deal_id, ready[2].deal_id]
     wait_until(
-        lambda: all(market.get_deal(d).paid_through == market.deal_end_epoch(d) for d in good),
+        lambda: all(market.get_deal(d).paid_through == market.get_deal(d).end_epoch for d in good),
         what="the two good deals paid",
     )
     assert market.get_deal(bad.deal_id).paid_through < bad.from_epoch

@@ -2,8 +2,9 @@
 
 ``stored_file`` does what hosters do for an upload, with real parts: six dev
 accounts join as hosters whose endpoints are gateway servers (scatter.ipfs)
-over their own embedded block stores, accept one slot each of the client's
-bid, and import their shard's CAR; the client records the encrypted metadata.
+over their own embedded block stores, import their shard's CAR, and fill one
+slot each of the client's bid (CIDs, possession roots, exact shard size) with a
+real possession proof; the client records the encrypted metadata.
 """
 
 from __future__ import annotations
@@ -14,20 +15,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
 from scatter.chain.anvil import Anvil
-from scatter.chain.market import Role
+from scatter.chain.market import DealStatus, Market, Role, fill_seed
 from scatter.chain.params import ETHER
 from scatter.client import Scatter
 from scatter.formats.metadata_schema import FileMetadata
 from scatter.formats.params import parse_shards
 from scatter.formats.pipeline import encode_file
+from scatter.formats.possession import build_proof, challenge_indices
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
 from scatter.sdk.network import Network
 from tests.conftest import Chain
 
 HOSTER_BASE = 10
+MAX_COLLATERAL = 2**127
+
+
+def fill_slot(w3: Web3, hoster: Market, address: str, bid_id: int, slot: int, shard: bytes) -> int:
+    """What a hoster does once it holds the shard: fill the slot with a proof over a recent block."""
+    seed_block = int(w3.eth.block_number) - 1  # mined before the fill, also when gas is estimated
+    seed = fill_seed(bytes(w3.eth.get_block(seed_block)["hash"]), bid_id, slot, address)
+    proof = build_proof(
+        lambda offset, length: shard[offset : offset + length],
+        len(shard),
+        challenge_indices(seed, len(shard)),
+    )
+    return hoster.fill(bid_id, slot, seed_block, MAX_COLLATERAL, proof)
 
 
 @pytest.fixture()
@@ -64,16 +80,18 @@ def stored_file(sdk: Scatter, chain: Chain, tmp_path: Path) -> Iterator[StoredFi
     data = os.urandom(700_000)
     src = tmp_path / "report.bin"
     src.write_bytes(data)
-    manifest = encode_file(src, tmp_path / "enc", erasure=parse_shards("3/6"))
+    manifest = encode_file(src, tmp_path / "enc", erasure=parse_shards("3/6"), shard_files=True)
     cids = [s.cid for s in manifest.shards]
     from multiformats import CID
 
+    [size] = {s.size for s in manifest.shards}
     bid_id = sdk.market.bid(
         [bytes(CID.decode(c)) for c in cids],
-        size=1 << 20,
+        roots=list(manifest.roots),
+        size=size,
         slot_count=6,
         price_per_epoch=10**9,
-        duration_epochs=20,
+        duration_epochs=200,  # outlasts the missed proofs of fault_deals
     )
     stores, servers = [], []
     try:
@@ -84,9 +102,10 @@ def stored_file(sdk: Scatter, chain: Chain, tmp_path: Path) -> Iterator[StoredFi
             servers.append(server)
             hoster = chain.market(HOSTER_BASE + slot)
             hoster.join(Role.HOSTER, server.url, 1 << 30, ETHER)
-            hoster.accept(bid_id, slot)
             with (tmp_path / "enc" / (manifest.shards[slot].car or "")).open("rb") as car:
                 store.import_car(car, pin=True)
+            shard = (tmp_path / "enc" / (manifest.shards[slot].file or "")).read_bytes()
+            fill_slot(chain.w3, hoster, chain.account(HOSTER_BASE + slot).address, bid_id, slot, shard)
         record = FileMetadata(
             name=manifest.name, media_type=manifest.media_type, current=manifest.file_version(bid_id=bid_id)
         )
@@ -97,3 +116,19 @@ def stored_file(sdk: Scatter, chain: Chain, tmp_path: Path) -> Iterator[StoredFi
         for i, server in enumerate(servers):
             if i not in getattr(locals().get("stored"), "stopped", set()):
                 server.stop()
+
+
+def fault_deals(chain: Chain, sdk: Scatter, deal_ids: list[int]) -> None:
+    """End deals the only way v2 allows: missed proofs, maxFaults times, reported by a stranger."""
+    params = sdk.params
+    stranger = chain.market(7)
+    start = max(sdk.market.get_deal(d).start_epoch for d in deal_ids)
+    chain.warp_to_epoch(start + params.missed_quorum_epochs + 2)
+    for d in deal_ids:
+        stranger.request_proof_for_missed_quorum(d)
+    for _ in range(params.max_faults):
+        due = max(stranger.challenge_of(d).due_epoch for d in deal_ids)
+        chain.warp_to_epoch(due + 1)
+        for d in deal_ids:
+            stranger.report_missed_proof(d)
+    assert all(sdk.market.get_deal(d).status == DealStatus.FAULTED for d in deal_ids)

@@ -19,7 +19,7 @@ from scatter.chain.anvil import Anvil
 from scatter.chain.deployments import record_deployment
 from scatter.client import Scatter
 from tests.conftest import Chain
-from tests.integration.sdk.conftest import StoredFile
+from tests.integration.sdk.conftest import StoredFile, fault_deals
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +45,14 @@ def test_ls_status_share_download_through_the_cli(run, stored_file: StoredFile, 
     [entry] = json.loads(ls.stdout)
     assert entry["file_id"] == stored_file.file_id and entry["name"] == "report.bin"
     assert entry["sha256"].startswith("0x")
+    assert entry["health"]["label"] == "6/6 live" and entry["health"]["state"] == "healthy"
+    human_ls = run("ls")
+    assert human_ls.returncode == 0 and "6/6 live" in human_ls.stdout and "warning" not in human_ls.stderr
     st = run("status", str(stored_file.file_id), "--json")
     assert st.returncode == 0, st.stderr
     status = json.loads(st.stdout)
     assert status["bid"]["bid_id"] == stored_file.bid_id and len(status["deals"]) == 6
+    assert status["health"]["live"] == 6 and all(d["live"] for d in status["deals"])
     link = run("share", "report.bin", "--json")
     assert link.returncode == 0, link.stderr
     url = json.loads(link.stdout)["link"]
@@ -58,6 +62,21 @@ def test_ls_status_share_download_through_the_cli(run, stored_file: StoredFile, 
     assert (tmp_path / "copy.bin").read_bytes() == stored_file.data
     human = run("download", str(stored_file.file_id), "-o", str(tmp_path / "copy2.bin"))
     assert human.returncode == 0 and "sha256 verified" in human.stdout
+
+
+def test_ls_and_status_warn_when_a_file_is_at_risk(  # type: ignore[no-untyped-def]
+    run, sdk: Scatter, chain: Chain, stored_file: StoredFile
+) -> None:
+    deals = {d.slot: d.deal_id for d in sdk.deals_of_bid(stored_file.bid_id)}
+    fault_deals(chain, sdk, [deals[1], deals[3], deals[5]])
+    ls = run("ls")
+    assert ls.returncode == 0, ls.stderr
+    assert "3/6 AT RISK" in ls.stdout
+    assert "warning:" in ls.stderr and "only 3 of 6 shards" in ls.stderr
+    st = run("status", "report.bin")
+    assert st.returncode == 0 and "3/6 AT RISK" in st.stdout and "only 3 of 6 shards" in st.stderr
+    as_json = json.loads(run("ls", "--json").stdout)
+    assert as_json[0]["health"]["state"] == "at-risk"
 
 
 def test_errors_are_one_line_with_a_nonzero_exit(run, stored_file: StoredFile, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -80,10 +99,8 @@ def test_errors_are_one_line_with_a_nonzero_exit(run, stored_file: StoredFile, t
     assert json.loads(run("ls", "--json", account=4).stdout) == []
 
 
-def test_upload_without_hosters_says_how_to_resume_or_abort_and_abort_refunds(
-    run,
-    sdk: Scatter,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_upload_without_hosters_says_how_to_resume_or_abort_and_abort_refunds(  # type: ignore[no-untyped-def]
+    run, sdk: Scatter, tmp_path: Path
 ) -> None:
     src = tmp_path / "lonely.bin"
     src.write_bytes(os.urandom(50_000))

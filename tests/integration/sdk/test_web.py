@@ -29,6 +29,7 @@ def test_web_api_lists_the_market(client: httpx.Client, sdk: Scatter, stored_fil
     assert status["contract_balance"] > 0
     [bid] = client.get("/api/bids").json()
     assert bid["bid_id"] == stored_file.bid_id and bid["cids"] == stored_file.cids and bid["open_slots"] == []
+    assert len(bid["roots"]) == 6 and bid["reserved_slots"] == []
     one = client.get(f"/api/bids/{stored_file.bid_id}").json()
     assert sorted(d["slot"] for d in one["deals"]) == list(range(6))
     deals = client.get("/api/deals?limit=4").json()

@@ -1,5 +1,5 @@
-"""A real-time market for the validator daemon's tests: anvil mining a block per second,
-short epochs, validators and hosters as real daemons on loopback."""
+"""A real-time market (VERSION 2) for the validator daemon's tests: anvil mining a block per
+second, short epochs, validators and hosters as real daemons on loopback."""
 
 from __future__ import annotations
 
@@ -16,15 +16,28 @@ from scatter.chain import wallet
 from scatter.chain.anvil import Anvil
 from scatter.chain.deploy import connect, deploy
 from scatter.chain.deployments import Deployment, record_deployment
-from scatter.chain.market import Market
+from scatter.chain.market import Market, NodeStatus, Role, fill_seed
 from scatter.chain.params import ETHER, preset
 from scatter.chain.tx import Transactor
+from scatter.formats.possession import build_proof, challenge_indices, possession_root
+from scatter.ipfs.cid import cid_bytes
 from scatter.validator.config import ValidatorConfig
 from scatter.validator.daemon import ValidatorThread
+from tests.integration.validator.helpers import Shard
 
 T = TypeVar("T")
 EPOCH_SECONDS = 5
-GRACE = 6
+MARKET = {  # what the validator tests' market differs in from the devnet preset; override per test
+    "epoch_seconds": EPOCH_SECONDS,
+    "quorum": 2,
+    "committee_size": 3,  # with at most three equal validators: every one sits on every committee
+    "period_epochs": 4,
+    "proof_window_epochs": 50,
+    "missed_quorum_epochs": 50,
+    "audit_bps": 0,
+    "audit_every_blocks": 5,
+    "validator_bonding_seconds": 0,
+}
 
 
 def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
@@ -35,6 +48,12 @@ def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condi
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def prove(data: bytes, seed: bytes) -> bytes:
+    """A possession proof of ``data`` for the challenge ``seed``."""
+    return build_proof(lambda offset, length: data[offset : offset + length], len(data),
+                       challenge_indices(seed, len(data)))  # fmt: skip
 
 
 @dataclass
@@ -56,6 +75,27 @@ class LiveMarket:
     def epoch(self) -> int:
         return self.market().current_epoch()
 
+    def deal(self, hoster: int, client: int, shard: Shard, gateway: str, *, duration: int = 100,
+             price: int = 10**15, join: bool = True) -> int:  # fmt: skip
+        """A filled deal of ``shard`` (bid by ``client``, filled by ``hoster`` serving at ``gateway``)."""
+        if join and self.market().node(Role.HOSTER, self.address(hoster)).status == NodeStatus.NONE:
+            self.market(hoster).join(Role.HOSTER, gateway, 1 << 30, 20 * ETHER)
+        bid_id = self.market(client).bid([cid_bytes(shard.root)], roots=[possession_root(shard.data)],
+                                         size=len(shard.data), slot_count=1, price_per_epoch=price,
+                                         duration_epochs=duration)  # fmt: skip
+        return self.fill(hoster, bid_id, 0, shard.data)
+
+    def fill(self, hoster: int, bid_id: int, slot: int, data: bytes) -> int:
+        market = self.market(hoster)
+        seed_block = self.w3.eth.block_number - 1  # mined before the fill (estimation runs on latest)
+        block_hash = bytes(self.w3.eth.get_block(seed_block)["hash"] or b"")
+        seed = fill_seed(block_hash, bid_id, slot, self.address(hoster))
+        return market.fill(bid_id, slot, seed_block, market.fill_collateral(bid_id, slot), prove(data, seed))
+
+    def prove(self, hoster: int, deal_id: int, data: bytes) -> None:
+        """Answer the deal's open challenge as an honest hoster would."""
+        self.market(hoster).prove_many([(deal_id, prove(data, self.market().challenge_of(deal_id).seed))])
+
     def validator_config(self, account: int, **changes: Any) -> ValidatorConfig:
         base: dict[str, Any] = dict(
             state_dir=self.tmp / f"validator-{account}", rpc_url=self.anvil.url, dev_account=account,
@@ -72,15 +112,11 @@ class LiveMarket:
 
 @pytest.fixture()
 def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveMarket]:
-    """Parametrise indirectly with ``{"epoch_seconds": .., "grace": ..}`` to change the market."""
-    wanted = getattr(request, "param", {})
+    """Parametrise indirectly with a dict of :class:`MarketParams` fields to change the market."""
+    wanted = {**MARKET, **getattr(request, "param", {})}
     with Anvil(block_time=1) as node:
         w3 = connect(node.url)
-        params = preset("devnet").with_overrides(
-            epoch_seconds=wanted.get("epoch_seconds", EPOCH_SECONDS),
-            quorum=2,
-            grace_epochs=wanted.get("grace", GRACE),
-        )
+        params = preset("devnet").with_overrides(**wanted)
         deployment = deploy(w3, wallet.dev_account(0), params)
         record = record_deployment(deployment, tmp_path / "deployments.json")
         env = LiveMarket(node, w3, deployment, record, tmp_path)

@@ -11,7 +11,8 @@ import pytest
 from scatter.chain import wallet
 from scatter.daemon.state import StateDB
 from scatter.ipfs.gateway.server import GatewayServer
-from scatter.protocol.attestations import attestations_path, from_json, range_path
+from scatter.protocol.attestations import RANGES_PATH, attestations_path, from_json, range_path, range_request
+from scatter.validator.guard import Refusal
 from scatter.validator.ledger import SigningLedger, Verdict
 from scatter.validator.metrics import ValidatorMetrics
 from scatter.validator.publish import create_publish_app
@@ -33,7 +34,7 @@ def served(tmp_path: Path) -> Iterator[tuple[SigningLedger, str]]:
         StateDB(tmp_path / "v.db"), AttestationSigner(wallet.dev_account(3), CHAIN, MARKET)
     )
     app = create_publish_app(ledger, metrics=ValidatorMetrics(), health=lambda: {"epoch": 7})
-    with GatewayServer(app) as server:  # type: ignore[arg-type]
+    with GatewayServer(app) as server:
         yield ledger, server.url
 
 
@@ -86,3 +87,29 @@ def test_healthz_and_metrics(served: tuple[SigningLedger, str]) -> None:
     text = httpx.get(url + "/metrics").text
     assert 'scatter_validator_attestations_total{kind="epoch",ok="true"} 1.0' in text
     assert 'scatter_validator_attestation_requests_total{route="range",status="200"} 1.0' in text
+
+
+def test_the_guard_refuses_with_its_status_on_both_routes(tmp_path: Path) -> None:
+    ledger = SigningLedger(
+        StateDB(tmp_path / "g.db"), AttestationSigner(wallet.dev_account(3), CHAIN, MARKET)
+    )
+    for epoch in (4, 5, 6):
+        ledger.record(Verdict(8, epoch, True, ev(epoch)))
+        ledger.record(Verdict(9, epoch, True, ev(epoch)))
+
+    def guard(deal_id: int, a: int, b: int) -> Refusal | None:
+        return Refusal(403, f"not in the committee of deal {deal_id}") if deal_id == 9 else None
+
+    app = create_publish_app(ledger, metrics=ValidatorMetrics(), guard=guard)
+    with GatewayServer(app) as server:
+        refused = httpx.post(server.url + range_path(9), json={"fromEpoch": 4, "toEpoch": 5})
+        assert (refused.status_code, refused.text) == (403, "not in the committee of deal 9\n")
+        assert httpx.post(server.url + range_path(8), json={"fromEpoch": 4, "toEpoch": 5}).status_code == 200
+        body = httpx.post(
+            server.url + RANGES_PATH, json=range_request([(9, 4, 6), (8, 4, 6), (8, 6, 5)])
+        ).json()
+    results = body["results"]
+    assert results[0]["error"] == "not in the committee of deal 9"
+    assert "error" not in results[1] and results[1]["ok"] is True
+    assert "invalid epoch range" in results[2]["error"]  # the ledger words invalid ranges itself
+    assert ledger.attestations(9) == []  # nothing refused was signed or stored

@@ -43,7 +43,7 @@ def serve(path: Path) -> tuple[SigningLedger, GatewayServer]:
     ledger = SigningLedger(StateDB(path), AttestationSigner(wallet.dev_account(3), CHAIN, MARKET))
     for epoch in (4, 5, 6):
         ledger.record(Verdict(8, epoch, epoch != 6, ev(epoch)))
-    return ledger, GatewayServer(create_publish_app(ledger, metrics=ValidatorMetrics()))  # type: ignore[arg-type]
+    return ledger, GatewayServer(create_publish_app(ledger, metrics=ValidatorMetrics()))
 
 
 @pytest.fixture()

@@ -1,0 +1,133 @@
+"""Possession challenges are answered within their window (T1): batched across deals in one
+``proveMany``, after a restart, after an audit, and while the gateway is flooded."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from scatter.chain.eip712 import Attestation, sign_attestation
+from scatter.chain.market import Market, audit_draws
+from scatter.hoster.daemon import HosterThread
+from scatter.ipfs.cid import cid_str
+from tests.conftest import Chain
+from tests.integration.hoster.conftest import (
+    Content,
+    ValidatorNode,
+    make_content,
+    post_bid,
+    signed_upload,
+    wait_slot,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+H, REQUESTER = 2, 9
+
+
+def filled_deal(chain: Chain, h: HosterThread, content: Content, duration: int = 20) -> int:
+    bid_id = post_bid(chain, [content], duration=duration)
+    wait_slot(h, bid_id, "reserved")
+    assert signed_upload(chain, h.url, bid_id, 0, content).status_code == 200
+    wait_slot(h, bid_id, "filled")
+    deal_id = h.hoster.state.job(bid_id, 0).deal_id  # type: ignore[union-attr]
+    assert deal_id is not None
+    return deal_id
+
+
+def request_fail_proof(chain: Chain, deal_id: int, epoch: int, validators: list[ValidatorNode]) -> None:
+    d = chain.deployment
+    att = Attestation(deal_id=deal_id, from_epoch=epoch, to_epoch=epoch, ok=False, evidence=b"\x01" * 32)
+    sigs = [sign_attestation(chain.account(v.account).key, d.chain_id, d.market, att) for v in validators]
+    chain.market(REQUESTER).request_proof(deal_id, epoch, sigs)
+
+
+def proved_in(market: Market, deal_id: int) -> set[bytes]:
+    logs = market.contract.events.ProofAccepted().get_logs(from_block=0, argument_filters={"dealId": deal_id})
+    return {bytes(e["transactionHash"]) for e in logs}
+
+
+def test_fail_quorum_challenges_are_answered_in_one_batch_after_a_restart(
+    chain: Chain, start_hoster: Callable[..., HosterThread], validators: list[ValidatorNode]
+) -> None:
+    h = start_hoster(H)
+    me = chain.account(H).address
+    market = Market(chain.w3, chain.deployment.market)
+    deals = [filled_deal(chain, h, make_content(bytes([i]) * 300_000)) for i in range(2)]
+    collateral = [market.get_deal(d).collateral for d in deals]
+    epoch = max(market.get_deal(d).start_epoch for d in deals)
+    chain.warp_to_epoch(epoch)
+    h.stop()  # the daemon is down when the challenges come
+    for d in deals:
+        request_fail_proof(chain, d, epoch, validators)
+    due = market.challenge_of(deals[0]).due_epoch
+    h2 = start_hoster(H)
+    wait_until(lambda: not any(market.challenge_of(d).open for d in deals), 30, "both proofs")
+    assert market.current_epoch() <= due
+    (tx_a,), (tx_b,) = proved_in(market, deals[0]), proved_in(market, deals[1])
+    assert tx_a == tx_b  # one proveMany for both deals
+    assert [market.get_deal(d).collateral for d in deals] == collateral  # nothing slashed
+    assert market.balance_of(me) == 2 * market.params().proof_bond  # the requesters' bonds
+    assert h2.hoster.metrics.proofs.labels("sent")._value.get() == 2
+
+
+def test_an_audit_challenge_is_answered(chain: Chain, start_hoster: Callable[..., HosterThread]) -> None:
+    h = start_hoster(H)
+    market = Market(chain.w3, chain.deployment.market)
+    params = market.params()
+    deal = filled_deal(chain, h, make_content(b"audited " * 20_000))
+    chain.warp_to_epoch(market.get_deal(deal).start_epoch)
+    h.stop()  # while thousands of blocks are mined to find a drawing seed block
+    w3 = chain.w3
+    for _ in range(5_000):  # mine to the next audit seed block until one draws the deal
+        head = w3.eth.block_number
+        step = params.audit_every_blocks - head % params.audit_every_blocks
+        w3.provider.make_request("anvil_mine", [hex(step + 1)])  # type: ignore[arg-type]
+        seed_block = head + step
+        if audit_draws(bytes(w3.eth.get_block(seed_block)["hash"] or b""), deal, params.audit_bps):
+            break
+    chain.market(REQUESTER).audit(deal, seed_block)
+    assert market.challenge_of(deal).open
+    start_hoster(H)
+    wait_until(lambda: not market.challenge_of(deal).open, 30, "the audit proof")
+    assert proved_in(market, deal)
+
+
+def test_a_proof_lands_while_the_gateway_is_flooded(
+    chain: Chain, start_hoster: Callable[..., HosterThread], validators: list[ValidatorNode]
+) -> None:
+    h = start_hoster(H)
+    market = Market(chain.w3, chain.deployment.market)
+    content = make_content(b"flooded " * 100_000)
+    deal = filled_deal(chain, h, content)
+    epoch = market.get_deal(deal).start_epoch
+    chain.warp_to_epoch(epoch)
+    stop = threading.Event()
+    served = [0]
+
+    def flood() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                try:
+                    client.get(f"{h.url}/ipfs/{cid_str(content.cid)}", params={"format": "car"})
+                    served[0] += 1
+                except httpx.HTTPError:
+                    pass
+
+    threads = [threading.Thread(target=flood, daemon=True) for _ in range(16)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: served[0] > 20, 30, "the flood to start")
+        request_fail_proof(chain, deal, epoch, validators)
+        due = market.challenge_of(deal).due_epoch
+        wait_until(lambda: not market.challenge_of(deal).open, 60, "the proof under load")
+        assert market.current_epoch() <= due
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert proved_in(market, deal) and served[0] > 20

@@ -1,0 +1,136 @@
+"""Slow is a retry, not a verdict: one epoch's crawler against scripted gateways on loopback.
+
+Each gateway answers its n-th request as its script says (``404``: not held yet, ``late``:
+after the check's deadline, ``ok``: at once). The shard is one raw block, so each attempt is
+one request and the script is the hoster's behaviour attempt by attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scatter.daemon.state import StateDB
+from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
+from scatter.validator.challenge import challenge_seed
+from scatter.validator.checker import CheckOutcome, CheckTarget, DealChecker
+from scatter.validator.dagcache import LeafCache
+from scatter.validator.rounds import Crawler, Job, Round
+from tests.integration.validator.helpers import make_shard
+
+pytestmark = pytest.mark.integration
+
+VALIDATOR = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+RANDOMNESS = bytes(range(32))
+DEADLINE = 0.3
+
+
+class Scripted:
+    """ASGI wrapper answering request i as ``script[i]`` says (the last entry repeats)."""
+
+    def __init__(self, app: Any, script: Sequence[str]) -> None:
+        self.app = app
+        self.script = list(script)
+        self.requests = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        step = self.script[min(self.requests, len(self.script) - 1)]
+        self.requests += 1
+        if step == "404":
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"not found"})
+            return
+        if step == "late":
+            await asyncio.sleep(DEADLINE * 4)
+        await self.app(scope, receive, send)
+
+
+class Recorder:
+    """The crawler's sink: what a daemon would record."""
+
+    def __init__(self) -> None:
+        self.verdicts: list[bool] = []
+        self.labels: list[str] = []
+        self.done = asyncio.Event()
+
+    async def verdict(self, rnd: Round, job: Job, outcome: CheckOutcome) -> None:
+        self.verdicts.append(outcome.ok)
+        self.done.set()
+
+    async def unknown(self, rnd: Round, job: Job, label: str) -> None:
+        self.labels.append(label)
+        self.done.set()
+
+
+def run_epoch(
+    tmp_path: Path, script: Sequence[str], *, warmup: bool, window: float = 6.0
+) -> tuple[Recorder, int]:
+    shard = make_shard(1000)  # one raw leaf: the root itself
+    app = Scripted(create_gateway_app(shard.store()), script)
+
+    async def go(url: str) -> Recorder:
+        sink = Recorder()
+        checker = DealChecker(LeafCache(StateDB(tmp_path / "v.db")), samples=8, deadline=DEADLINE,
+                              learn_timeout=DEADLINE)  # fmt: skip
+        crawler = Crawler(checker, sink, attempts=6)
+        now = asyncio.get_running_loop().time()
+        rnd = Round(7, RANDOMNESS, 1, window_start=now, window_end=now + window)
+        seed = challenge_seed(RANDOMNESS, 1, 7, VALIDATOR)
+        rnd.add(Job(1, CheckTarget(1, 7, shard.root, url, size=1000), seed, now, warmup=warmup))
+        crawler.round = rnd
+        stop = asyncio.Event()
+        task = asyncio.create_task(crawler.run(stop.is_set, idle=0.05))
+        try:
+            async with asyncio.timeout(window + 5):
+                await sink.done.wait()
+            await crawler.close(rnd)
+        finally:
+            stop.set()
+            await task
+            await crawler.cancel()
+            await checker.aclose()
+        return sink
+
+    with GatewayServer(app) as gw:  # type: ignore[arg-type]
+        sink = asyncio.run(go(gw.url))
+    return sink, app.requests
+
+
+def test_a_hoster_slow_for_a_while_then_answering_is_never_voted_fail(tmp_path: Path) -> None:
+    sink, requests = run_epoch(tmp_path, ["late", "late", "late", "ok"], warmup=False)
+    assert sink.verdicts == [True] and sink.labels == []
+    assert requests == 4  # retried with backoff within the epoch
+
+
+def test_a_hoster_slow_the_whole_epoch_is_recorded_late_never_fail(tmp_path: Path) -> None:
+    sink, requests = run_epoch(tmp_path, ["late"], warmup=False, window=2.0)
+    assert sink.verdicts == [] and sink.labels == ["late"]
+    assert requests >= 2
+
+
+def test_a_single_404_is_retried_not_a_fail_vote(tmp_path: Path) -> None:
+    sink, _ = run_epoch(tmp_path, ["404", "ok"], warmup=False)
+    assert sink.verdicts == [True]
+
+
+def test_a_confirmed_404_is_a_fail_vote(tmp_path: Path) -> None:
+    sink, requests = run_epoch(tmp_path, ["404", "404", "ok"], warmup=False)
+    assert sink.verdicts == [False] and requests == 2
+
+
+def test_a_new_deal_missing_then_late_once_then_answering_never_gets_a_fail_vote(tmp_path: Path) -> None:
+    # warm-up: the client may still be pushing; 404s and a late answer are not evidence yet
+    sink, requests = run_epoch(tmp_path, ["404", "404", "late", "ok"], warmup=True)
+    assert sink.verdicts == [True] and requests == 4
+
+
+def test_a_new_deal_late_once_then_answering_never_gets_a_fail_vote(tmp_path: Path) -> None:
+    sink, _ = run_epoch(tmp_path, ["late", "ok"], warmup=True)
+    assert sink.verdicts == [True]
