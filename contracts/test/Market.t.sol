@@ -389,6 +389,43 @@ contract MarketTest is MarketFixture {
         assertEq(market.balanceOf(hoster2), 0);
     }
 
+    function test_fill_revertsForUnregisteredExitingOrUnderstakedHoster() public {
+        uint256 bidId = _bidAs(client, 1, 1 ether, 100); // collateral 50 ether
+        uint256 small = _bid(1, DURATION);
+        address stranger = makeAddr("stranger");
+        uint256 seedBlock = _seedBlock();
+        bytes memory proof = _fillProof(stranger, small, 0, seedBlock);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IStakeRegistry.NotRegistered.selector, stranger, HOSTER));
+        market.fill(small, 0, seedBlock, type(uint128).max, proof);
+        proof = _fillProof(hoster, bidId, 0, seedBlock);
+        vm.prank(hoster);
+        vm.expectRevert(abi.encodeWithSelector(IStakeRegistry.InsufficientStake.selector, 10 ether, 50 ether));
+        market.fill(bidId, 0, seedBlock, type(uint128).max, proof);
+        vm.prank(hoster2);
+        market.announceExit(HOSTER);
+        proof = _fillProof(hoster2, small, 0, seedBlock);
+        vm.prank(hoster2);
+        vm.expectRevert(abi.encodeWithSelector(IStakeRegistry.NotActive.selector, hoster2, HOSTER));
+        market.fill(small, 0, seedBlock, type(uint128).max, proof);
+    }
+
+    function test_settleMany_skipsFinishedDeal() public {
+        uint256 bidId = _bid(1, 2);
+        uint256 dealId = _fill(hoster, bidId, 0);
+        uint32 start = _deal(dealId).startEpoch;
+        _warpToEpoch(_deal(dealId).endEpoch + WINDOW + 1);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](1);
+        items[0] = _item(dealId, start, start);
+        market.finish(dealId);
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(dealId, start, start);
+        assertEq(market.settleMany(items), 0);
+        IMarket.Signature[] memory sigs = items[0].sigs;
+        vm.expectRevert(abi.encodeWithSelector(IMarket.DealNotActive.selector, dealId));
+        market.settle(dealId, start, start, sigs);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  SETTLE
     //////////////////////////////////////////////////////////////*/

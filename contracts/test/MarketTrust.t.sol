@@ -756,4 +756,59 @@ contract MarketTrustTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IMarket.EpochOutsideDeal.selector, start - 1, start, end));
         market.audit(dealId, seedBlock);
     }
+
+    function test_validatorSlash_takesAtMostTheStakeAndTopUpRecounts() public {
+        (uint256 dealId, uint32 start) = _liveDeal();
+        uint256 other = _fill(hoster2, 1, 1);
+        uint256 total = market.totalValidatorStake();
+        for (uint256 i; i < 2; ++i) {
+            uint256 id = i == 0 ? dealId : other;
+            IMarket.Signature memory ok = _sign(validatorKeys[0], id, start, start, true, "ok");
+            IMarket.Signature memory fail = _sign(validatorKeys[0], id, start, start, false, "fail");
+            market.reportEquivocation(id, start, start, ok, start, start, fail);
+        }
+        assertEq(market.node(VALIDATOR, validators[0]).stake, 0); // the second slash took the rest
+        assertEq(market.totalValidatorStake(), total - MIN_VALIDATOR);
+        vm.deal(validators[0], 2 ether);
+        vm.prank(validators[0]);
+        market.topUp{value: 2 ether}(VALIDATOR);
+        assertEq(market.totalValidatorStake(), total - MIN_VALIDATOR + 2 ether);
+        vm.prank(validators[0]);
+        market.announceExit(VALIDATOR);
+        assertEq(market.totalValidatorStake(), total - MIN_VALIDATOR);
+        // a validator below the minimum announcing its exit changes nothing
+        IMarket.Signature memory ok1 = _sign(validatorKeys[1], dealId, start, start, true, "ok");
+        IMarket.Signature memory fail1 = _sign(validatorKeys[1], dealId, start, start, false, "fail");
+        market.reportEquivocation(dealId, start, start, ok1, start, start, fail1);
+        uint256 after1 = market.totalValidatorStake();
+        vm.prank(validators[1]);
+        market.announceExit(VALIDATOR);
+        assertEq(market.totalValidatorStake(), after1);
+    }
+
+    function test_proveMany_olderChallengeKeepsLastProvenEpoch() public {
+        (uint256 dealId, uint32 start) = _liveDeal();
+        _warpEpochs(MISSED + 1);
+        market.requestProofForMissedQuorum(dealId);
+        _prove(dealId);
+        uint32 proven = market.challengeRecord(dealId).lastProvenEpoch;
+        assertGt(proven, start);
+        _requestProof(dealId, start, _firstKeys(2), client); // an older epoch
+        _prove(dealId);
+        assertEq(market.challengeRecord(dealId).lastProvenEpoch, proven);
+    }
+
+    function test_settleMany_skipsRangesAtOrBeforeTheFailedEpoch() public {
+        (uint256 dealId, uint32 start) = _liveDeal();
+        _warpEpochs(1);
+        _requestProof(dealId, start, _firstKeys(2), client);
+        _pastDue(dealId);
+        market.reportMissedProof(dealId);
+        _prove(dealId);
+        IMarket.Settlement[] memory items = new IMarket.Settlement[](1);
+        items[0] = _item(dealId, start, start);
+        vm.expectEmit(address(market));
+        emit IMarket.SettlementSkipped(dealId, start, start);
+        assertEq(market.settleMany(items), 0);
+    }
 }

@@ -160,9 +160,7 @@ async def _validate(rpc_url: str, market_address: str, account: int, state_dir: 
             if head >= seen_block:
                 for ev in market.contract.events.BidPosted().get_logs(from_block=seen_block, to_block=head):
                     cids[int(ev["args"]["bidId"])] = str(parse_cid(bytes(ev["args"]["cids"][0])))
-                for ev in market.contract.events.SlotAccepted().get_logs(
-                    from_block=seen_block, to_block=head
-                ):
+                for ev in market.contract.events.SlotFilled().get_logs(from_block=seen_block, to_block=head):
                     a = ev["args"]
                     if a["hoster"] not in endpoints:
                         endpoints[a["hoster"]] = market.node(Role.HOSTER, a["hoster"]).endpoint.rstrip("/")

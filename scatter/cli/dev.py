@@ -26,7 +26,8 @@ def dev_command(
 
     The summary (URLs, contract addresses, funded client accounts) is printed and
     written to STATE_DIR/dev.json; other scatter commands run in this directory use
-    this network and dev account 1 by default. State survives a restart.
+    this network and dev account 1 by default. State survives a restart, and the
+    chain's clock resumes where it stopped: a restart faults nothing.
 
     Examples:
       scatter dev

@@ -1,4 +1,5 @@
-"""The hoster daemon (``scatter hoster run``): take slots, pin and serve shards, get paid, heal.
+"""The hoster daemon (``scatter hoster run``): reserve or fetch slots, check and fill them with a
+possession proof, serve shards, answer challenges, get paid, heal.
 
 Modules, one job each:
 
@@ -6,6 +7,7 @@ Modules, one job each:
 - :mod:`~scatter.hoster.state`      the hoster's SQLite tables (its deals, operator requests, status facts)
 - :mod:`~scatter.hoster.txjournal`  each transaction recorded before it is broadcast, reconciled after a crash
 - :mod:`~scatter.hoster.content`    signed CAR uploads, verified fetches, healing a lost shard
+- :mod:`~scatter.hoster.possess`    check a shard against its slot (size, possession root); proofs
 - :mod:`~scatter.hoster.attest`     range attestations from validators, and which range a quorum can sign
 - :mod:`~scatter.hoster.api`        the HTTP endpoint: gateway, upload, pin status, ``/healthz``, ``/metrics``
 - :mod:`~scatter.hoster.metrics`    Prometheus metrics

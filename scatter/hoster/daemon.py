@@ -529,9 +529,9 @@ class Hoster:
     def _end_deal(self, local: LocalDeal, why: str, *, state: str = ENDED) -> None:
         """Unpin (unless another deal or slot here holds the CID), then record the end: a crash in
         between leaves the deal holding, and the next tick ends it again."""
-        self.state.set_state(local.deal_id, ENDED if state == ENDED else state, note=why)
         if not self.state.other_deals_hold(local.cid, local.deal_id):
             self._drop_content(local.cid)
+        self.state.set_state(local.deal_id, state, note=why)
         log_event(
             log, "deal ended", deal_id=local.deal_id, bid_id=local.bid_id, reason=why, unpinned=local.cid
         )
@@ -778,10 +778,14 @@ class Hoster:
             try:
                 rec = await self._chain(self.journal.send, "release", job.key, fn)
             except ContractError as exc:
-                if exc.error_name == "NoReservation":  # released by someone else (or the client cancelled)
-                    self.state.set_job(job.bid_id, job.slot, RELEASED, note="released by another")
-                else:
-                    self._later(key, max(1.0, self._epoch_s))
+                holder = str(exc.error_args[2]).lower() if exc.error_name == "SlotIsReserved" else ""
+                if exc.error_name in LOST_RACE and holder != self.address.lower():
+                    # released by another, the slot cancelled or reserved again: the job is over
+                    self.state.set_job(
+                        job.bid_id, job.slot, RELEASED, note=f"released by another: {exc.error_name}"
+                    )
+                else:  # not expired yet where the estimate ran: try again shortly
+                    self._later(key, max(1.0, self.config.poll_interval))
                 continue
             self.metrics.txs.labels("release").inc()
             log_event(log, "release sent", bid_id=job.bid_id, slot=job.slot, tx="0x" + rec.tx_hash.hex())

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Test, console} from "forge-std/Test.sol";
+import {Test} from "forge-std/Test.sol";
 
 import {Market} from "../../Market.sol";
 import {IMarket} from "../../interfaces/IMarket.sol";
@@ -12,7 +12,7 @@ import {MarketHandler} from "./MarketHandler.sol";
 ///         (MarketHandler): a small committee (expected 3 of 8 bonded validators per period,
 ///         4 of them run by a hoster), Sybil validators, withholding, corrupting and extending
 ///         clients, a hoster that deleted its data.
-contract MarketInvariantTest is Test {
+abstract contract MarketInvariantSetUp is Test {
     Market internal market;
     MarketHandler internal handler;
 
@@ -79,8 +79,10 @@ contract MarketInvariantTest is Test {
         selectors[23] = MarketHandler.warp.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
+}
 
-    /// @dev Each invariant function is its own fuzz campaign: related checks share one.
+/// @notice The invariants: each function is its own fuzz campaign, so related checks share one.
+contract MarketInvariantTest is MarketInvariantSetUp {
     ///      T4: ETH covers everything owed; each bid's escrow matches its budgets.
     function invariant_T4_ethCoversEscrowStakesBondsBalances_escrowMatchesBudgets() public view {
         _ethCoversEverythingOwed();
@@ -179,32 +181,10 @@ contract MarketInvariantTest is Test {
             assertLe(deal.collateral, handler.ghostCollateralCap(d));
         }
     }
-
-    /// @dev Not an invariant: shows the handler reaches the paths that matter (`-vv`).
-    function invariant_zz_callSummary() public view {
-        string[14] memory names = [
-            "bid",
-            "reserve",
-            "release",
-            "fill",
-            "settle",
-            "requestProof",
-            "missedQuorum",
-            "audit",
-            "prove",
-            "reportMissedProof",
-            "finish",
-            "cancel",
-            "extend",
-            "extendDeal"
-        ];
-        for (uint256 i; i < names.length; ++i) {
-            console.log(names[i], handler.calls(bytes32(bytes(names[i]))));
-        }
-    }
 }
 
-contract HandlerSmokeTest is MarketInvariantTest {
+/// @dev The handler reaches fills, proofs and slashes (not vacuous invariants).
+contract HandlerSmokeTest is MarketInvariantSetUp {
     function test_handlerReachesFillSettleProveAndSlash() public {
         handler.bid(0, 2, 20, 1e9);
         handler.fill(0, 0);

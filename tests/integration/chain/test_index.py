@@ -92,3 +92,36 @@ def test_index_rebuilds_rows_after_a_reorg(chain: Chain, tmp_path: Path) -> None
     index.sync()
     assert index.deal(deal) is None
     assert index.bid(bid_id).open_slots == 1  # type: ignore[union-attr]
+
+
+def test_index_tracks_challenges_faults_and_the_reopened_slot(chain: Chain, tmp_path: Path) -> None:
+    chain.market(2).join(Role.HOSTER, "http://127.0.0.1:9002", 10**9, 5 * ETHER)
+    s = shard(11, 500)
+    bid_id = chain.market(1).bid([s.cid_bytes], roots=[s.root], size=s.size, slot_count=1,
+                                 price_per_epoch=PRICE, duration_epochs=200)  # fmt: skip
+    deal = fill(chain.market(2), bid_id, 0, s)
+    market = chain.market(9)
+    p = market.params()
+    index = index_for(chain, tmp_path)
+    chain.warp_to_epoch(market.get_deal(deal).paid_through + p.missed_quorum_epochs + 1)
+    market.request_proof_for_missed_quorum(deal)
+    index.sync()
+    d = index.deal(deal)
+    assert d is not None and d.challenge_open and d.challenge_due == market.challenge_of(deal).due_epoch
+    assert [x.deal_id for x in index.open_challenges(hoster=chain.account(2).address)] == [deal]
+    failed = d.challenge_epoch
+    chain.warp_to_epoch(d.challenge_due + 1)
+    market.report_missed_proof(deal)  # a fault: slashed, and a new challenge at once
+    index.sync()
+    d = index.deal(deal)
+    assert d is not None and (d.faults, d.failed_epoch) == (1, failed)
+    assert d.collateral == market.get_deal(deal).collateral and d.challenge_open
+    while market.get_deal(deal).status == DealStatus.ACTIVE:
+        chain.warp_to_epoch(market.challenge_of(deal).due_epoch + 1)
+        market.report_missed_proof(deal)
+    index.sync()
+    d = index.deal(deal)
+    assert d is not None and d.status == DealStatus.FAULTED and not d.challenge_open
+    assert index.bid(bid_id).open_slots == 1  # type: ignore[union-attr]
+    node = index.node(Role.HOSTER, chain.account(2).address)
+    assert node is not None and node.stake == market.node(Role.HOSTER, chain.account(2).address).stake

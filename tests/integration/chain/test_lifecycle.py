@@ -252,3 +252,29 @@ def test_file_registry_entries_round_trip_and_only_owner_changes_them(chain: Cha
     other.remove(file_id)
     with pytest.raises(ScatterNotFoundError, match="no file entry"):
         other.entry(file_id)
+
+
+def test_a_live_deal_is_extended_only_with_its_hosters_signature(chain: Chain) -> None:
+    from scatter.chain.eip712 import ExtendDeal
+
+    register_all(chain)
+    market = chain.market(0)
+    shard = shard_of("extended", 400)
+    bid_id = post(chain, [shard], slots=1, duration=5)
+    deal = fill(chain.market(HOSTER_A), bid_id, 0, shard)
+    d = market.get_deal(deal)
+    consent = ExtendDeal(deal, 3, d.end_epoch)
+    dep = chain.deployment
+    assert consent.digest(dep.chain_id, dep.market) == market.extend_deal_digest(deal, 3, d.end_epoch)
+    forged = consent.sign(chain.account(CLIENT).key, dep.chain_id, dep.market)
+    with pytest.raises(ContractError, match="InvalidHosterSignature"):
+        chain.market(CLIENT).extend_deal(deal, 3, forged)
+    chain.market(CLIENT).extend_deal(
+        deal, 3, consent.sign(chain.account(HOSTER_A).key, dep.chain_id, dep.market)
+    )
+    after = market.get_deal(deal)
+    assert after.end_epoch == d.end_epoch + 3
+    assert after.collateral == d.collateral + PRICE * 3 * market.params().collateral_bps // 10_000
+    with pytest.raises(ContractError, match="InvalidHosterSignature"):  # no replay: the end moved
+        chain.market(CLIENT).extend_deal(deal, 3, consent.sign(chain.account(HOSTER_A).key, dep.chain_id,
+                                                               dep.market))  # fmt: skip

@@ -134,6 +134,7 @@ def slot_of(h: HosterThread, bid_id: int) -> int:
     job = wait_until(
         lambda: next((j for j in h.hoster.state.jobs() if j.bid_id == bid_id), None), what="a job"
     )
+    assert job is not None
     return job.slot
 
 

@@ -94,6 +94,6 @@ def test_reopened_shard_slot_is_rebuilt_and_filled_by_a_hoster_that_lost_a_slot_
         assert market.get_deal(job.deal_id).hoster == chain.account(2).address
         assert parse_cid(cids[2]) in h.hoster.store.pins()
     # The other hosters are gone: the healed shard is served from this hoster's own store.
-    car = httpx.get(f"{h.url}/ipfs/{cids[2]}", params={"format": "car"})
-    assert car.status_code == 200
+    served = httpx.get(f"{h.url}/ipfs/{cids[2]}", params={"format": "car"})
+    assert served.status_code == 200
     assert h.hoster.metrics.heals.labels("ok")._value.get() == 1

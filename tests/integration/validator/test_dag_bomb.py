@@ -98,7 +98,7 @@ def test_a_bomb_of_one_repeated_child_is_uncheckable_after_one_fetch_per_distinc
     assert outcome.result is Status.UNCHECKABLE, outcome.reason
     assert "leaf positions" in outcome.reason
     assert requests <= 4  # each distinct inner node once (the bound stops the walk before the leaf)
-    assert seconds < 5.0
+    assert seconds < 10.0  # bounded work, not a timeout (it takes well under a second)
     assert after_attempt([outcome.result] * 6, warmup=False, can_retry=False) is Step.UNKNOWN  # never fail
 
 
