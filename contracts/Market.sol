@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IMarket} from "./interfaces/IMarket.sol";
+import {IStakeRegistry} from "./interfaces/IStakeRegistry.sol";
+import {MarketBase} from "./MarketBase.sol";
+import {MarketExtension} from "./MarketExtension.sol";
 import {StakeRegistry} from "./StakeRegistry.sol";
 import {SlotBits} from "./libraries/SlotBits.sol";
 import {PossessionProof} from "./libraries/PossessionProof.sol";
@@ -19,7 +20,12 @@ import {PossessionProof} from "./libraries/PossessionProof.sol";
 /// @dev Escrow rule, per bid: escrow == Σ over slots not closed of pricePerEpoch x
 ///      (open slot: slotEpochs; live slot: the deal's budget - its paidEpochs).
 ///      Only `withdraw` sends ETH; every other payment credits `balanceOf`.
-contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
+///      Size (EIP-170): the rarely-called operations (cancel, extend, releaseReservation,
+///      reportEquivocation, reportFalseOk, finish, extendDeal and the StakeRegistry operations
+///      join, updateNode, topUp, announceExit, exit) are implemented in `MarketExtension`, which
+///      the constructor deploys; here they are stubs that DELEGATECALL it. State, parameters and
+///      shared helpers live in `MarketBase`, inherited by both (docs/contracts.md).
+contract Market is IMarket, MarketBase {
     /*//////////////////////////////////////////////////////////////
                                CONSTANTS
     //////////////////////////////////////////////////////////////*/
@@ -27,7 +33,7 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     /// @notice Version of the market's storage, proof and attestation format.
     uint256 public constant VERSION = 2;
     /// @notice Most slots a bid may have (slots are bits of a uint32).
-    uint256 public constant MAX_SLOTS = 32;
+    uint256 public constant MAX_SLOTS = _MAX_SLOTS;
     /// @notice Most items a `settleMany` call may carry.
     uint256 public constant MAX_SETTLE_BATCH = 100;
     /// @notice Most items a `proveMany` call may carry.
@@ -37,102 +43,163 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     /// @notice Largest shard: 2^48 segments of 128 bytes.
     uint256 public constant MAX_SIZE = (uint256(1) << 48) * PossessionProof.SEGMENT;
     /// @notice EIP-712 type hash of an attestation.
-    bytes32 public constant ATTESTATION_TYPEHASH =
-        keccak256("Attestation(uint256 dealId,uint32 fromEpoch,uint32 toEpoch,bool ok,bytes32 evidence)");
+    bytes32 public constant ATTESTATION_TYPEHASH = _ATTESTATION_TYPEHASH;
     /// @notice EIP-712 type hash of a hoster's consent to extend its deal.
-    bytes32 public constant EXTEND_DEAL_TYPEHASH =
-        keccak256("ExtendDeal(uint256 dealId,uint32 extraEpochs,uint32 endEpoch)");
+    bytes32 public constant EXTEND_DEAL_TYPEHASH = _EXTEND_DEAL_TYPEHASH;
 
-    uint256 private constant _BPS = 10_000;
-    /// @dev `_hosterFlags` bits: a reserved or live slot in the bid; the reservation fee paid.
-    uint8 private constant _LIVE = 1;
-    uint8 private constant _FEE_PAID = 2;
-    /// @dev blockhash is available for the 256 most recent blocks.
-    uint256 private constant _BLOCKHASH_WINDOW = 256;
 
-    /*//////////////////////////////////////////////////////////////
-                               PARAMETERS
-    //////////////////////////////////////////////////////////////*/
-
-    uint64 private immutable _genesis;
-    uint32 private immutable _epochSeconds;
-    uint8 private immutable _quorum;
-    uint16 private immutable _committeeSize;
-    uint32 private immutable _periodEpochs;
-    uint32 private immutable _reserveEpochs;
-    uint32 private immutable _proofWindowEpochs;
-    uint32 private immutable _missedQuorumEpochs;
-    uint16 private immutable _auditBps;
-    uint32 private immutable _auditEveryBlocks;
-    uint8 private immutable _maxFaults;
-    uint16 private immutable _collateralBps;
-    uint16 private immutable _validatorFeeBps;
-    uint16 private immutable _slashClientBps;
-    uint128 private immutable _minHosterStake;
-    uint128 private immutable _minValidatorStake;
-    uint128 private immutable _proofBond;
-    uint128 private immutable _validatorSlash;
-    uint64 private immutable _exitDelaySeconds;
-    uint64 private immutable _validatorBondingSeconds;
-
-    /*//////////////////////////////////////////////////////////////
-                                STORAGE
-    //////////////////////////////////////////////////////////////*/
-
-    uint256 private _bidCount;
-    uint256 private _dealCount;
-    /// @dev Wei held as proof bonds of open fail-quorum challenges.
-    uint256 private _bondsHeld;
-    mapping(uint256 bidId => Bid) private _bids;
-    /// @dev roots[0] for a replicated bid, roots[slot] when `rootPerSlot`.
-    mapping(uint256 bidId => mapping(uint256 index => bytes32)) private _roots;
-    /// @dev Epoch budget of each open slot (escrowed); a live slot's budget is its deal's.
-    mapping(uint256 bidId => uint32[MAX_SLOTS]) private _slotEpochs;
-    mapping(uint256 bidId => mapping(uint256 slot => Reservation)) private _reservations;
-    mapping(uint256 bidId => mapping(address hoster => uint8)) private _hosterFlags;
-    mapping(uint256 dealId => Deal) private _deals;
-    mapping(uint256 dealId => Challenge) private _challenges;
-    /// @dev Who posted the bond of a deal's open fail-quorum challenge.
-    mapping(uint256 dealId => address) private _bondPosters;
-    /// @dev Last audit seed block used for a deal.
-    mapping(uint256 dealId => uint256) private _lastAuditBlock;
-    mapping(uint256 dealId => mapping(address validator => bool)) private _validatorSlashed;
-    /// @dev Pull-payment ledger: wei each account may withdraw.
-    mapping(address account => uint256) private _balances;
-
-    /*//////////////////////////////////////////////////////////////
-                              CONSTRUCTOR
-    //////////////////////////////////////////////////////////////*/
+    /// @dev The MarketExtension this market forwards its rarely-called operations to.
+    address private immutable _extension;
 
     /// @param p market parameters; `p.genesis` is ignored (epoch 0 starts at deployment)
-    constructor(Params memory p) EIP712("Scatter Market", "2") {
+    constructor(Params memory p) MarketBase(p) {
         if (
             p.epochSeconds == 0 || p.quorum == 0 || p.committeeSize == 0 || p.periodEpochs == 0
                 || p.proofWindowEpochs == 0 || p.missedQuorumEpochs == 0 || p.auditEveryBlocks == 0 || p.maxFaults == 0
                 || p.auditBps > _BPS || p.collateralBps > _BPS || p.validatorFeeBps > _BPS || p.slashClientBps > _BPS
                 || p.minValidatorStake == 0
         ) revert InvalidParams();
-        _genesis = uint64(block.timestamp);
-        _epochSeconds = p.epochSeconds;
-        _quorum = p.quorum;
-        _committeeSize = p.committeeSize;
-        _periodEpochs = p.periodEpochs;
-        _reserveEpochs = p.reserveEpochs;
-        _proofWindowEpochs = p.proofWindowEpochs;
-        _missedQuorumEpochs = p.missedQuorumEpochs;
-        _auditBps = p.auditBps;
-        _auditEveryBlocks = p.auditEveryBlocks;
-        _maxFaults = p.maxFaults;
-        _collateralBps = p.collateralBps;
-        _validatorFeeBps = p.validatorFeeBps;
-        _slashClientBps = p.slashClientBps;
-        _minHosterStake = p.minHosterStake;
-        _minValidatorStake = p.minValidatorStake;
-        _proofBond = p.proofBond;
-        _validatorSlash = p.validatorSlash;
-        _exitDelaySeconds = p.exitDelay;
-        _validatorBondingSeconds = p.validatorBondingSeconds;
+        // Same Params, same block: the extension's immutables (and genesis) equal ours.
+        _extension = address(new MarketExtension(p));
     }
+
+    /*//////////////////////////////////////////////////////////////
+                  FORWARDERS (implemented in MarketExtension)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IMarket
+    function cancel(uint256, uint8) external {
+        _forward();
+    }
+
+    /// @inheritdoc IMarket
+    function extend(uint256, uint32) external payable {
+        _forward();
+    }
+
+    /// @inheritdoc IMarket
+    function releaseReservation(uint256, uint8) external {
+        _forward();
+    }
+
+    /// @inheritdoc IMarket
+    function reportEquivocation(uint256, uint32, uint32, Signature calldata, uint32, uint32, Signature calldata)
+        external
+    {
+        _forward();
+    }
+
+    /// @inheritdoc IMarket
+    function reportFalseOk(uint256, uint32, uint32, Signature calldata) external {
+        _forward();
+    }
+
+    /// @inheritdoc IMarket
+    function finish(uint256) external {
+        _forward();
+    }
+
+    /// @inheritdoc IMarket
+    function extendDeal(uint256, uint32, bytes calldata) external payable {
+        _forward();
+    }
+
+    /// @notice Register the caller in `role` (see IStakeRegistry.join).
+    function join(Role, string calldata, uint64) external payable override(IStakeRegistry, StakeRegistry) {
+        _forward();
+    }
+
+    /// @notice Update the caller's endpoint and capacity (see IStakeRegistry.updateNode).
+    function updateNode(Role, string calldata, uint64) external override(IStakeRegistry, StakeRegistry) {
+        _forward();
+    }
+
+    /// @notice Add msg.value to the caller's stake (see IStakeRegistry.topUp).
+    function topUp(Role) external payable override(IStakeRegistry, StakeRegistry) {
+        _forward();
+    }
+
+    /// @notice Start the caller's exit delay (see IStakeRegistry.announceExit).
+    function announceExit(Role) external override(IStakeRegistry, StakeRegistry) {
+        _forward();
+    }
+
+    /// @notice Credit the caller's stake after the exit delay (see IStakeRegistry.exit).
+    function exit(Role) external override(IStakeRegistry, StakeRegistry) {
+        _forward();
+    }
+
+    /// @dev Standard proxy forwarding: copy the whole calldata (selector included), DELEGATECALL
+    ///      the extension with all gas, then return or revert with exactly its returndata. The
+    ///      extension runs on this contract's storage with the same msg.sender and msg.value.
+    ///      Never returns to Solidity code, so it may overwrite memory from offset 0.
+    function _forward() private {
+        address extension = _extension;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), extension, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
+
+    /// @notice See IStakeRegistry.node.
+    function node(Role, address) external view override(IStakeRegistry, StakeRegistry) returns (Node memory) {
+        _forwardView();
+    }
+
+    /// @notice See IStakeRegistry.nodeCount.
+    function nodeCount(Role) external view override(IStakeRegistry, StakeRegistry) returns (uint256) {
+        _forwardView();
+    }
+
+    /// @notice See IStakeRegistry.nodesPage.
+    function nodesPage(Role, uint256, uint256)
+        external
+        view
+        override(IStakeRegistry, StakeRegistry)
+        returns (address[] memory)
+    {
+        _forwardView();
+    }
+
+    /// @dev `_forward` for view functions. Solidity forbids DELEGATECALL in a view function, so
+    ///      the (non-view) forwarder is called through a function pointer cast to view. Sound:
+    ///      the extension's view functions only read, and under STATICCALL they cannot write.
+    function _forwardView() private view {
+        function() internal forward = _forward;
+        function() internal view asView;
+        assembly {
+            asView := forward
+        }
+        asView();
+    }
+
+    /// @notice EIP-5267 domain of the attestation and ExtendDeal signatures (verifyingContract:
+    ///         this market).
+    function eip712Domain()
+        public
+        view
+        override
+        returns (bytes1, string memory, string memory, uint256, address, bytes32, uint256[] memory)
+    {
+        _forwardView();
+    }
+
+    /// @dev `_forwardView` for the pure `challengeSegments` (the extension's copy reads no state).
+    function _forwardPure() private pure {
+        function() internal view forward = _forwardView;
+        function() internal pure asPure;
+        assembly {
+            asPure := forward
+        }
+        asPure();
+    }
+
+    /// @dev Unreachable: the operations that call it are forwarded (overridden above); only
+    ///      MarketExtension's code runs them.
+    function _onlyViaMarket() internal view override {}
 
     /*//////////////////////////////////////////////////////////////
                                  BIDS
@@ -151,42 +218,6 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         _checkBid(cids, roots, size, slotCount, pricePerEpoch, durationEpochs);
         bidId = _storeBid(roots, size, slotCount, pricePerEpoch, durationEpochs);
         _emitBidPosted(bidId, cids, roots, origins);
-    }
-
-    /// @inheritdoc IMarket
-    function cancel(uint256 bidId, uint8 slot) external {
-        Bid storage b = _bidOf(bidId);
-        _onlyClient(b);
-        uint32 bit = SlotBits.bit(slot);
-        if (b.openSlots & bit == 0) revert SlotNotOpen(bidId, slot);
-        if (b.reservedSlots & bit != 0) _releaseExpired(bidId, b, slot, bit);
-
-        uint32[MAX_SLOTS] storage budgets = _slotEpochs[bidId];
-        uint128 refund = uint128(b.pricePerEpoch) * budgets[slot];
-        budgets[slot] = 0;
-        b.openSlots &= ~bit;
-        b.closedSlots |= bit;
-        b.escrow -= refund;
-        emit SlotCancelled(bidId, slot, refund);
-        _credit(b.client, refund);
-    }
-
-    /// @inheritdoc IMarket
-    function extend(uint256 bidId, uint32 extraEpochs) external payable {
-        Bid storage b = _bidOf(bidId);
-        _onlyClient(b);
-        if (extraEpochs == 0) revert ZeroDuration();
-        uint32 slots = b.openSlots & ~b.reservedSlots;
-        if (slots == 0) revert NothingToExtend(bidId);
-        uint256 required = uint256(b.pricePerEpoch) * SlotBits.count(slots) * extraEpochs;
-        if (msg.value != required) revert WrongEscrow(msg.value, required);
-
-        uint32[MAX_SLOTS] storage budgets = _slotEpochs[bidId];
-        for (uint256 i; i < b.slotCount; ++i) {
-            if (slots & SlotBits.bit(i) != 0) budgets[i] += extraEpochs;
-        }
-        b.escrow += uint128(msg.value);
-        emit BidExtended(bidId, extraEpochs, slots, msg.value);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -211,13 +242,6 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         emit SlotReserved(bidId, msg.sender, slot, expiresAt);
     }
 
-    /// @inheritdoc IMarket
-    function releaseReservation(uint256 bidId, uint8 slot) external {
-        Bid storage b = _bidOf(bidId);
-        uint32 bit = SlotBits.bit(slot);
-        if (b.reservedSlots & bit == 0) revert NoReservation(bidId, slot);
-        _releaseExpired(bidId, b, slot, bit);
-    }
 
     /// @inheritdoc IMarket
     function fill(uint256 bidId, uint8 slot, uint256 seedBlock, uint128 maxCollateral, bytes calldata proof)
@@ -276,16 +300,8 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarket
-    function requestProofForMissedQuorum(uint256 dealId) external {
-        Deal memory d = _activeDeal(dealId);
-        Challenge memory c = _challenges[dealId];
-        uint256 last = d.paidThrough > c.lastProvenEpoch ? d.paidThrough : c.lastProvenEpoch;
-        uint256 from = last + _missedQuorumEpochs + 1;
-        uint32 current = currentEpoch();
-        // Only while some epoch of the deal is neither paid nor proven.
-        if (last >= d.endEpoch) from = type(uint256).max;
-        if (current < from) revert QuorumNotMissed(current, from);
-        _openChallenge(dealId, d, current, ProofReason.MissedQuorum);
+    function requestProofForMissedQuorum(uint256) external {
+        _forward();
     }
 
     /// @inheritdoc IMarket
@@ -349,80 +365,6 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         if (poster != address(0)) _credit(poster, _proofBond);
     }
 
-    /*//////////////////////////////////////////////////////////////
-                          VALIDATOR SLASHING
-    //////////////////////////////////////////////////////////////*/
-
-    /// @inheritdoc IMarket
-    function reportEquivocation(
-        uint256 dealId,
-        uint32 okFrom,
-        uint32 okTo,
-        Signature calldata okSig,
-        uint32 failFrom,
-        uint32 failTo,
-        Signature calldata failSig
-    ) external {
-        _knownDeal(dealId);
-        if (okFrom > okTo || failFrom > failTo || okFrom > failTo || failFrom > okTo) revert NotContradictory();
-        address okSigner = _signer(dealId, okFrom, okTo, true, okSig);
-        address failSigner = _signer(dealId, failFrom, failTo, false, failSig);
-        if (okSigner != failSigner) revert NotSameSigner(okSigner, failSigner);
-        _slashValidatorFor(dealId, okSigner, 0);
-    }
-
-    /// @inheritdoc IMarket
-    function reportFalseOk(uint256 dealId, uint32 okFrom, uint32 okTo, Signature calldata okSig) external {
-        Deal memory d = _knownDeal(dealId);
-        if (d.failedEpoch == 0 || okFrom > d.failedEpoch || okTo < d.failedEpoch) revert NotContradictory();
-        _slashValidatorFor(dealId, _signer(dealId, okFrom, okTo, true, okSig), 1);
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                             END AND EXTEND
-    //////////////////////////////////////////////////////////////*/
-
-    /// @inheritdoc IMarket
-    function finish(uint256 dealId) external {
-        Deal memory d = _activeDeal(dealId);
-        uint256 finishableFrom = uint256(d.endEpoch) + _proofWindowEpochs + 1;
-        uint32 current = currentEpoch();
-        if (current < finishableFrom) revert DealNotOver(current, finishableFrom);
-        if (_challenges[dealId].open) revert ChallengeOpen(dealId);
-        Bid storage b = _bids[d.bidId];
-
-        uint128 refund = uint128(b.pricePerEpoch) * (d.endEpoch - d.startEpoch + 1 - d.paidEpochs);
-        _deals[dealId].status = DealStatus.Finished;
-        _hosterFlags[d.bidId][d.hoster] &= ~_LIVE;
-        _unlock(d.hoster, d.collateral);
-        b.closedSlots |= SlotBits.bit(d.slot);
-        b.escrow -= refund;
-        emit DealFinished(dealId, d.hoster, refund);
-        _credit(b.client, refund);
-    }
-
-    /// @inheritdoc IMarket
-    function extendDeal(uint256 dealId, uint32 extraEpochs, bytes calldata hosterSig) external payable {
-        Deal memory d = _activeDeal(dealId);
-        Bid storage b = _bids[d.bidId];
-        _onlyClient(b);
-        if (extraEpochs == 0) revert ZeroDuration();
-        uint32 current = currentEpoch();
-        if (current > d.endEpoch) revert EpochOutsideDeal(current, d.startEpoch, d.endEpoch);
-        uint256 required = uint256(b.pricePerEpoch) * extraEpochs;
-        if (msg.value != required) revert WrongEscrow(msg.value, required);
-        (address signer, ECDSA.RecoverError err,) =
-            ECDSA.tryRecover(extendDealDigest(dealId, extraEpochs, d.endEpoch), hosterSig);
-        if (err != ECDSA.RecoverError.NoError || signer != d.hoster) revert InvalidHosterSignature();
-
-        uint128 added = _lock(d.hoster, required * _collateralBps / _BPS);
-        uint32 end = d.endEpoch + extraEpochs;
-        Deal storage ds = _deals[dealId];
-        ds.endEpoch = end;
-        ds.collateral = d.collateral + added;
-        b.escrow += uint128(msg.value);
-        emit DealExtended(dealId, extraEpochs, end, added, msg.value);
-    }
 
     /*//////////////////////////////////////////////////////////////
                                PAYMENTS
@@ -444,32 +386,13 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IMarket
-    function params() external view returns (Params memory p) {
-        p.genesis = _genesis;
-        p.epochSeconds = _epochSeconds;
-        p.quorum = _quorum;
-        p.committeeSize = _committeeSize;
-        p.periodEpochs = _periodEpochs;
-        p.reserveEpochs = _reserveEpochs;
-        p.proofWindowEpochs = _proofWindowEpochs;
-        p.missedQuorumEpochs = _missedQuorumEpochs;
-        p.auditBps = _auditBps;
-        p.auditEveryBlocks = _auditEveryBlocks;
-        p.maxFaults = _maxFaults;
-        p.collateralBps = _collateralBps;
-        p.validatorFeeBps = _validatorFeeBps;
-        p.slashClientBps = _slashClientBps;
-        p.minHosterStake = _minHosterStake;
-        p.minValidatorStake = _minValidatorStake;
-        p.proofBond = _proofBond;
-        p.validatorSlash = _validatorSlash;
-        p.exitDelay = _exitDelaySeconds;
-        p.validatorBondingSeconds = _validatorBondingSeconds;
+    function params() external view returns (Params memory) {
+        _forwardView();
     }
 
     /// @inheritdoc IMarket
     function currentEpoch() public view returns (uint32) {
-        return uint32((block.timestamp - _genesis) / _epochSeconds);
+        return _currentEpoch();
     }
 
     /// @inheritdoc IMarket
@@ -478,20 +401,18 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarket
-    function getBid(uint256 bidId) external view returns (Bid memory) {
-        return _bids[bidId];
+    function getBid(uint256) external view returns (Bid memory) {
+        _forwardView();
     }
 
     /// @inheritdoc IMarket
-    function getDeal(uint256 dealId) external view returns (Deal memory) {
-        return _deals[dealId];
+    function getDeal(uint256) external view returns (Deal memory) {
+        _forwardView();
     }
 
     /// @inheritdoc IMarket
-    function slotRoot(uint256 bidId, uint8 slot) external view returns (bytes32) {
-        Bid storage b = _bidOf(bidId);
-        if (slot >= b.slotCount) revert SlotNotOpen(bidId, slot);
-        return _roots[bidId][b.rootPerSlot ? slot : 0];
+    function slotRoot(uint256, uint8) external view returns (bytes32) {
+        _forwardView();
     }
 
     /// @inheritdoc IMarket
@@ -500,24 +421,22 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarket
-    function reservationOf(uint256 bidId, uint8 slot) external view returns (Reservation memory) {
-        return _reservations[bidId][slot];
+    function reservationOf(uint256, uint8) external view returns (Reservation memory) {
+        _forwardView();
     }
 
     /// @inheritdoc IMarket
-    function challengeOf(uint256 dealId)
+    function challengeOf(uint256)
         external
         view
-        returns (bool open, bytes32 seed, uint32 requestedEpoch, uint32 dueEpoch, uint256 bond)
+        returns (bool, bytes32, uint32, uint32, uint256)
     {
-        Challenge memory c = _challenges[dealId];
-        bond = c.open && c.reason == ProofReason.FailQuorum ? _proofBond : 0;
-        return (c.open, bytes32(uint256(c.seed)), c.epoch, c.dueEpoch, bond);
+        _forwardView();
     }
 
     /// @notice The whole challenge record of a deal (lastProvenEpoch, count, reason, segments).
-    function challengeRecord(uint256 dealId) external view returns (Challenge memory) {
-        return _challenges[dealId];
+    function challengeRecord(uint256) external view returns (Challenge memory) {
+        _forwardView();
     }
 
     /// @inheritdoc IMarket
@@ -529,8 +448,8 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarket
-    function challengeSegments(bytes32 seed, uint64 size) external pure returns (uint256[5] memory) {
-        return PossessionProof.indices(seed, PossessionProof.segmentCount(size));
+    function challengeSegments(bytes32, uint64) external pure returns (uint256[5] memory) {
+        _forwardPure();
     }
 
     /// @inheritdoc IMarket
@@ -564,34 +483,12 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(ATTESTATION_TYPEHASH, dealId, fromEpoch, toEpoch, ok, evidence)));
+        return _attestationDigest(dealId, fromEpoch, toEpoch, ok, evidence);
     }
 
     /// @inheritdoc IMarket
     function extendDealDigest(uint256 dealId, uint32 extraEpochs, uint32 endEpoch) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(EXTEND_DEAL_TYPEHASH, dealId, extraEpochs, endEpoch)));
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                          STAKE REGISTRY HOOKS
-    //////////////////////////////////////////////////////////////*/
-
-    function _minStake(Role role) internal view override returns (uint256) {
-        return role == Role.Hoster ? _minHosterStake : _minValidatorStake;
-    }
-
-    function _exitDelay() internal view override returns (uint64) {
-        return _exitDelaySeconds;
-    }
-
-    function _bondingSeconds() internal view override returns (uint64) {
-        return _validatorBondingSeconds;
-    }
-
-    function _credit(address account, uint256 amount) internal override {
-        if (amount == 0) return;
-        _balances[account] += amount;
-        emit Credited(account, amount);
+        return _extendDealDigest(dealId, extraEpochs, endEpoch);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -672,27 +569,6 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         if (_hosterFlags[bidId][msg.sender] & _LIVE != 0) revert HosterAlreadyInBid(bidId, msg.sender);
     }
 
-    /// @dev Release an expired reservation; the hoster gets one epoch of the slot's budget once per bid.
-    function _releaseExpired(uint256 bidId, Bid storage b, uint8 slot, uint32 bit) private {
-        Reservation memory r = _reservations[bidId][slot];
-        // forge-lint: disable-next-line(block-timestamp) -- reservations last epochs; seconds do not matter
-        if (block.timestamp < r.expiresAt) revert SlotIsReserved(bidId, slot, r.hoster, r.expiresAt);
-        uint8 flags = _hosterFlags[bidId][r.hoster];
-        uint32 budget = _slotEpochs[bidId][slot];
-        uint256 fee;
-        if (flags & _FEE_PAID == 0 && budget != 0) {
-            fee = b.pricePerEpoch;
-            _slotEpochs[bidId][slot] = budget - 1;
-            b.escrow -= b.pricePerEpoch;
-            flags |= _FEE_PAID;
-        }
-        _hosterFlags[bidId][r.hoster] = flags & ~_LIVE;
-        b.reservedSlots &= ~bit;
-        delete _reservations[bidId][slot];
-        emit ReservationReleased(bidId, r.hoster, slot, fee);
-        _credit(r.hoster, fee);
-    }
-
     /// @dev Collateral of a deal of `budget` epochs at `price`; reverts above `maxCollateral`.
     function _collateral(uint96 price, uint32 budget, uint128 maxCollateral) private view returns (uint256 amount) {
         amount = uint256(price) * budget * _collateralBps / _BPS;
@@ -740,29 +616,6 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         d.collateral = collateral;
         _deals[dealId] = d;
         emit SlotFilled(bidId, dealId, msg.sender, slot, d.startEpoch, d.endEpoch, collateral);
-    }
-
-    /// @dev Issue a new challenge for `epoch`, due `proofWindowEpochs` after the current epoch.
-    function _openChallenge(uint256 dealId, Deal memory d, uint32 epoch, ProofReason reason) private {
-        Challenge storage cs = _challenges[dealId];
-        Challenge memory c = cs;
-        if (c.open) revert ChallengeOpen(dealId);
-        uint32 due = currentEpoch() + _proofWindowEpochs;
-        // forge-lint: disable-next-line(unsafe-typecast) -- the low 64 bits, by design
-        uint64 seed = uint64(uint256(keccak256(abi.encode(block.prevrandao, dealId, c.count))));
-        cs.seed = seed;
-        cs.epoch = epoch;
-        cs.dueEpoch = due;
-        cs.count = c.count + 1;
-        cs.open = true;
-        cs.reason = reason;
-        if (c.segments == 0) {
-            // First challenge of the deal: copy what proofs check, so that they read nothing else.
-            // forge-lint: disable-next-line(unsafe-typecast) -- size <= MAX_SIZE, so N < 2^48
-            cs.segments = uint48(PossessionProof.segmentCount(_bids[d.bidId].size));
-            cs.root = _roots[d.bidId][d.rootIndex];
-        }
-        emit ProofRequested(dealId, uint8(reason), epoch, due, bytes32(uint256(seed)));
     }
 
     /// @dev Answer a deal's open challenge; false (nothing changes) when none is open or it is
@@ -864,37 +717,6 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         return _nodeStake(Role.Validator, validator);
     }
 
-    function _signerAt(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, bool ok, Signature calldata sig, uint256 i)
-        private
-        view
-        returns (address signer)
-    {
-        bytes32 digest = attestationDigest(dealId, fromEpoch, toEpoch, ok, sig.evidence);
-        ECDSA.RecoverError err;
-        (signer, err,) = ECDSA.tryRecover(digest, sig.v, sig.r, sig.s);
-        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
-    }
-
-    function _signer(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, bool ok, Signature calldata sig)
-        private
-        view
-        returns (address)
-    {
-        return _signerAt(dealId, fromEpoch, toEpoch, ok, sig, 0);
-    }
-
-    /// @dev Slash `validator` once per deal; `reason` 0 equivocation, 1 false ok.
-    function _slashValidatorFor(uint256 dealId, address validator, uint8 reason) private {
-        if (_nodeStake(Role.Validator, validator) == 0) revert NotValidator(validator);
-        if (_validatorSlashed[dealId][validator]) revert AlreadySlashed(dealId, validator);
-        _validatorSlashed[dealId][validator] = true;
-        uint256 amount = _slashValidator(validator, _validatorSlash);
-        emit ValidatorSlashed(validator, dealId, reason, amount, msg.sender);
-        _credit(msg.sender, amount);
-    }
-
-    /// @dev An attested range must start after paidThrough and failedEpoch (only the hoster may
-    ///      skip unpaid epochs), be over, lie within the deal and before an open challenge's epoch.
     function _checkRange(uint256 dealId, Deal memory d, uint32 fromEpoch, uint32 toEpoch) private view {
         if (fromEpoch > toEpoch) revert InvalidEpochRange(fromEpoch, toEpoch);
         if (fromEpoch <= d.paidThrough) revert EpochAlreadyPaid(fromEpoch, d.paidThrough);
@@ -947,22 +769,4 @@ contract Market is IMarket, StakeRegistry, EIP712, ReentrancyGuardTransient {
         (d.paidEpochs, d.failedEpoch, d.seed) = (ds.paidEpochs, ds.failedEpoch, ds.seed);
     }
 
-    function _bidOf(uint256 bidId) private view returns (Bid storage b) {
-        b = _bids[bidId];
-        if (b.client == address(0)) revert UnknownBid(bidId);
-    }
-
-    function _knownDeal(uint256 dealId) private view returns (Deal memory d) {
-        d = _deals[dealId];
-        if (d.status == DealStatus.None) revert UnknownDeal(dealId);
-    }
-
-    function _activeDeal(uint256 dealId) private view returns (Deal memory d) {
-        d = _knownDeal(dealId);
-        if (d.status != DealStatus.Active) revert DealNotActive(dealId);
-    }
-
-    function _onlyClient(Bid storage b) private view {
-        if (msg.sender != b.client) revert NotClient(msg.sender, b.client);
-    }
 }

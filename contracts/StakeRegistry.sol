@@ -8,7 +8,9 @@ import {IStakeRegistry} from "./interfaces/IStakeRegistry.sol";
 ///         Stakes never leave this contract directly: `exit` credits them to the
 ///         pull-payment ledger of the inheriting contract (`_credit`), which also
 ///         holds the ETH.
-/// @dev Abstract: the inheriting market supplies the minimum stakes, the exit delay
+/// @dev Storage of the registry is part of the market's layout (see MarketBase): the Market
+///      and its MarketExtension both inherit it first-hand through MarketBase.
+///      Abstract: the inheriting market supplies the minimum stakes, the exit delay
 ///      and the ledger. Collateral is locked and slashed through `_lock`, `_unlock`
 ///      and `_slash`.
 abstract contract StakeRegistry is IStakeRegistry {
@@ -35,7 +37,8 @@ abstract contract StakeRegistry is IStakeRegistry {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IStakeRegistry
-    function join(Role role, string calldata endpoint, uint64 capacity) external payable {
+    function join(Role role, string calldata endpoint, uint64 capacity) external payable virtual {
+        _onlyViaMarket();
         Node storage n = _nodes[role][msg.sender];
         if (n.status != NodeStatus.None) revert AlreadyRegistered(msg.sender, role);
         _checkEndpoint(endpoint);
@@ -56,7 +59,8 @@ abstract contract StakeRegistry is IStakeRegistry {
     }
 
     /// @inheritdoc IStakeRegistry
-    function updateNode(Role role, string calldata endpoint, uint64 capacity) external {
+    function updateNode(Role role, string calldata endpoint, uint64 capacity) external virtual {
+        _onlyViaMarket();
         Node storage n = _registered(role, msg.sender);
         _checkEndpoint(endpoint);
         n.capacity = capacity;
@@ -65,7 +69,8 @@ abstract contract StakeRegistry is IStakeRegistry {
     }
 
     /// @inheritdoc IStakeRegistry
-    function topUp(Role role) external payable {
+    function topUp(Role role) external payable virtual {
+        _onlyViaMarket();
         if (msg.value == 0) revert ZeroValue();
         Node storage n = _registered(role, msg.sender);
         uint128 stake = n.stake + uint128(msg.value);
@@ -75,7 +80,8 @@ abstract contract StakeRegistry is IStakeRegistry {
     }
 
     /// @inheritdoc IStakeRegistry
-    function announceExit(Role role) external {
+    function announceExit(Role role) external virtual {
+        _onlyViaMarket();
         Node storage n = _registered(role, msg.sender);
         if (n.status != NodeStatus.Active) revert NotActive(msg.sender, role);
         if (role == Role.Validator && _counted(n.stake)) _validatorStake -= n.stake;
@@ -86,7 +92,8 @@ abstract contract StakeRegistry is IStakeRegistry {
     }
 
     /// @inheritdoc IStakeRegistry
-    function exit(Role role) external {
+    function exit(Role role) external virtual {
+        _onlyViaMarket();
         Node storage n = _registered(role, msg.sender);
         if (n.status != NodeStatus.Exiting) revert ExitNotAnnounced(msg.sender, role);
         // forge-lint: disable-next-line(block-timestamp) -- a delay of hours/days; seconds of drift do not matter
@@ -104,7 +111,7 @@ abstract contract StakeRegistry is IStakeRegistry {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IStakeRegistry
-    function node(Role role, address account) external view returns (Node memory) {
+    function node(Role role, address account) external view virtual returns (Node memory) {
         return _nodes[role][account];
     }
 
@@ -129,12 +136,12 @@ abstract contract StakeRegistry is IStakeRegistry {
     }
 
     /// @inheritdoc IStakeRegistry
-    function nodeCount(Role role) external view returns (uint256) {
+    function nodeCount(Role role) external view virtual returns (uint256) {
         return _nodeList[role].length;
     }
 
     /// @inheritdoc IStakeRegistry
-    function nodesPage(Role role, uint256 offset, uint256 limit) external view returns (address[] memory page) {
+    function nodesPage(Role role, uint256 offset, uint256 limit) external view virtual returns (address[] memory page) {
         address[] storage list = _nodeList[role];
         uint256 len = list.length;
         if (offset >= len) return new address[](0);
@@ -222,6 +229,11 @@ abstract contract StakeRegistry is IStakeRegistry {
 
     /// @dev Credit `amount` wei to `account` in the pull-payment ledger.
     function _credit(address account, uint256 amount) internal virtual;
+
+    /// @dev Called first by every operation above. The deployed Market overrides the operations
+    ///      with forwarders to its MarketExtension, whose override of this hook refuses calls
+    ///      that do not come through the Market (delegatecall).
+    function _onlyViaMarket() internal view virtual;
 
     /*//////////////////////////////////////////////////////////////
                             PRIVATE HELPERS

@@ -23,6 +23,7 @@ REMAPPINGS = [
 ]
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 1000},
+    "viaIR": True,
     "evmVersion": "cancun",
     "metadata": {"bytecodeHash": "ipfs"},
     "remappings": REMAPPINGS,

@@ -21,6 +21,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_typing import ABIEvent
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
+from web3.exceptions import BlockNotFound
 
 from scatter.chain._abi import abi_type
 from scatter.chain.tx import rpc_guard
@@ -130,7 +131,12 @@ class EventFollower:
         return max(-1, int(head) - self.confirmations)
 
     def block_hash(self, number: int) -> bytes:
-        block = rpc_guard(f"reading block {number}", lambda: self.w3.eth.get_block(number))
+        """The hash of block ``number``; empty when the chain has no such block (a reorg to a
+        shorter chain), which no checkpoint matches."""
+        try:
+            block = rpc_guard(f"reading block {number}", lambda: self.w3.eth.get_block(number))
+        except BlockNotFound:
+            return b""
         return bytes(block["hash"] or b"")
 
     def poll(self, checkpoint: Checkpoint) -> Batch | Rewind | None:

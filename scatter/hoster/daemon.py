@@ -171,6 +171,7 @@ class Hoster:
         self._tries: dict[str, int] = {}
         self._open: dict[int, Challenge] = {}  # open challenges of this hoster's deals
         self._polled = False  # challengeOf read for every live deal since this process started
+        self._proved: set[str] = set()  # challenge items whose proveMany was mined
         self._committees: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
         self._now = 0  # timestamp and number of the latest block (read each tick)
         self._head = 0
@@ -420,6 +421,8 @@ class Hoster:
                 self._reserve_outcome(rec.subject, receipt if ok else None)
             elif rec.kind == "fill":
                 self._fill_outcome(rec.subject, receipt if ok else None)
+            elif rec.kind == "prove" and ok:  # answered (or skipped on chain): never sent again
+                self._proved.update(rec.subject.split(","))
             elif rec.kind == "release" and ok:
                 bid_id, slot = _split_key(rec.subject)
                 self.state.set_job(
@@ -806,13 +809,24 @@ class Hoster:
             self._polled = True
         for d in self.index.open_challenges(hoster=self.address):
             known = self._open.get(d.deal_id)
-            if d.deal_id in live and (known is None or known.requested_epoch != d.challenge_epoch):
+            indexed = (d.challenge_epoch, d.challenge_due)
+            fresh = known is not None and (known.requested_epoch, known.due_epoch) == indexed
+            if d.deal_id in live and not fresh:  # a new challenge (after a fault: same epoch, later due)
                 self._open[d.deal_id] = await self._chain(self.market.challenge_of, d.deal_id)
+        for deal_id, known in list(self._open.items()):  # closed on chain, as the index saw it
+            row = self.index.deal(deal_id)
+            if row is None or row.challenge_open:
+                continue
+            if (row.challenge_epoch, row.challenge_due) == (known.requested_epoch, known.due_epoch):
+                self._open.pop(deal_id)
         cp = self.index.checkpoint().block
         in_flight = {i for s in self.journal.live_subjects("prove", confirmed_block=cp) for i in s.split(",")}
         todo: list[tuple[DealView, Challenge]] = []
         for deal_id, c in list(self._open.items()):
             if deal_id not in live or not c.open:
+                self._open.pop(deal_id, None)
+                continue
+            if _proof_item(deal_id, c) in self._proved:
                 self._open.pop(deal_id, None)
                 continue
             if _proof_item(deal_id, c) in in_flight:

@@ -131,3 +131,24 @@ def test_a_proof_lands_while_the_gateway_is_flooded(
         for t in threads:
             t.join(timeout=30)
     assert proved_in(market, deal) and served[0] > 20
+
+
+def test_after_a_missed_proof_the_new_challenge_is_answered(
+    chain: Chain, start_hoster: Callable[..., HosterThread]
+) -> None:
+    h = start_hoster(H)
+    market = Market(chain.w3, chain.deployment.market)
+    p = market.params()
+    deal = filled_deal(chain, h, make_content(b"down for a while " * 20_000), duration=200)
+    collateral = market.get_deal(deal).collateral
+    h.stop()  # down through a whole proof window: one fault
+    chain.warp_to_epoch(market.get_deal(deal).paid_through + p.missed_quorum_epochs + 1)
+    chain.market(REQUESTER).request_proof_for_missed_quorum(deal)
+    chain.warp_to_epoch(market.challenge_of(deal).due_epoch + 1)
+    chain.market(REQUESTER).report_missed_proof(deal)  # slashed once; a new challenge at once
+    slashed = collateral - market.get_deal(deal).collateral
+    assert slashed > 0 and market.challenge_of(deal).open
+    start_hoster(H)
+    wait_until(lambda: not market.challenge_of(deal).open, 30, "the new challenge answered")
+    d = market.get_deal(deal)
+    assert d.faults == 1 and d.collateral == collateral - slashed  # nothing more was lost

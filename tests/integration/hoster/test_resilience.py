@@ -77,8 +77,8 @@ def test_a_reorg_drops_the_fill_and_the_daemon_follows_the_new_chain(
 
     # The blocks of the bid, the reservation, the fill and everything after are reorganised away.
     w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
-    w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
-    wait_until(lambda: h.hoster.state.deal(deal_id).state == "dropped", what="deal dropped")  # type: ignore[union-attr]
+    w3.provider.make_request("anvil_mine", [2])  # a shorter chain than the one the index followed
+    wait_until(lambda: h.hoster.state.deal(deal_id).state == "dropped", 60, "deal dropped")  # type: ignore[union-attr]
     assert old.cid not in h.hoster.store.pins()
 
     # On the new chain the same bid id belongs to another bid: its slot is taken afresh.
