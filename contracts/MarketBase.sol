@@ -179,11 +179,14 @@ abstract contract MarketBase is StakeRegistry, EIP712, ReentrancyGuardTransient 
         _credit(r.hoster, fee);
     }
 
-    function _signerAt(uint256 dealId, uint32 fromEpoch, uint32 toEpoch, bool ok, IMarket.Signature calldata sig, uint256 i)
-        internal
-        view
-        returns (address signer)
-    {
+    function _signerAt(
+        uint256 dealId,
+        uint32 fromEpoch,
+        uint32 toEpoch,
+        bool ok,
+        IMarket.Signature calldata sig,
+        uint256 i
+    ) internal view returns (address signer) {
         bytes32 digest = _attestationDigest(dealId, fromEpoch, toEpoch, ok, sig.evidence);
         ECDSA.RecoverError err;
         (signer, err,) = ECDSA.tryRecover(digest, sig.v, sig.r, sig.s);

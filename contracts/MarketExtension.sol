@@ -89,7 +89,9 @@ contract MarketExtension is MarketBase {
     ) external {
         _onlyViaMarket();
         _knownDeal(dealId);
-        if (okFrom > okTo || failFrom > failTo || okFrom > failTo || failFrom > okTo) revert IMarket.NotContradictory();
+        if (okFrom > okTo || failFrom > failTo || okFrom > failTo || failFrom > okTo) {
+            revert IMarket.NotContradictory();
+        }
         address okSigner = _signer(dealId, okFrom, okTo, true, okSig);
         address failSigner = _signer(dealId, failFrom, failTo, false, failSig);
         if (okSigner != failSigner) revert IMarket.NotSameSigner(okSigner, failSigner);
@@ -147,7 +149,6 @@ contract MarketExtension is MarketBase {
         b.escrow += uint128(msg.value);
         emit IMarket.DealExtended(dealId, extraEpochs, end, added, msg.value);
     }
-
 
     /// @dev See IMarket; reached only through the Market's forwarder.
     function requestProofForMissedQuorum(uint256 dealId) external {

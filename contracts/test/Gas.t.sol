@@ -236,8 +236,8 @@ contract GasTest is MarketFixture {
 
     /// @dev A recent audit seed block whose (test-set) hash draws `dealId`.
     function _drawingBlock(uint256 dealId) private returns (uint256 seedBlock) {
-        vm.roll(block.number + AUDIT_EVERY);
-        seedBlock = (block.number - 1) / AUDIT_EVERY * AUDIT_EVERY;
+        vm.roll(vm.getBlockNumber() + AUDIT_EVERY);
+        seedBlock = (vm.getBlockNumber() - 1) / AUDIT_EVERY * AUDIT_EVERY;
         for (uint256 i;; ++i) {
             bytes32 bh = keccak256(abi.encode("audit", seedBlock, i));
             if (uint256(keccak256(abi.encode(bh, dealId))) % 10_000 < AUDIT_BPS) {

@@ -22,7 +22,7 @@ contract MarketTest is MarketFixture {
         p.genesis = 12345; // ignored
         Market m = new Market(p);
         IMarket.Params memory q = m.params();
-        assertEq(q.genesis, block.timestamp);
+        assertEq(q.genesis, vm.getBlockTimestamp());
         p.genesis = q.genesis;
         assertEq(abi.encode(q), abi.encode(p));
         assertEq(m.currentEpoch(), 0);
@@ -84,7 +84,7 @@ contract MarketTest is MarketFixture {
         assertTrue(b.rootPerSlot);
         assertEq(b.openSlots, 7);
         assertEq(b.escrow, value);
-        assertEq(b.postedBlock, block.number);
+        assertEq(b.postedBlock, vm.getBlockNumber());
         for (uint8 i; i < 3; ++i) {
             assertEq(market.slotRoot(bidId, i), roots[i]);
             assertEq(market.slotEpochs(bidId, i), DURATION);
@@ -142,7 +142,7 @@ contract MarketTest is MarketFixture {
 
     function test_reserve_holdsSlotWithoutLocking() public {
         uint256 bidId = _bid(2, DURATION);
-        uint64 expiresAt = uint64(block.timestamp + RESERVE * EPOCH);
+        uint64 expiresAt = uint64(vm.getBlockTimestamp() + RESERVE * EPOCH);
         vm.expectEmit(address(market));
         emit IMarket.SlotReserved(bidId, hoster, 1, expiresAt);
         vm.prank(hoster);
@@ -317,13 +317,15 @@ contract MarketTest is MarketFixture {
     function test_fill_revertsOnSeedBlockOutsideWindow() public {
         uint256 bidId = _bid(1, DURATION);
         uint256 window = market.FILL_SEED_WINDOW();
-        vm.roll(block.number + window + 5);
-        bytes memory proof = _fillProof(hoster, bidId, 0, block.number);
+        vm.roll(vm.getBlockNumber() + window + 5);
+        bytes memory proof = _fillProof(hoster, bidId, 0, vm.getBlockNumber());
         vm.startPrank(hoster);
-        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, block.number, block.number));
-        market.fill(bidId, 0, block.number, type(uint128).max, proof);
-        uint256 old = block.number - window - 1;
-        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, old, block.number));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, vm.getBlockNumber(), vm.getBlockNumber())
+        );
+        market.fill(bidId, 0, vm.getBlockNumber(), type(uint128).max, proof);
+        uint256 old = vm.getBlockNumber() - window - 1;
+        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, old, vm.getBlockNumber()));
         market.fill(bidId, 0, old, type(uint128).max, proof);
         vm.stopPrank();
     }

@@ -61,7 +61,7 @@ contract MarketSplitTest is MarketFixture {
         assertEq(p.genesis, uint64(1_700_000_000));
         assertEq(p.epochSeconds, EPOCH);
         assertEq(p.proofBond, BOND);
-        assertEq(market.currentEpoch(), (block.timestamp - p.genesis) / EPOCH); // Market's own
+        assertEq(market.currentEpoch(), (vm.getBlockTimestamp() - p.genesis) / EPOCH); // Market's own
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -128,8 +128,9 @@ contract MarketSplitTest is MarketFixture {
         assertEq(d.hoster, h);
         assertEq(market.dealCount(), dealId);
 
+        bytes memory sig = _extendSig(hk, dealId, 1, d.endEpoch);
         vm.prank(client);
-        market.extendDeal{value: PRICE}(dealId, 1, _extendSig(hk, dealId, 1, d.endEpoch)); // extension
+        market.extendDeal{value: PRICE}(dealId, 1, sig); // extension
         assertEq(market.getDeal(dealId).endEpoch, d.endEpoch + 1);
         // Market's committee check reads the deal written by fill.
         assertTrue(market.isCommitteeMember(dealId, d.startEpoch, validators[0]));
@@ -145,8 +146,9 @@ contract MarketSplitTest is MarketFixture {
 
         _warpToEpoch(uint256(d.endEpoch) + 1 + WINDOW + 1);
         market.finish(dealId); // extension
+        IMarket.Signature[] memory sigs = _sigs(dealId, d.startEpoch, d.startEpoch, true, QUORUM);
         vm.expectRevert(abi.encodeWithSelector(IMarket.DealNotActive.selector, dealId));
-        market.settle(dealId, d.startEpoch, d.startEpoch, _sigs(dealId, d.startEpoch, d.startEpoch, true, QUORUM));
+        market.settle(dealId, d.startEpoch, d.startEpoch, sigs); // Market sees it finished
     }
 
     /*//////////////////////////////////////////////////////////////

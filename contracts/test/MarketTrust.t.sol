@@ -49,8 +49,8 @@ contract MarketTrustTest is MarketFixture {
 
     /// @dev A recent audit seed block whose hash does (or does not) draw `dealId`.
     function _auditBlock(uint256 dealId, bool drawn) internal returns (uint256 seedBlock) {
-        vm.roll(block.number + AUDIT_EVERY);
-        seedBlock = (block.number - 1) / AUDIT_EVERY * AUDIT_EVERY;
+        vm.roll(vm.getBlockNumber() + AUDIT_EVERY);
+        seedBlock = (vm.getBlockNumber() - 1) / AUDIT_EVERY * AUDIT_EVERY;
         for (uint256 i;; ++i) {
             bytes32 bh = keccak256(abi.encode("audit", seedBlock, i));
             if ((uint256(keccak256(abi.encode(bh, dealId))) % 10_000 < AUDIT_BPS) == drawn) {
@@ -639,7 +639,7 @@ contract MarketTrustTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IMarket.NotAuditBlock.selector, drawn + 1));
         market.audit(dealId, drawn + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, drawn + 10 * AUDIT_EVERY, block.number)
+            abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, drawn + 10 * AUDIT_EVERY, vm.getBlockNumber())
         );
         market.audit(dealId, drawn + 10 * AUDIT_EVERY);
         market.audit(dealId, drawn);
@@ -651,8 +651,8 @@ contract MarketTrustTest is MarketFixture {
         uint256 third = _auditBlock(dealId, true);
         vm.expectRevert(abi.encodeWithSelector(IMarket.ChallengeOpen.selector, dealId));
         market.audit(dealId, third);
-        vm.roll(block.number + 300);
-        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, third, block.number));
+        vm.roll(vm.getBlockNumber() + 300);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSeedBlock.selector, third, vm.getBlockNumber()));
         market.audit(dealId, third);
     }
 

@@ -38,7 +38,7 @@ contract StakeRegistryTest is MarketFixture {
         assertEq(market.node(HOSTER, alice).stake, 1 ether);
         assertEq(market.node(VALIDATOR, alice).stake, 1 ether);
         assertFalse(market.isEligibleValidator(alice)); // bonding period
-        vm.warp(block.timestamp + BONDING);
+        vm.warp(vm.getBlockTimestamp() + BONDING);
         assertTrue(market.isEligibleValidator(alice));
     }
 
@@ -78,7 +78,7 @@ contract StakeRegistryTest is MarketFixture {
         uint256 count = market.nodeCount(HOSTER);
         vm.prank(alice);
         market.announceExit(HOSTER);
-        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.warp(vm.getBlockTimestamp() + EXIT_DELAY);
         vm.prank(alice);
         market.exit(HOSTER);
         _join(HOSTER, alice, 1 ether);
@@ -139,7 +139,7 @@ contract StakeRegistryTest is MarketFixture {
     //////////////////////////////////////////////////////////////*/
 
     function test_announceExit_setsExitingAndExitAt() public {
-        uint64 exitAt = uint64(block.timestamp) + EXIT_DELAY;
+        uint64 exitAt = uint64(vm.getBlockTimestamp()) + EXIT_DELAY;
         vm.expectEmit(address(market));
         emit IStakeRegistry.ExitAnnounced(validators[0], VALIDATOR, exitAt);
         vm.prank(validators[0]);
@@ -168,7 +168,7 @@ contract StakeRegistryTest is MarketFixture {
     function test_exit_creditsStakeAndDeregisters() public {
         vm.prank(hoster);
         market.announceExit(HOSTER);
-        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.warp(vm.getBlockTimestamp() + EXIT_DELAY);
         vm.expectEmit(address(market));
         emit IStakeRegistry.NodeExited(hoster, HOSTER, 10 ether);
         vm.expectEmit(address(market));
@@ -195,7 +195,7 @@ contract StakeRegistryTest is MarketFixture {
     function test_exit_revertsBeforeDelay() public {
         vm.prank(hoster);
         market.announceExit(HOSTER);
-        uint256 exitAt = block.timestamp + EXIT_DELAY;
+        uint256 exitAt = vm.getBlockTimestamp() + EXIT_DELAY;
         vm.warp(exitAt - 1);
         vm.prank(hoster);
         vm.expectRevert(abi.encodeWithSelector(IStakeRegistry.ExitDelayNotOver.selector, exitAt - 1, exitAt));
@@ -209,7 +209,7 @@ contract StakeRegistryTest is MarketFixture {
         assertGt(locked, 0);
         vm.prank(hoster);
         market.announceExit(HOSTER);
-        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.warp(vm.getBlockTimestamp() + EXIT_DELAY);
         vm.prank(hoster);
         vm.expectRevert(abi.encodeWithSelector(IStakeRegistry.StakeLocked.selector, locked));
         market.exit(HOSTER);
@@ -252,10 +252,10 @@ contract StakeRegistryTest is MarketFixture {
 
     function test_validator_eligibleOnlyAfterBondingPeriod() public {
         _join(VALIDATOR, alice, 1 ether);
-        assertEq(market.node(VALIDATOR, alice).joinedAt, block.timestamp);
-        vm.warp(block.timestamp + BONDING - 1);
+        assertEq(market.node(VALIDATOR, alice).joinedAt, vm.getBlockTimestamp());
+        vm.warp(vm.getBlockTimestamp() + BONDING - 1);
         assertFalse(market.isEligibleValidator(alice));
-        vm.warp(block.timestamp + 1);
+        vm.warp(vm.getBlockTimestamp() + 1);
         assertTrue(market.isEligibleValidator(alice));
     }
 
@@ -277,7 +277,7 @@ contract StakeRegistryTest is MarketFixture {
         vm.prank(alice);
         market.topUp{value: 1 ether}(VALIDATOR); // an exiting validator stays out
         assertEq(market.totalValidatorStake(), base);
-        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.warp(vm.getBlockTimestamp() + EXIT_DELAY);
         vm.prank(alice);
         market.exit(VALIDATOR);
         assertEq(market.totalValidatorStake(), base);

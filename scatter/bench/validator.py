@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +54,18 @@ MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 LEAF = 256 * 1024
 
 
-def _make_shards(store_dir: Path, shards: int, leaves: int) -> list[CID]:
-    roots = []
+def _make_shards(store_dir: Path, shards: int, leaves: int) -> tuple[list[CID], list[bytes]]:
+    """Import ``shards`` random files; return their CIDs and their bytes (for possession proofs)."""
+    roots, contents = [], []
     with EmbeddedBlockStore(store_dir, durable=False) as store:
         for _ in range(shards):
-            root, blocks = import_bytes(os.urandom(leaves * LEAF), cid_version=1)
+            data = os.urandom(leaves * LEAF)
+            root, blocks = import_bytes(data, cid_version=1)
             store.put_many(blocks)
             store.pin(root)
             roots.append(root)
-    return roots
+            contents.append(data)
+    return roots, contents
 
 
 class Bench:
@@ -136,6 +140,10 @@ class Bench:
         }
 
 
+def _reader(content: bytes) -> Callable[[int, int], bytes]:
+    return lambda offset, length: content[offset : offset + length]
+
+
 def _rpc(w3: Any, method: str, params: list[Any]) -> Any:
     return w3.provider.make_request(method, params)["result"]
 
@@ -159,21 +167,25 @@ def _checks_done(url: str) -> float:
 
 
 def bench_daemon(
-    args: argparse.Namespace, workdir: Path, gateways: list[str], roots: list[CID]
+    args: argparse.Namespace, workdir: Path, gateways: list[str], roots: list[CID], contents: list[bytes]
 ) -> dict[str, Any]:
     from scatter.chain.anvil import Anvil, free_port
     from scatter.chain.deploy import connect, deploy
     from scatter.chain.deployments import record_deployment
-    from scatter.chain.market import Market, Role
+    from scatter.chain.market import Market, Role, fill_seed
     from scatter.chain.params import ETHER, preset
     from scatter.chain.tx import Transactor
+    from scatter.formats.possession import PossessionCache, build_proof, challenge_indices, possession_root
     from scatter.ipfs.cid import cid_bytes
 
     hosters, validator = (2, 3, 4, 5), 6
     slots = len(hosters)
     with Anvil() as node:
         w3 = connect(node.url)
-        params = preset("devnet").with_overrides(epoch_seconds=int(args.epoch_seconds), grace_epochs=1000)
+        # No missed-quorum challenges or audits during the run: the bench measures checking.
+        params = preset("devnet").with_overrides(
+            epoch_seconds=int(args.epoch_seconds), missed_quorum_epochs=100_000, audit_bps=0
+        )
         d = deploy(w3, wallet.dev_account(0), params)
         record = record_deployment(d, workdir / "deployments.json")
         for i, h in enumerate(hosters):
@@ -184,23 +196,35 @@ def bench_daemon(
         client = wallet.dev_account(1).address
         bids = (args.deals + slots - 1) // slots
         price, duration = 1000, 1000
+        size = len(contents[0])
+        proots = [possession_root(c) for c in contents]
+        readers = [_reader(c) for c in contents]
+        caches = [PossessionCache.build(read, size) for read in readers]
+        shard_of = [[(b * slots + s) % len(roots) for s in range(slots)] for b in range(bids)]
         _rpc(w3, "evm_setAutomine", [False])
         for start in range(0, bids, 100):
             for b in range(start, min(bids, start + 100)):
-                cids = [cid_bytes(roots[(b * slots + s) % len(roots)]) for s in range(slots)]
-                data = market.encode_abi("bid", [cids, 1 << 20, slots, price, duration, []])
+                cids = [cid_bytes(roots[i]) for i in shard_of[b]]
+                data = market.encode_abi("bid", [cids, [proots[i] for i in shard_of[b]], size, slots, price,
+                                                 duration, []])  # fmt: skip
                 tx = {"from": client, "to": d.market, "data": data, "value": hex(price * slots * duration),
                       "gas": hex(1_000_000)}  # fmt: skip
                 _rpc(w3, "eth_sendTransaction", [tx])
             _rpc(w3, "evm_mine", [])
-        for start in range(0, bids, 25):  # 100 accepts a block: well within the block gas limit
+        for start in range(0, bids, 25):  # 100 fills a block: well within the block gas limit
+            seed_block = w3.eth.get_block("latest")
             for b in range(start, min(bids, start + 25)):
                 for s, h in enumerate(hosters):
                     if b * slots + s >= args.deals:
                         continue
-                    data = market.encode_abi("accept", [b + 1, s])
-                    tx = {"from": wallet.dev_account(h).address, "to": d.market, "data": data,
-                          "gas": hex(500_000)}  # fmt: skip
+                    shard = shard_of[b][s]
+                    hoster = wallet.dev_account(h).address
+                    seed = fill_seed(bytes(seed_block["hash"]), b + 1, s, hoster)
+                    proof = build_proof(
+                        readers[shard], size, challenge_indices(seed, size), cache=caches[shard]
+                    )
+                    data = market.encode_abi("fill", [b + 1, s, seed_block["number"], 2**128 - 1, proof])
+                    tx = {"from": hoster, "to": d.market, "data": data, "gas": hex(1_000_000)}
                     _rpc(w3, "eth_sendTransaction", [tx])
             _rpc(w3, "evm_mine", [])
         _rpc(w3, "evm_setAutomine", [True])
@@ -208,7 +232,7 @@ def bench_daemon(
         view = Market(w3, d.market)
         deals = view.deal_count()
         if deals != args.deals:
-            raise RuntimeError(f"only {deals} of {args.deals} deals were accepted")
+            raise RuntimeError(f"only {deals} of {args.deals} deals were filled")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, "-m", "scatter", "validator", "run", "--rpc-url", node.url, "--dev-account",
@@ -279,13 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="scatter-bench-validator-") as tmp:
         workdir = Path(tmp)
-        roots = _make_shards(workdir / "store", args.shards, args.leaves)
+        roots, contents = _make_shards(workdir / "store", args.shards, args.leaves)
         servers = [start_gateway(workdir / "store") for _ in range(args.gateways)]
         try:
             urls = [url for _, url in servers]
             result = asyncio.run(_run(args, workdir, urls, roots))
             if args.daemon:
-                result["daemon"] = bench_daemon(args, workdir, urls, roots)
+                result["daemon"] = bench_daemon(args, workdir, urls, roots, contents)
         finally:
             for proc, _ in servers:
                 proc.terminate()

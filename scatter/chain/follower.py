@@ -133,11 +133,15 @@ class EventFollower:
     def block_hash(self, number: int) -> bytes:
         """The hash of block ``number``; empty when the chain has no such block (a reorg to a
         shorter chain), which no checkpoint matches."""
-        try:
-            block = rpc_guard(f"reading block {number}", lambda: self.w3.eth.get_block(number))
-        except BlockNotFound:
-            return b""
-        return bytes(block["hash"] or b"")
+
+        def read() -> Any:
+            try:
+                return self.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+
+        block = rpc_guard(f"reading block {number}", read)
+        return bytes(block["hash"] or b"") if block is not None else b""
 
     def poll(self, checkpoint: Checkpoint) -> Batch | Rewind | None:
         """Events after ``checkpoint`` up to the confirmed head (at most ``max_range`` blocks).

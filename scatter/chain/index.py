@@ -31,6 +31,7 @@ from scatter.chain.follower import Batch, ChainEvent, Checkpoint, EventFollower,
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role, reservation_from_named
 from scatter.chain.tx import rpc_guard
 from scatter.daemon.state import Migration, StateDB
+from scatter.errors import ScatterError
 
 _V1_TABLES = ("chain_checkpoint", "bids", "deals", "nodes")
 
@@ -198,7 +199,17 @@ class MarketIndex:
         )
 
     def _rewind(self, cp: Checkpoint) -> None:
-        """Rebuild every row changed after ``cp.block`` from the views at that block."""
+        """Rebuild every row changed after ``cp.block`` from the views at that block; if the node
+        no longer serves that block's state, follow the market again from its deployment."""
+        try:
+            self._rebuild_at(cp)
+        except ScatterError:
+            with self.db.transaction() as conn:
+                for table in ("bids", "deals", "reservations", "nodes"):
+                    conn.execute(f"DELETE FROM {table}")
+                self._save_checkpoint(conn, EventFollower.genesis(self.deployment.block))
+
+    def _rebuild_at(self, cp: Checkpoint) -> None:
         at = max(cp.block, self.deployment.block)
         with self.db.transaction() as conn:
             for row in conn.execute(

@@ -14,7 +14,8 @@ def deploy_command(
     preset: str = typer.Option("testnet", help="Parameter preset: devnet (seconds) or testnet (hours)."),
     epoch_seconds: int = typer.Option(None, help="Override the preset's epoch length."),
     quorum: int = typer.Option(None, help="Override the validator quorum."),
-    grace_epochs: int = typer.Option(None, help="Override the grace period in epochs."),
+    committee_size: int = typer.Option(None, help="Override the expected committee size."),
+    proof_window_epochs: int = typer.Option(None, help="Override the proof window in epochs."),
     keystore: Path = typer.Option(
         None, envvar="SCATTER_KEYSTORE", help="Encrypted keystore of the deployer."
     ),
@@ -46,7 +47,10 @@ def deploy_command(
     else:
         account = wallet.load_account(keystore=keystore)
     params = get_preset(preset).with_overrides(
-        epoch_seconds=epoch_seconds, quorum=quorum, grace_epochs=grace_epochs
+        epoch_seconds=epoch_seconds,
+        quorum=quorum,
+        committee_size=committee_size,
+        proof_window_epochs=proof_window_epochs,
     )
     deployment = deploy(w3, account, params)
     target = deployments.PACKAGE_RECORD if record == "package" else (Path(record) if record else None)

@@ -472,11 +472,14 @@ class TxJournal:
         return None
 
     def _block_hash(self, number: int) -> bytes:
-        try:
-            block = rpc_guard(f"reading block {number}", lambda: self.w3.eth.get_block(number))
-        except BlockNotFound:  # above the head after a reorg
-            return b""
-        return bytes(block["hash"] or b"")
+        def read() -> Any:
+            try:
+                return self.w3.eth.get_block(number)
+            except BlockNotFound:  # above the head after a reorg
+                return None
+
+        block = rpc_guard(f"reading block {number}", read)
+        return bytes(block["hash"] or b"") if block is not None else b""
 
     def recheck_mined(self, above: int) -> list[TxRecord]:
         """Rows mined above block ``above`` (not yet confirmed) whose block left the chain.

@@ -142,9 +142,9 @@ contract MarketHandler is Test {
         for (uint256 i; i < HOSTERS && market.hosterLiveInBid(bidId, h); ++i) {
             h = hosters[(hosterSeed + i) % HOSTERS];
         }
-        uint256 seedBlock = block.number;
+        uint256 seedBlock = vm.getBlockNumber();
         vm.setBlockhash(seedBlock, keccak256(abi.encode("inv blockhash", seedBlock)));
-        vm.roll(block.number + 1);
+        vm.roll(vm.getBlockNumber() + 1);
         bytes memory proof = _tree().proof(keccak256(abi.encode(blockhash(seedBlock), bidId, slot, h)));
         vm.prank(h);
         try market.fill(bidId, slot, seedBlock, type(uint128).max, proof) returns (uint256 dealId) {
@@ -218,8 +218,8 @@ contract MarketHandler is Test {
         (uint256 dealId, bool ok) = _someDeal(dealSeed);
         if (!ok) return;
         uint256 every = market.params().auditEveryBlocks;
-        vm.roll(block.number + every);
-        uint256 seedBlock = (block.number - 1) / every * every;
+        vm.roll(vm.getBlockNumber() + every);
+        uint256 seedBlock = (vm.getBlockNumber() - 1) / every * every;
         vm.setBlockhash(seedBlock, keccak256(abi.encode("inv audit", hashSeed)));
         try market.audit(dealId, seedBlock) {
             ++calls["audit"];
@@ -336,8 +336,8 @@ contract MarketHandler is Test {
 
     function warp(uint8 epochs) external {
         uint256 n = bound(epochs, 1, 6);
-        vm.warp(block.timestamp + n * EPOCH);
-        vm.roll(block.number + n);
+        vm.warp(vm.getBlockTimestamp() + n * EPOCH);
+        vm.roll(vm.getBlockNumber() + n);
         ++calls["warp"];
     }
 

@@ -50,7 +50,7 @@ abstract contract MarketInvariantSetUp is Test {
         }
         handler = new MarketHandler(market, keys);
         handler.bootstrap();
-        vm.warp(block.timestamp + 12 hours);
+        vm.warp(vm.getBlockTimestamp() + 12 hours);
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](24);
         selectors[0] = MarketHandler.bid.selector;

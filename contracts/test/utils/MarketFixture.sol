@@ -161,9 +161,9 @@ abstract contract MarketFixture is Test {
 
     /// @dev Mine a block with a known hash and return it as a fill seed block.
     function _seedBlock() internal returns (uint256 seedBlock) {
-        seedBlock = block.number;
+        seedBlock = vm.getBlockNumber();
         vm.setBlockhash(seedBlock, keccak256(abi.encode("blockhash", seedBlock)));
-        vm.roll(block.number + 1);
+        vm.roll(vm.getBlockNumber() + 1);
     }
 
     function _fillProof(address who, uint256 bidId, uint8 slot, uint256 seedBlock)
@@ -195,19 +195,19 @@ abstract contract MarketFixture is Test {
     }
 
     function _warpEpochs(uint256 n) internal {
-        vm.warp(block.timestamp + n * EPOCH);
-        vm.roll(block.number + n);
+        vm.warp(vm.getBlockTimestamp() + n * EPOCH);
+        vm.roll(vm.getBlockNumber() + n);
     }
 
     function _warp(uint256 secs) internal {
-        vm.warp(block.timestamp + secs);
-        vm.roll(block.number + 1);
+        vm.warp(vm.getBlockTimestamp() + secs);
+        vm.roll(vm.getBlockNumber() + 1);
     }
 
     /// @dev Warp to the first second of epoch `e`.
     function _warpToEpoch(uint256 e) internal {
         vm.warp(uint256(market.params().genesis) + e * EPOCH);
-        vm.roll(block.number + 1);
+        vm.roll(vm.getBlockNumber() + 1);
     }
 
     function _sign(uint256 key, uint256 dealId, uint32 from, uint32 to, bool ok, bytes32 evidence)

@@ -77,7 +77,7 @@ def test_a_reorg_drops_the_fill_and_the_daemon_follows_the_new_chain(
 
     # The blocks of the bid, the reservation, the fill and everything after are reorganised away.
     w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
-    w3.provider.make_request("anvil_mine", [2])  # a shorter chain than the one the index followed
+    w3.provider.make_request("anvil_mine", [10])  # type: ignore[arg-type]  # a longer canonical chain
     wait_until(lambda: h.hoster.state.deal(deal_id).state == "dropped", 60, "deal dropped")  # type: ignore[union-attr]
     assert old.cid not in h.hoster.store.pins()
 
