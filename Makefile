@@ -44,11 +44,11 @@ LAYOUT = python3 -c 'import json,sys; print(json.dumps([(v["label"], v["slot"], 
 
 forge-test: node_modules/.installed
 	forge test
+	forge snapshot --check --match-contract Gas --snap contracts/.gas-snapshot
 	mkdir -p build
 	forge inspect Market storageLayout --json | $(LAYOUT) > build/layout-Market.json
 	forge inspect MarketExtension storageLayout --json | $(LAYOUT) > build/layout-MarketExtension.json
 	cmp build/layout-Market.json build/layout-MarketExtension.json
-	forge snapshot --check --match-contract Gas --snap contracts/.gas-snapshot
 
 gas-snapshot: node_modules/.installed
 	forge snapshot --match-contract Gas --snap contracts/.gas-snapshot

@@ -56,6 +56,16 @@ contract MarketSplitTest is MarketFixture {
         ext.reportEquivocation(1, 1, 1, sig, 1, 1, sig);
     }
 
+    /// @dev eip712Domain is answered by the extension's code, for the Market's address.
+    function test_eip712Domain_isTheMarkets() public view {
+        (, string memory name, string memory version, uint256 chainId, address verifyingContract,,) =
+            market.eip712Domain();
+        assertEq(name, "Scatter Market");
+        assertEq(version, "2");
+        assertEq(chainId, block.chainid);
+        assertEq(verifyingContract, address(market));
+    }
+
     function test_extension_sharesParams() public view {
         IMarket.Params memory p = market.params(); // served by the extension's immutables
         assertEq(p.genesis, uint64(1_700_000_000));
