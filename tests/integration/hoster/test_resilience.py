@@ -55,7 +55,8 @@ def test_rpc_outage_is_waited_out_and_the_daemon_resumes(tmp_path: Path) -> None
             wait_until(
                 lambda: h.hoster.state.in_bid(bid_id), timeout=30, what="a slot taken after the outage"
             )
-            assert httpx.get(h.url + "/healthz").status_code == 200
+            # healthy again once a whole tick has gone through (the slot may be taken mid-tick)
+            wait_until(lambda: httpx.get(h.url + "/healthz").status_code == 200, timeout=30, what="healthy")
             assert Market(w3, d.market).node(Role.HOSTER, h.hoster.address).status == 1
     finally:
         node.stop()
