@@ -345,6 +345,7 @@ class Reporter:
             block_hash = await asyncio.to_thread(self._block_hash, block)
             winners = audit_winners(block_hash, ids, self.params.audit_bps)
             self.metrics.audit_draws.inc(len(ids))
+            self.audit_rounds.append((block, winners))  # drawn before any is sent: a stop mid-round shows it
             for deal_id in winners:
                 try:
                     done = await self._audit(deal_id, block)
@@ -354,7 +355,6 @@ class Reporter:
                 if done is not None:
                     sent.append(done)
             self.last_audit_block = block
-            self.audit_rounds.append((block, winners))
         return sent
 
     def _block_hash(self, number: int) -> bytes:

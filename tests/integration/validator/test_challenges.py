@@ -51,14 +51,15 @@ def test_audits_are_sent_for_the_lottery_winners_only(live: LiveMarket) -> None:
         v = live.start_validator(V1)
         reporter = v.daemon.reporter
         wait_until(lambda: len(reporter.audit_rounds) >= 3, timeout=60, what="three audit seed blocks")
-        v.stop()  # a consistent picture: no round half done
+        v.stop()  # no more rounds while we read them (the last may be half done)
         rounds = list(reporter.audit_rounds)
         for block, winners in rounds:
             block_hash = bytes(live.w3.eth.get_block(block)["hash"] or b"")
             assert winners == [d for d in deals if audit_draws(block_hash, d, 5_000)], block
         assert any(winners for _, winners in rounds) and any(len(w) < len(deals) for _, w in rounds)
         # only winners were ever simulated (an eth_call each), let alone sent
-        assert reporter.simulated["audit"] == sum(len(w) for _, w in rounds)
+        # (the last round may have been stopped half done, hence <=; the lottery drew winners, hence > 0)
+        assert 0 < reporter.simulated["audit"] <= sum(len(w) for _, w in rounds)
         audited = {e["args"]["dealId"] for e in proof_requests(live, reason=2)}
         assert audited and audited <= {d for _, w in rounds for d in w}
         assert all(sender(live, e) == live.address(V1) for e in proof_requests(live, reason=2))
