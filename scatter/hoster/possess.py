@@ -23,14 +23,12 @@ from pathlib import Path
 from multiformats import CID
 
 from scatter.errors import ScatterError, ScatterValueError
-from scatter.formats import possession
-from scatter.formats.possession import PossessionCache, PossessionRoot, build_proof, challenge_indices
+from scatter.formats.possession import PossessionCache, build_proof, challenge_indices
 from scatter.ipfs.abc import BlockSource
 from scatter.ipfs.block import verify_block
 from scatter.ipfs.cid import CODEC_DAG_PB, CODEC_RAW, cid_str
-from scatter.ipfs.dag import walk_dag
+from scatter.ipfs.dagcheck import check_shard_cache
 from scatter.ipfs.dagpb import decode_node, decode_unixfs
-from scatter.ipfs.exporter import iter_file
 
 
 class ShardMismatch(ScatterValueError):
@@ -79,42 +77,19 @@ def read_range(store: BlockSource, root: CID, offset: int, length: int) -> bytes
     return bytes(out)
 
 
-def _check_blocks(store: BlockSource, root: CID, size: int) -> None:
-    total = 0
-    limit = dag_overhead_limit(size)
-    for block in walk_dag(root, store, verify=True):  # unique blocks (deduplicated)
-        total += len(block.data)
-        if total > limit:
-            raise ShardMismatch(f"the DAG holds more than {limit} bytes of blocks for a {size}-byte shard")
-
-
 def check_shard(store: BlockSource, root: CID, size: int, possession_root: bytes) -> PossessionCache:
     """Check the DAG of ``root`` (complete, consistent, exactly ``size`` bytes, no more block bytes
     than :func:`dag_overhead_limit`) and its possession root; returns the shard's cache.
 
-    Raises :class:`ShardMismatch` with a one-line reason otherwise.
+    The check is :func:`~scatter.ipfs.dagcheck.check_shard_cache` with the hoster's bound; it
+    raises :class:`ShardMismatch` with a one-line reason otherwise.
     """
     try:
-        _check_blocks(store, root, size)
-        builder = PossessionRoot(keep_level=possession.CACHE_LEVEL)
-        got = 0
-        for piece in iter_file(root, store, verify=True):  # blocksizes checked against the bytes
-            got += len(piece)
-            if got > size:
-                raise ShardMismatch(f"the content is longer than the slot's {size} bytes")
-            builder.update(piece)
-    except ShardMismatch:
-        raise
-    except (ScatterError, ValueError, KeyError) as exc:
-        raise ShardMismatch(f"DAG incomplete or malformed: {str(exc).splitlines()[0][:200]}") from None
-    if got != size:
-        raise ShardMismatch(f"the content is {got} bytes, the slot commits to exactly {size}")
-    cache = builder.cache()
-    if cache.root != bytes(possession_root):
-        raise ShardMismatch(
-            f"possession root 0x{cache.root.hex()} does not match the slot's 0x{bytes(possession_root).hex()}"
+        return check_shard_cache(
+            store, root, size, dag_overhead_limit(size), expected_root=bytes(possession_root)
         )
-    return cache
+    except (ScatterError, ValueError, KeyError) as exc:
+        raise ShardMismatch(f"content refused: {str(exc).splitlines()[0][:200]}") from None
 
 
 class ProofKeeper:
