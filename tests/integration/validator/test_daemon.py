@@ -84,5 +84,6 @@ def test_a_deal_never_settled_gets_a_proof_request_for_its_missed_quorum(live: L
         assert sender == live.address(V1)
         assert live.market().get_deal(deal_id).collateral > 0  # a request, not a slash
         assert all(verdicts(live, v.url, deal_id).values())  # checked ok all along: only unpaid
-        metrics = httpx.get(v.url + "/metrics").text
-        assert 'scatter_validator_reports_total{kind="missed_quorum",outcome="mined"} 1.0' in metrics
+        mined = 'scatter_validator_reports_total{kind="missed_quorum",outcome="mined"} 1.0'
+        # the request is on chain before the daemon has read its receipt: wait for the count, not a time
+        wait_until(lambda: mined in httpx.get(v.url + "/metrics").text, timeout=30, what="the mined report")
