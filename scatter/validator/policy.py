@@ -5,7 +5,9 @@ Rules (pinned by ``tests/core/validator/test_policy.py`` and the daemon's integr
 1. ``ok`` as soon as one attempt passes.
 2. ``fail`` only on evidence the hoster cannot explain away: a block served that does
    not hash to its CID (``wrong``, at once), or a definite 404 for a block the DAG
-   requires (``missing``) seen again by a later attempt (:data:`CONFIRM_MISSING`).
+   requires (``missing``) seen again by a later attempt (:data:`CONFIRM_MISSING`) — in the
+   same epoch, or in the next one when the epoch closed before a retry could run (an
+   ``unconfirmed`` epoch carries its 404 into the deal's next epoch: ``prior_evidence``).
 3. ``late``, ``unreachable`` and ``uncheckable`` are never evidence: the daemon tries
    again with backoff until the epoch's check window closes. An epoch that ends
    without an answer is recorded as unknown (:func:`unknown_label`), never ``fail``.
@@ -39,15 +41,21 @@ def _evidence(status: Status) -> bool:
     return status in (Status.MISSING, Status.WRONG)
 
 
-def after_attempt(history: Sequence[Status], *, warmup: bool, can_retry: bool) -> Step:
-    """What to do after the last attempt of ``history`` (results in order, at least one)."""
+def after_attempt(
+    history: Sequence[Status], *, warmup: bool, can_retry: bool, prior_evidence: int = 0
+) -> Step:
+    """What to do after the last attempt of ``history`` (results in order, at least one).
+
+    ``prior_evidence`` counts the 404s of the deal's previous epoch that were left
+    unconfirmed (0 or 1): a deleted block stays deleted, so a 404 now confirms it.
+    """
     last = history[-1]
     if last is Status.OK:
         return Step.OK
     if not warmup:
         if last is Status.WRONG:
             return Step.FAIL
-        if last is Status.MISSING and sum(map(_evidence, history)) >= CONFIRM_MISSING:
+        if last is Status.MISSING and prior_evidence + sum(map(_evidence, history)) >= CONFIRM_MISSING:
             return Step.FAIL
     return Step.RETRY if can_retry else Step.UNKNOWN
 

@@ -38,6 +38,7 @@ class Job:
     seed: bytes
     due: float  # loop time of the next attempt
     warmup: bool
+    prior_evidence: int = 0  # the deal's previous epoch ended on an unconfirmed 404
     history: list[Status] = field(default_factory=list)
     last: CheckOutcome | None = None
     running: bool = False
@@ -115,6 +116,7 @@ class Crawler:
         self.backoff = backoff if backoff is not None else max(0.2, checker.deadline)
         self.metrics = metrics or ValidatorMetrics()
         self.round: Round | None = None
+        self.unconfirmed: dict[int, int] = {}  # deal id -> last epoch that ended on an unconfirmed 404
         self.running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
@@ -168,7 +170,8 @@ class Crawler:
         now = loop.time()
         remaining = rnd.window_end - now
         can_retry = job.attempts < self.attempts and remaining > 0 and not rnd.closed
-        step = after_attempt(job.history, warmup=job.warmup, can_retry=can_retry)
+        step = after_attempt(job.history, warmup=job.warmup, can_retry=can_retry,
+                             prior_evidence=job.prior_evidence)  # fmt: skip
         if step is Step.RETRY:
             job.due = now + retry_delay(job.attempts, self.backoff, remaining)
             job.running = False
@@ -185,7 +188,12 @@ class Crawler:
         self._finish(rnd, job, outcome.result.label)
         await self.sink.verdict(rnd, job, outcome)
 
+    def prior_evidence(self, deal_id: int, epoch: int) -> int:
+        """1 if the deal's epoch before ``epoch`` ended on a 404 no retry could confirm."""
+        return int(self.unconfirmed.get(deal_id) == epoch - 1)
+
     def _finish(self, rnd: Round, job: Job, result: str) -> None:
+        self.unconfirmed.pop(job.deal_id, None)
         rnd.done.add(job.deal_id)
         job.running = False
         self.metrics.deals_done.set(len(rnd.done))
@@ -194,6 +202,8 @@ class Crawler:
     async def _unknown(self, rnd: Round, job: Job) -> None:
         label = unknown_label(job.history, warmup=job.warmup)
         self._finish(rnd, job, "unknown")
+        if label == "unconfirmed":
+            self.unconfirmed[job.deal_id] = rnd.epoch
         log_event(log, "no_verdict", deal_id=job.deal_id, epoch=rnd.epoch, label=label,
                   attempts=job.attempts, reason=job.last.reason if job.last else "")  # fmt: skip
         await self.sink.unknown(rnd, job, label)
@@ -204,3 +214,5 @@ class Crawler:
         for job in list(rnd.jobs.values()):
             if job.deal_id not in rnd.done and not job.running:
                 await self._unknown(rnd, job)
+        # a 404 carries into the next epoch only: older ones (deals not due again) are dropped
+        self.unconfirmed = {d: e for d, e in self.unconfirmed.items() if e >= rnd.epoch}

@@ -43,3 +43,16 @@ def test_backoff_doubles_and_never_passes_the_window() -> None:
     assert [retry_delay(n, 1.0, 100.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert retry_delay(10, 1.0, 3.5) == 3.5
     assert retry_delay(1, 1.0, -1.0) == 0.0
+
+
+def test_a_404_left_unconfirmed_last_epoch_is_confirmed_by_a_404_now() -> None:
+    # the epoch closed before a retry could run: the next epoch's first 404 confirms it
+    assert after_attempt([Status.MISSING], warmup=False, can_retry=True, prior_evidence=1) is Step.FAIL
+    assert after_attempt([Status.LATE], warmup=False, can_retry=False, prior_evidence=1) is Step.UNKNOWN
+    assert after_attempt([Status.OK], warmup=False, can_retry=True, prior_evidence=1) is Step.OK
+    assert after_attempt([Status.MISSING], warmup=True, can_retry=False, prior_evidence=1) is Step.UNKNOWN
+
+
+@given(st.lists(st.sampled_from(NOT_EVIDENCE), min_size=1, max_size=20), st.booleans())
+def test_carried_evidence_alone_is_never_a_fail(history: list[Status], can_retry: bool) -> None:
+    assert after_attempt(history, warmup=False, can_retry=can_retry, prior_evidence=1) is not Step.FAIL

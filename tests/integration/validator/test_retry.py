@@ -134,3 +134,40 @@ def test_a_new_deal_missing_then_late_once_then_answering_never_gets_a_fail_vote
 def test_a_new_deal_late_once_then_answering_never_gets_a_fail_vote(tmp_path: Path) -> None:
     sink, _ = run_epoch(tmp_path, ["late", "ok"], warmup=True)
     assert sink.verdicts == [True]
+
+
+def test_a_404_the_epoch_closed_on_is_confirmed_by_a_404_in_the_next_epoch(tmp_path: Path) -> None:
+    # a short epoch (no time for a retry) must not let a deleted block go unvoted forever
+    shard = make_shard(1000)
+    app = Scripted(create_gateway_app(shard.store()), ["404"])
+
+    async def go(url: str) -> Recorder:
+        sink = Recorder()
+        checker = DealChecker(LeafCache(StateDB(tmp_path / "v.db")), samples=8, deadline=DEADLINE,
+                              learn_timeout=DEADLINE)  # fmt: skip
+        crawler = Crawler(checker, sink, attempts=6)
+        stop = asyncio.Event()
+        task = asyncio.create_task(crawler.run(stop.is_set, idle=0.05))
+        try:
+            for epoch in (7, 8, 10):  # 9 skipped: a 404 carries into the next epoch only
+                now = asyncio.get_running_loop().time()
+                rnd = Round(epoch, RANDOMNESS, 1, window_start=now, window_end=now)  # no retry
+                seed = challenge_seed(RANDOMNESS, 1, epoch, VALIDATOR)
+                rnd.add(Job(1, CheckTarget(1, epoch, shard.root, url, size=1000), seed, now, warmup=False,
+                            prior_evidence=crawler.prior_evidence(1, epoch)))  # fmt: skip
+                crawler.round = rnd
+                sink.done.clear()
+                async with asyncio.timeout(DEADLINE * 4 + 10):
+                    await sink.done.wait()
+                await crawler.close(rnd)
+        finally:
+            stop.set()
+            await task
+            await crawler.cancel()
+            await checker.aclose()
+        return sink
+
+    with GatewayServer(app) as gw:  # type: ignore[arg-type]
+        sink = asyncio.run(go(gw.url))
+    assert sink.labels == ["unconfirmed", "unconfirmed"]  # epochs 7 and 10
+    assert sink.verdicts == [False]  # epoch 8: confirmed
