@@ -375,7 +375,7 @@ contract Market is IMarket, MarketBase {
         uint32 current = currentEpoch();
         for (uint256 i; i < count; ++i) {
             ProofItem calldata item = items[i];
-            if (!_prove(item.dealId, item.proof, current)) emit ProofSkipped(item.dealId);
+            if (!_prove(item.dealId, item.seed, item.proof, current)) emit ProofSkipped(item.dealId);
         }
     }
 
@@ -680,9 +680,10 @@ contract Market is IMarket, MarketBase {
 
     /// @dev Answer a deal's open challenge; false (nothing changes) when none is open or it is
     ///      overdue. Reads only the challenge's two slots (and the deal's hoster for a bond).
-    function _prove(uint256 dealId, bytes calldata proof, uint32 current) private returns (bool) {
+    function _prove(uint256 dealId, bytes32 seed, bytes calldata proof, uint32 current) private returns (bool) {
         Challenge storage cs = _challenges[dealId];
-        if (!cs.open || current > cs.dueEpoch) return false;
+        // closed, overdue, or built for an earlier challenge of the deal (stale): skipped, not a revert
+        if (!cs.open || current > cs.dueEpoch || bytes32(uint256(cs.seed)) != seed) return false;
         if (!PossessionProof.verify(proof, cs.root, bytes32(uint256(cs.seed)), cs.segments)) {
             revert InvalidProof(dealId);
         }

@@ -122,6 +122,7 @@ interface IMarket is IStakeRegistry {
     /// @notice One item of `proveMany`.
     struct ProofItem {
         uint256 dealId;
+        bytes32 seed; // challengeOf(dealId).seed when built: an item for another challenge is skipped
         bytes proof; // 5 x (128-byte segment + depth x 24-byte siblings)
     }
 

@@ -90,7 +90,7 @@ contract GasTest is MarketFixture {
         _warpEpochs(2);
         for (uint256 i; i < n; ++i) {
             market.audit(ids[i], _drawingBlock(ids[i]));
-            items[i] = IMarket.ProofItem(ids[i], _challengeProof(ids[i]));
+            items[i] = IMarket.ProofItem(ids[i], _seedOf(ids[i]), _challengeProof(ids[i]));
         }
         vm.cool(address(market));
         market.proveMany(items);

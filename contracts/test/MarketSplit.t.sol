@@ -150,7 +150,7 @@ contract MarketSplitTest is MarketFixture {
         (bool open,,,,) = market.challengeOf(dealId);
         assertTrue(open);
         IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
-        items[0] = IMarket.ProofItem({dealId: dealId, proof: _challengeProof(dealId)});
+        items[0] = IMarket.ProofItem({dealId: dealId, seed: _seedOf(dealId), proof: _challengeProof(dealId)});
         market.proveMany(items); // Market answers the challenge the extension opened
         assertFalse(market.challengeRecord(dealId).open);
 

@@ -159,7 +159,7 @@ contract MarketTrustTest is MarketFixture {
         market.audit(dealId, seedBlock);
         // the hoster deleted the data: whatever it sends does not verify
         IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
-        items[0] = IMarket.ProofItem(dealId, _proofOfOtherData(dealId));
+        items[0] = IMarket.ProofItem(dealId, _seedOf(dealId), _proofOfOtherData(dealId));
         vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidProof.selector, dealId));
         market.proveMany(items);
         _pastDue(dealId);
@@ -181,7 +181,7 @@ contract MarketTrustTest is MarketFixture {
             bytes memory bad = bytes.concat(proof);
             bad[at[i]] ^= 0x80;
             IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
-            items[0] = IMarket.ProofItem(dealId, bad);
+            items[0] = IMarket.ProofItem(dealId, _seedOf(dealId), bad);
             vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidProof.selector, dealId));
             market.proveMany(items);
         }
@@ -656,6 +656,28 @@ contract MarketTrustTest is MarketFixture {
         market.audit(dealId, third);
     }
 
+    function test_proveMany_skipsAProofBuiltForAnEarlierChallenge() public {
+        (uint256 dealId,) = _liveDeal();
+        uint256 other = _fill(hoster2, 1, 1);
+        _warpEpochs(2);
+        _audit(dealId);
+        IMarket.ProofItem memory stale = IMarket.ProofItem(dealId, _seedOf(dealId), _challengeProof(dealId));
+        _pastDue(dealId);
+        market.reportMissedProof(dealId); // a new challenge (a new seed) replaces the one `stale` answers
+        assertTrue(_seedOf(dealId) != stale.seed);
+        _audit(other);
+        IMarket.ProofItem[] memory items = new IMarket.ProofItem[](2);
+        items[0] = stale;
+        items[1] = IMarket.ProofItem(other, _seedOf(other), _challengeProof(other));
+        vm.expectEmit(address(market));
+        emit IMarket.ProofSkipped(dealId);
+        market.proveMany(items); // one stale item does not sink the hoster's whole batch
+        (bool open,,,,) = market.challengeOf(other);
+        assertFalse(open);
+        (open,,,,) = market.challengeOf(dealId);
+        assertTrue(open); // the new challenge is still owed
+    }
+
     function test_proveMany_skipsClosedAndOverdue_revertsOnTooMany() public {
         (uint256 dealId,) = _liveDeal();
         uint256 other = _fill(hoster2, 1, 1);
@@ -663,9 +685,9 @@ contract MarketTrustTest is MarketFixture {
         _audit(dealId);
         _audit(other);
         IMarket.ProofItem[] memory items = new IMarket.ProofItem[](3);
-        items[0] = IMarket.ProofItem(dealId, _challengeProof(dealId));
-        items[1] = IMarket.ProofItem(dealId, _challengeProof(dealId)); // already closed by item 0
-        items[2] = IMarket.ProofItem(other, _challengeProof(other));
+        items[0] = IMarket.ProofItem(dealId, _seedOf(dealId), _challengeProof(dealId));
+        items[1] = IMarket.ProofItem(dealId, _seedOf(dealId), _challengeProof(dealId)); // already closed by item 0
+        items[2] = IMarket.ProofItem(other, _seedOf(other), _challengeProof(other));
         vm.expectEmit(address(market));
         emit IMarket.ProofSkipped(dealId);
         market.proveMany(items);
@@ -676,7 +698,7 @@ contract MarketTrustTest is MarketFixture {
         _audit(dealId);
         _pastDue(dealId);
         IMarket.ProofItem[] memory late = new IMarket.ProofItem[](1);
-        late[0] = IMarket.ProofItem(dealId, _challengeProof(dealId));
+        late[0] = IMarket.ProofItem(dealId, _seedOf(dealId), _challengeProof(dealId));
         vm.expectEmit(address(market));
         emit IMarket.ProofSkipped(dealId);
         market.proveMany(late);

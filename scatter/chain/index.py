@@ -160,8 +160,22 @@ class MarketIndex:
             w3, [("Market", deployment.market, load_artifact("Market").abi)], confirmations=confirmations
         )
         db.migrate(MIGRATIONS)
+        self._rewound_to: int | None = None  # the lowest block a reorg rewound to, until taken
 
     # ------------------------------------------------------------ following
+
+    def take_rewind(self) -> int | None:
+        """The block the index last rewound to after a reorg (the lowest since the last call), or None.
+
+        A reorg can be deeper than the confirmation depth (the follower rewinds ``rewind_depth``
+        blocks): whoever keeps its own records of mined transactions rechecks them from here."""
+        rewound, self._rewound_to = self._rewound_to, None
+        return rewound
+
+    def keep_rewind(self, block: int | None) -> None:
+        """Put back what :meth:`take_rewind` returned when the recheck could not run."""
+        if block is not None:
+            self._rewound_to = block if self._rewound_to is None else min(self._rewound_to, block)
 
     def checkpoint(self) -> Checkpoint:
         row = self.db.query_one("SELECT block, block_hash FROM chain_checkpoint WHERE id = 1")
@@ -201,6 +215,7 @@ class MarketIndex:
     def _rewind(self, cp: Checkpoint) -> None:
         """Rebuild every row changed after ``cp.block`` from the views at that block; if the node
         no longer serves that block's state, follow the market again from its deployment."""
+        self._rewound_to = cp.block if self._rewound_to is None else min(self._rewound_to, cp.block)
         try:
             self._rebuild_at(cp)
         except ScatterError:

@@ -51,7 +51,7 @@ FILL_SEED_WINDOW = 128
 
 SETTLE_MANY_ARGS = ["(uint256,uint32,uint32,(bytes32,uint8,bytes32,bytes32)[])[]"]
 SETTLE_MANY_SELECTOR = function_signature_to_4byte_selector(f"settleMany({SETTLE_MANY_ARGS[0]})")
-PROVE_MANY_ARGS = ["(uint256,bytes)[]"]
+PROVE_MANY_ARGS = ["(uint256,bytes32,bytes)[]"]
 PROVE_MANY_SELECTOR = function_signature_to_4byte_selector(f"proveMany({PROVE_MANY_ARGS[0]})")
 
 SignatureTuple = tuple[bytes, int, bytes, bytes]
@@ -70,9 +70,15 @@ def settle_many_calldata(items: Sequence[tuple[int, int, int, list[SignatureTupl
     return SETTLE_MANY_SELECTOR + abi_encode(SETTLE_MANY_ARGS, [settlements])
 
 
-def prove_many_calldata(items: Sequence[tuple[int, bytes]]) -> bytes:
-    """Calldata of ``proveMany(items)``: each item ``(deal_id, proof)``."""
-    return PROVE_MANY_SELECTOR + abi_encode(PROVE_MANY_ARGS, [[(d, bytes(p)) for d, p in items]])
+ProofItem = tuple[int, bytes, bytes]
+"""One ``proveMany`` item: (deal id, the challenge seed the proof answers, the proof). The Market
+skips an item whose seed is not the deal's open challenge's (a proof built for an earlier one)."""
+
+
+def prove_many_calldata(items: Sequence[ProofItem]) -> bytes:
+    """Calldata of ``proveMany(items)``: each item ``(deal_id, seed, proof)``."""
+    encoded = [(d, bytes(s).rjust(32, b"\x00"), bytes(p)) for d, s, p in items]
+    return PROVE_MANY_SELECTOR + abi_encode(PROVE_MANY_ARGS, [encoded])
 
 
 def fill_seed(block_hash: bytes, bid_id: int, slot: int, hoster: str) -> bytes:
@@ -463,8 +469,8 @@ class Market:
         """Free, if the audit seed block draws the deal (:func:`audit_draws`)."""
         return self._send("audit", deal_id, seed_block)
 
-    def prove_many(self, items: Sequence[tuple[int, bytes]]) -> TxReceipt:
-        """Answer the open challenges of ``(deal_id, proof)`` items in one transaction."""
+    def prove_many(self, items: Sequence[ProofItem]) -> TxReceipt:
+        """Answer the open challenges of ``(deal_id, seed, proof)`` items in one transaction."""
         limit = self.max_proof_batch()
         if len(items) > limit:
             raise ContractError(
@@ -472,7 +478,7 @@ class Market:
                 error_name="TooManyProofs",
                 args_=(len(items), limit),
             )
-        return self._send("proveMany", [(d, bytes(p)) for d, p in items])
+        return self._send("proveMany", [(d, bytes(s).rjust(32, b"\x00"), bytes(p)) for d, s, p in items])
 
     def skipped_proofs(self, receipt: TxReceipt) -> list[int]:
         """Deal ids of the ``proveMany`` items whose challenge was already closed."""

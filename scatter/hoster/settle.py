@@ -11,7 +11,9 @@ Each tick the daemon lists the deals whose unpaid range is due (:class:`Due`).
 2. takes the **slow path** only for a deal short of a quorum: the validators'
    published verdicts show which range a quorum can sign (:func:`plan_range`);
    unpaid epochs are skipped only when they are decided, or when the grace
-   period is about to run out;
+   period is about to run out; a committee period that is over without a
+   quorum for any of its epochs is given up (``give_up``), so the next period's
+   ranges are settled instead of asking for the dead one forever;
 3. pays everything that has a quorum in **one** ``settleMany`` transaction per
    :data:`MAX_SETTLE_BATCH` deals: gas estimated first (a revert costs nothing;
    the batch then goes deal by deal, so one bad deal cannot hold up the
@@ -56,6 +58,7 @@ class Due:
     last: int
     pressure: bool  # the period ends or a proof request nears: a quorum's range is settled even if it skips
     committee: frozenset[str] = frozenset()  # lower-case addresses of the period's committee members
+    period_over: bool = False  # every verdict of the range's period is out: no quorum now means none ever
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Settler:
         metrics: HosterMetrics,
         send_pool: Executor,
         retry_later: Callable[[int, float], None],
+        give_up: Callable[[int, int], None] = lambda deal_id, through: None,
     ) -> None:
         self.w3 = w3
         self.market = market
@@ -103,6 +107,7 @@ class Settler:
         self.metrics = metrics
         self.send_pool = send_pool
         self.retry_later = retry_later  # (deal id, seconds): when to look at the deal again
+        self.give_up = give_up  # (deal id, epoch): never ask for the deal's epochs up to this one again
         self._no_batch_until: dict[str, float] = {}
         self._slow_slots = asyncio.Semaphore(16)
 
@@ -181,6 +186,12 @@ class Settler:
                 or d.pressure
                 or decided(range(d.next_unpaid, plan.from_epoch), verdicts, self.quorum)
             )
+            if plan is None and d.period_over:
+                self.give_up(d.deal_id, d.last)
+                self.metrics.periods_unpaid.inc()
+                log_event(log, "period unpaid: no quorum", logging.WARNING, deal_id=d.deal_id,
+                          from_epoch=d.next_unpaid, to_epoch=d.last)  # fmt: skip
+                return None
             if plan is None or not skip_ok:
                 self.retry_later(d.deal_id, self.epoch_s / 2)
                 log_event(log, "no quorum yet", deal_id=d.deal_id, from_epoch=d.next_unpaid, to_epoch=d.last)

@@ -50,7 +50,8 @@ from scatter.chain.follower import ChainEvent
 from scatter.chain.index import MarketIndex
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
 from scatter.chain.tx import Transactor
-from scatter.daemon.backoff import Backoff
+from scatter.daemon.backoff import Backoff, retry
+from scatter.daemon.http import make_server
 from scatter.daemon.logs import log_event
 from scatter.daemon.state import StateDB
 from scatter.errors import ScatterConnectionError, ScatterError, ScatterTimeoutError
@@ -226,38 +227,25 @@ class ValidatorDaemon:
         app = create_publish_app(
             self.ledger, metrics=self.metrics, health=self.health, guard=self._refuse_range
         )
-        config = uvicorn.Config(app, host=self.config.host, port=self.config.port, log_level="warning",
-                                access_log=False, lifespan="off")  # fmt: skip
-        return _Server(config)
+        return make_server(app, self.config.http_limits, server_class=_Server, host=self.config.host,
+                           port=self.config.port)  # fmt: skip
 
     async def _until_connected(self) -> Web3:
-        delays = Backoff(initial=0.5, maximum=10.0).delays()
-        attempt = 0
-        while True:
-            try:
-                return await asyncio.to_thread(connect, self.config.rpc_url, timeout=10.0)
-            except _RPC_ERRORS as exc:
-                self._rpc_failed(exc)
-                await asyncio.sleep(delays(attempt))
-                attempt += 1
+        return await retry(
+            "connecting", lambda: asyncio.to_thread(connect, self.config.rpc_url, timeout=10.0),
+            backoff=Backoff(initial=0.5, maximum=10.0), retryable=_RPC_ERRORS, on_error=self._rpc_failed,
+        )  # fmt: skip
 
     async def _rpc(self, what: str, call: Callable[[], T]) -> T:
         """Run a blocking chain call in a thread, retrying through outages with backoff."""
-        delays = Backoff(initial=0.25, maximum=10.0).delays()
-        attempt = 0
-        while True:
-            try:
-                result = await asyncio.to_thread(call)
-                self._rpc_failing_since = None
-                return result
-            except _RPC_ERRORS as exc:
-                self._rpc_failed(exc)
-                if self._stop.is_set():
-                    raise
-                await asyncio.sleep(delays(attempt))
-                attempt += 1
+        result = await retry(
+            what, lambda: asyncio.to_thread(call), backoff=Backoff(initial=0.25, maximum=10.0),
+            retryable=_RPC_ERRORS, on_error=self._rpc_failed, stop=self._stop,
+        )  # fmt: skip
+        self._rpc_failing_since = None
+        return result
 
-    def _rpc_failed(self, exc: BaseException) -> None:
+    def _rpc_failed(self, exc: BaseException, _wait: float = 0.0) -> None:
         self.metrics.rpc_errors.inc()
         if self._rpc_failing_since is None:
             self._rpc_failing_since = time.monotonic()

@@ -20,7 +20,8 @@ Routes (wire format: :mod:`scatter.protocol.attestations`):
 - ``GET /metrics`` -> Prometheus text format.
 
 Handlers are plain functions: Starlette runs them in its thread pool, so SQLite's
-fsync never blocks the event loop. Errors are one line of text.
+fsync never blocks the event loop. Errors are one line of text; malformed input
+(ids, epochs, JSON of any shape or depth) is a 400 before the guard or the ledger is asked.
 """
 
 from __future__ import annotations
@@ -32,15 +33,23 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from scatter.chain.eip712 import SignedAttestation
+from scatter.daemon.http import TEXT_ERRORS, ErrorGuard
 from scatter.protocol import API_PREFIX
 from scatter.protocol.attestations import RANGES_PATH, WIRE_VERSION, parse_range_request, to_json
 from scatter.validator.guard import Refusal
-from scatter.validator.ledger import MAX_RANGE_EPOCHS, LedgerError, NotAttestableError, SigningLedger
+from scatter.validator.ledger import (
+    MAX_RANGE_EPOCHS,
+    MAX_SQLITE_INT,
+    LedgerError,
+    NotAttestableError,
+    SigningLedger,
+)
 from scatter.validator.metrics import ValidatorMetrics
 
 Health = Callable[[], dict[str, Any]]
@@ -52,6 +61,8 @@ Guard = Callable[[int, int, int], Refusal | None]
 MAX_BODY = 4096
 MAX_BATCH_BODY = 64 * 1024
 """Body cap of a batch: 256 ranges of the largest integers take about 23 KiB."""
+MAX_EPOCH = 2**32 - 1
+"""Epochs are uint32 on chain (as the ledger checks)."""
 
 
 class _Refused(Exception):
@@ -74,12 +85,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+async def _json_body(request: Request, limit: int) -> Any:
+    """The body parsed as JSON (empty: None); ``ValueError`` for anything else, however nested."""
+    try:
+        return json.loads(await _read_body(request, limit) or b"null")
+    except RecursionError:
+        raise ValueError("body is nested too deeply") from None
+
+
 def _int_param(value: str | None, name: str, default: int | None = None) -> int:
     if value is None:
         if default is None:
             raise ValueError(f"missing {name}")
         return default
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise ValueError(f"{name} must be a non-negative integer")
     return int(value)
 
@@ -106,7 +125,8 @@ def create_publish_app(
         refused: dict[int, NotAttestableError] = {}
         if guard is not None:
             for i, (deal_id, a, b) in enumerate(ranges):
-                if 0 <= a <= b and b - a < MAX_RANGE_EPOCHS:  # the ledger words invalid ranges itself
+                if 0 <= a <= b <= MAX_EPOCH and b - a < MAX_RANGE_EPOCHS:
+                    # (the ledger words the invalid ones itself; the guard must not see them)
                     refusal = guard(deal_id, a, b)
                     if refusal is not None:
                         refused[i] = NotAttestableError(refusal.message)
@@ -142,7 +162,7 @@ def create_publish_app(
     async def sign_range(request: Request) -> Response:
         try:
             deal_id = _int_param(request.path_params["deal_id"], "dealId")
-            data = json.loads(await _read_body(request, MAX_BODY) or b"null")
+            data = await _json_body(request, MAX_BODY)
             if not isinstance(data, dict):
                 raise ValueError('body must be {"fromEpoch": a, "toEpoch": b}')
             bounds = [data.get("fromEpoch"), data.get("toEpoch")]
@@ -152,9 +172,14 @@ def create_publish_app(
             count("range", 400)
             return _error(400, str(exc))
         from_epoch, to_epoch = int(bounds[0]), int(bounds[1])  # type: ignore[arg-type]
-        if to_epoch - from_epoch + 1 > MAX_RANGE_EPOCHS or from_epoch > to_epoch or from_epoch < 0:
+        if to_epoch - from_epoch + 1 > MAX_RANGE_EPOCHS or not 0 <= from_epoch <= to_epoch <= MAX_EPOCH:
             count("range", 400)
-            return _error(400, f"invalid range {from_epoch}..{to_epoch} (at most {MAX_RANGE_EPOCHS} epochs)")
+            shown = (
+                f"{from_epoch}..{to_epoch}"
+                if max(abs(from_epoch), abs(to_epoch)) < 2**64
+                else "of huge epochs"
+            )
+            return _error(400, f"invalid range {shown} (at most {MAX_RANGE_EPOCHS} epochs)")
         try:
             signed = await run_in_threadpool(guarded, deal_id, from_epoch, to_epoch)
         except _Refused as exc:
@@ -173,7 +198,7 @@ def create_publish_app(
             usage = f'use POST {RANGES_PATH} with {{"ranges": [...]}}\n'
             return PlainTextResponse(usage, status_code=405, headers={"Allow": "POST"})
         try:
-            ranges = parse_range_request(json.loads(await _read_body(request, MAX_BATCH_BODY) or b"null"))
+            ranges = parse_range_request(await _json_body(request, MAX_BATCH_BODY))
         except ValueError as exc:  # json.JSONDecodeError and ScatterValueError included
             count("ranges", 400)
             return _error(400, str(exc))
@@ -208,4 +233,4 @@ def create_publish_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(ErrorGuard)], exception_handlers=TEXT_ERRORS)

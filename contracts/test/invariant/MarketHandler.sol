@@ -408,7 +408,7 @@ contract MarketHandler is Test {
     function _proveNow(uint256 dealId) internal returns (bool) {
         (, bytes32 seed,,,) = market.challengeOf(dealId);
         IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
-        items[0] = IMarket.ProofItem(dealId, _tree().proof(seed));
+        items[0] = IMarket.ProofItem(dealId, seed, _tree().proof(seed));
         try market.proveMany(items) {
             ++calls["prove"];
             (bool open,,,,) = market.challengeOf(dealId);

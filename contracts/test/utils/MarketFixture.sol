@@ -188,9 +188,13 @@ abstract contract MarketFixture is Test {
         return PossessionTree.proof(tree, seed);
     }
 
+    function _seedOf(uint256 dealId) internal view returns (bytes32 seed) {
+        (, seed,,,) = market.challengeOf(dealId);
+    }
+
     function _prove(uint256 dealId) internal {
         IMarket.ProofItem[] memory items = new IMarket.ProofItem[](1);
-        items[0] = IMarket.ProofItem(dealId, _challengeProof(dealId));
+        items[0] = IMarket.ProofItem(dealId, _seedOf(dealId), _challengeProof(dealId));
         market.proveMany(items);
     }
 

@@ -71,6 +71,7 @@ def fill(market: Market, bid_id: int, slot: int, shard: Shard, *, max_collateral
     return market.fill(bid_id, slot, seed_block, cap, proof)
 
 
-def answer(market: Market, deal_id: int, shard: Shard) -> bytes:
-    """The proof answering the deal's open challenge."""
-    return shard.proof(market.challenge_of(deal_id).seed)
+def answer(market: Market, deal_id: int, shard: Shard) -> tuple[int, bytes, bytes]:
+    """The ``proveMany`` item answering the deal's open challenge: (deal id, its seed, the proof)."""
+    seed = market.challenge_of(deal_id).seed
+    return deal_id, seed, shard.proof(seed)

@@ -110,7 +110,7 @@ def test_full_lifecycle_balances_to_the_wei(chain: Chain) -> None:
     reporter = chain.market(VALIDATORS[2])
     reporter.request_proof_for_missed_quorum(deal_b)
     assert market.challenge_of(deal_b).open
-    chain.market(HOSTER_B).prove_many([(deal_b, answer(market, deal_b, shards[1]))])
+    chain.market(HOSTER_B).prove_many([answer(market, deal_b, shards[1])])
     assert not market.challenge_of(deal_b).open and market.get_deal(deal_b).collateral == b.collateral
     chain.warp_to_epoch(market.current_epoch() + params.missed_quorum_epochs + 1)
     reporter.request_proof_for_missed_quorum(deal_b)
@@ -162,7 +162,7 @@ def test_fail_quorum_only_requests_a_proof_and_the_bond_pays_the_hoster(chain: C
     challenge = market.challenge_of(deal)
     assert challenge.open and challenge.bond == market.params().proof_bond
     assert market.get_deal(deal).collateral == collateral  # a fail quorum never slashes
-    chain.market(HOSTER_A).prove_many([(deal, answer(market, deal, shard))])
+    chain.market(HOSTER_A).prove_many([answer(market, deal, shard)])
     assert not market.challenge_of(deal).open
     assert market.balance_of(chain.account(HOSTER_A).address) == market.params().proof_bond
 

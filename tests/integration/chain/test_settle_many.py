@@ -133,18 +133,18 @@ def test_prove_many_answers_three_challenges_in_one_transaction(chain: Chain) ->
     for d in deals:
         market.request_proof_for_missed_quorum(d)
     shard = shard_of("batched", 1024)
-    receipt = market.prove_many([(d, answer(market, d, shard)) for d in deals])
+    receipt = market.prove_many([answer(market, d, shard) for d in deals])
     assert [e["dealId"] for e in market.events(receipt, "ProofAccepted")] == deals
     assert not any(market.challenge_of(d).open for d in deals)
-    again = market.prove_many([(deals[0], answer(market, deals[0], shard))])
+    again = market.prove_many([answer(market, deals[0], shard)])
     assert market.skipped_proofs(again) == [deals[0]]  # already closed: skipped, not reverted
 
 
 def test_prove_many_calldata_equals_web3_encoding(chain: Chain) -> None:
     market = Market(chain.w3, chain.deployment.market)
-    items = [(7, b"\x01" * 1000), (2**64, b""), (3, bytes(range(256)))]
+    items = [(7, b"\x02" * 32, b"\x01" * 1000), (2**64, bytes(32), b""), (3, b"\x03" * 32, bytes(range(256)))]
     for batch in (items, items[:1], []):
         expected = market.contract.encode_abi("proveMany", [[list(item) for item in batch]])
         assert "0x" + prove_many_calldata(batch).hex() == expected
     with pytest.raises(ContractError, match="split the batch"):
-        market.prove_many([(1, b"")] * (MAX_PROOF_BATCH + 1))
+        market.prove_many([(1, bytes(32), b"")] * (MAX_PROOF_BATCH + 1))

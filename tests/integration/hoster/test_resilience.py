@@ -93,3 +93,12 @@ def test_a_reorg_drops_the_fill_and_the_daemon_follows_the_new_chain(
     again = h.hoster.state.job(bid_id, 0).deal_id  # type: ignore[union-attr]
     assert again is not None
     assert Market(w3, chain.deployment.market).get_deal(again).hoster == h.hoster.address
+
+    # The journal is exact: each mined row is in a block of the canonical chain, once per action.
+    rows = h.hoster.journal.db.query(
+        "SELECT kind, subject, block, block_hash FROM txs WHERE status = 'mined'"
+    )
+    for row in rows:
+        assert bytes(w3.eth.get_block(row["block"])["hash"]) == bytes(row["block_hash"]), dict(row)
+    actions = [(row["kind"], row["subject"]) for row in rows]
+    assert len(actions) == len(set(actions)), actions

@@ -94,7 +94,8 @@ class LiveMarket:
 
     def prove(self, hoster: int, deal_id: int, data: bytes) -> None:
         """Answer the deal's open challenge as an honest hoster would."""
-        self.market(hoster).prove_many([(deal_id, prove(data, self.market().challenge_of(deal_id).seed))])
+        seed = self.market().challenge_of(deal_id).seed
+        self.market(hoster).prove_many([(deal_id, seed, prove(data, seed))])
 
     def validator_config(self, account: int, **changes: Any) -> ValidatorConfig:
         base: dict[str, Any] = dict(
