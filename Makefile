@@ -13,8 +13,9 @@ export FOUNDRY_OFFLINE := true
 export SCATTER_SOLC := $(CURDIR)/tools/solc
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 PYTEST_ARGS ?= -n 2
+BENCH_ADD_MIB ?= 1024
 
-.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm soak clean
+.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm native soak clean
 
 install: $(VENV)/.installed node_modules/.installed build/solcx/.installed
 
@@ -78,12 +79,18 @@ $(WASM_DIR)/merkle.wasm: $(WASM_DIR)/merkle.c
 	clang --target=wasm32 -nostdlib -fno-builtin -O3 -Wl,--no-entry -Wl,--export-dynamic \
 		-Wl,--strip-all -o $@ $<
 
+# The native SIMD build of the same tree (optional C extension, not committed): pip install -e
+# builds it; this rebuilds it in place after an edit of _native.c. Without it, merkle.wasm runs.
+native:
+	$(BIN)/python setup.py --quiet build_ext --inplace
+
 # Benchmarks are commands, not tests: ratios against plain sha256 measured in the same run.
-bench: install
-	$(BIN)/python -m scatter.bench.ipfs
+bench: install  # BENCH_ADD_MIB: file size for `scatter ipfs add` against sha256 (default 1 GiB)
+	$(BIN)/python -m scatter.bench.ipfs --add-mib $(BENCH_ADD_MIB)
 	$(BIN)/python -m scatter.bench.formats
 	$(BIN)/python -m scatter.bench.validator
 	$(BIN)/python -m scatter.bench.hoster
+	$(BIN)/python -m scatter.bench.idle --minutes 5
 
 soak: install  # an hour of uploads and pins on scatter dev, a restart, a hoster that deletes data
 	$(BIN)/python -m scatter.bench.soak --minutes 60

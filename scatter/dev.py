@@ -62,9 +62,12 @@ BLOCK_SECONDS = 1
 #: once the epoch is over, and a validator polling once a second would see the end of its
 #: checking window only in the next epoch. The dev network trusts its one node and polls
 #: faster; the validators' warm-up leaves a hoster that takes a reopened slot the 2-3
-#: epochs it needs to fetch k shards and rebuild its own before it is checked.
+#: epochs it needs to fetch k shards and rebuild its own before it is checked. A poll with
+#: no new block costs one eth_blockNumber (the hosters poll half as often: nothing of
+#: theirs has a sub-second deadline), which keeps an idle network near a fifth of a core
+#: (``python -m scatter.bench.idle``).
 DEV_DAEMON_ARGS: dict[str, list[str]] = {
-    "hoster": ["--confirmations", "0", "--poll-interval", "0.25"],
+    "hoster": ["--confirmations", "0", "--poll-interval", "0.5"],
     "validator": ["--confirmations", "0", "--poll-interval", "0.25", "--warmup-epochs", "3"],
 }
 
@@ -344,18 +347,22 @@ class DevNetwork:
         env["SCATTER_DEPLOYMENTS"] = str(self.record_path)
         env["SCATTER_RPC_URL"] = self.rpc_url
         env["PYTHONUNBUFFERED"] = "1"
+        # every daemon dials from 127.0.0.1 here: three validators' check pools (128 connections
+        # each) must not look like one client over its cap to a hoster
+        env["SCATTER_HOSTER_HTTP_MAX_CONNECTIONS_PER_CLIENT"] = "1024"
         return env
 
     def _start_web(self) -> None:
         from scatter.client import Scatter
         from scatter.ipfs.gateway.server import GatewayServer
         from scatter.sdk.network import Network
-        from scatter.web.app import create_app
+        from scatter.web.app import create_app, settings_from_env
 
         assert self.deployment is not None
         network = Network(connect(self.rpc_url), self.rpc_url, self.deployment, True)
         sdk = Scatter(network, wallet.dev_account(CLIENT_ACCOUNTS[0]), state_root=self.state_dir / "web")
-        self._web_server = GatewayServer(create_app(sdk), "127.0.0.1", self._port_for(0)).start()
+        app = create_app(sdk, **settings_from_env())
+        self._web_server = GatewayServer(app, "127.0.0.1", self._port_for(0)).start()
 
     def wait_ready(self, timeout: float) -> None:
         """Until every daemon has joined the market with its endpoint and answers on its port."""

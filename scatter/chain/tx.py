@@ -38,6 +38,19 @@ def rpc_guard(what: str, call: Callable[[], T]) -> T:
         raise ContractError(f"{what} rejected by the node: {_rpc_message(exc)}") from exc
 
 
+def head_number(w3: Web3) -> int:
+    """The latest block number, read raw (no middleware or result formatters): the one call a
+    daemon's loop makes when nothing changed, so it should cost as little CPU as it can."""
+
+    def read() -> int:
+        response = w3.provider.make_request("eth_blockNumber", [])  # type: ignore[arg-type]
+        if "error" in response:
+            raise ContractError(f"eth_blockNumber rejected by the node: {response['error']}")
+        return int(str(response["result"]), 16)
+
+    return rpc_guard("reading the block number", read)
+
+
 def _revert_data(exc: ContractLogicError) -> str | None:
     data = exc.data
     if isinstance(data, str):

@@ -347,7 +347,8 @@ def rm_command(
     """Stop paying for a file: cancel its open slots (refund) and remove its entry.
 
     Filled deals run to their end (hosters locked collateral for them); what
-    they do not earn comes back when they finish.
+    they do not earn comes back when they finish. An unfinished upload of a new
+    version of the file is given up too (its bid cancelled, its local copy deleted).
 
     Examples:
       scatter rm 7
@@ -371,7 +372,9 @@ def cancel_command(
     """Cancel open (unfilled or reopened) slots of your bid; their escrow is credited to you.
 
     A slot a hoster reserved (it is receiving the content) can be cancelled once
-    the reservation expired; without --slot such slots are left and listed.
+    the reservation expired; without --slot such slots are left and listed. An
+    unfinished upload of the bid can no longer finish: its local copy of the
+    encoded shards (.scatter/uploads) is deleted.
 
     Examples:
       scatter cancel 12

@@ -131,7 +131,8 @@ def status_command(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show the hoster's deals, capacity, earnings, settlement lag and pending transactions."""
+    """Show the hoster's deals, capacity, earnings, settlement lag, pending transactions, and its
+    block store's size on disk beside what its pins reach."""
     from scatter.hoster.status import read_status
 
     report = read_status(_open_state(state_dir), state_dir)
@@ -148,7 +149,24 @@ def status_command(
     deals = report["deals"]
     console.print("  deals           " + (", ".join(f"{k} {v}" for k, v in sorted(deals.items())) or "none"))
     console.print(f"  capacity        {report.get('used', 0)} / {report.get('capacity', 0)} bytes used")
-    console.print(f"  pinned          {report.get('pinned_bytes', 0)} bytes")
+    console.print(f"  pinned          {report.get('pinned_bytes', 0)} bytes of deal content")
+    store = report["store"]
+    if store is None:
+        console.print("  store           Kubo (see `ipfs repo stat`)")
+    else:
+        console.print(
+            f"  store           {store['bytes']} bytes on disk in {store['blocks']} blocks, "
+            f"{store['temp_bytes']} temp"
+        )
+        console.print(
+            f"                  {store['pinned_bytes']} reached from {store['pins']} pins, "
+            f"{store['unreferenced_bytes']} unreferenced (next GC)"
+        )
+        if store["missing_blocks"] or store["stray_pins"]:
+            console.print(
+                f"  [yellow]attention[/]       {store['missing_blocks']} pinned blocks missing, "
+                f"{store['stray_pins']} pins of no live deal (the daemon unpins those each epoch)"
+            )
     console.print(
         f"  earned          {report.get('earned_wei', '0')} wei   "
         f"balance {report.get('balance_wei', '0')} wei"

@@ -127,13 +127,10 @@ def add_command(
 
     Example: scatter ipfs add report.pdf
     """
-    from scatter.ipfs.unixfs import import_file
-
     size = _file_size(path)
     bs = _open_store(store)
     with progress(size, "adding", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
-        result = import_file(path, bs.put, cid_version=_check_version(cid_version), progress=advance)
-    bs.pin(result.root)
+        result = bs.add_file(path, cid_version=_check_version(cid_version), progress=advance)
     if json_out:
         emit_json({"cid": str(result.root), "size": result.size, "blocks": result.block_count})
     else:

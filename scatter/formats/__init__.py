@@ -11,7 +11,7 @@ own ``*_schema`` module, Tahoe-LAFS style):
   CARs in one pass over the input; decode; heal; (:mod:`carshard` reads CARs);
 * :mod:`~scatter.formats.possession` (+ :mod:`possession_schema`, tree v1) — each
   shard's possession root (the bid's commitment), proofs and their check; the
-  keccak runs in WebAssembly (``_merkle/merkle.wasm``);
+  keccak runs in C (``_merkle/``: native SIMD if built, else ``merkle.wasm``);
 * :mod:`~scatter.formats.metadata` (+ :mod:`metadata_schema`, ``SCMD`` v1, CBOR
   record v1) — the encrypted per-file record stored on chain;
 * :mod:`~scatter.formats.keyderiv` — the metadata key from a deterministic

@@ -90,9 +90,9 @@ class ShardSink:
 
 class _ThreadedSinks:
     """Feeds the sinks from ``workers`` threads (sink i on thread i mod workers): hashing
-    (sha256 per 256 KiB block, GIL-free in hashlib; the possession tree's keccak in
-    wasmtime, GIL-free through ctypes) and file writes overlap with encryption and erasure
-    coding. Queues are bounded, so memory stays a few stripes deep."""
+    (sha256 per 256 KiB block, GIL-free in hashlib; the possession tree's keccak in C,
+    GIL-free: native SIMD, else wasmtime through ctypes) and file writes overlap with
+    encryption and erasure coding. Queues are bounded, so memory stays a few stripes deep."""
 
     _STOP = object()
 

@@ -8,8 +8,9 @@ leaf ``i`` is ``H(segment_i)``, a node is ``H(left || right)``; the tree has
 segment; the root is the top node followed by 8 zero bytes (a ``bytes32``).
 
 * :class:`PossessionRoot` streams bytes in and returns the root (memory O(log N));
-  the hashing runs in WebAssembly (:mod:`scatter.formats._merkle`) unless another
-  :class:`Hasher` is given; :class:`ReferenceHasher` is the plain-Python mirror.
+  the hashing runs in C (:mod:`scatter.formats._merkle`: native SIMD if built, else
+  WebAssembly) unless another :class:`Hasher` is given; :class:`ReferenceHasher` is
+  the plain-Python mirror.
 * :func:`challenge_indices`, :func:`build_proof` and :func:`verify_proof` are the
   challenge, the hoster's answer and the contract's check.
 * :class:`PossessionCache` keeps one tree level (24 bytes per 128 KiB by default)
@@ -95,7 +96,7 @@ def zero_node(level: int) -> bytes:
 
 
 class Hasher(Protocol):
-    """Bulk tree hashing; :class:`ReferenceHasher` and the wasm hasher implement it."""
+    """Bulk tree hashing; :class:`ReferenceHasher` and the native and wasm hashers implement it."""
 
     def leaves(self, segments: Buffer) -> bytes:
         """``H(segment)`` for each 128-byte segment, concatenated."""
@@ -129,10 +130,10 @@ class ReferenceHasher:
 
 
 def default_hasher() -> Hasher:
-    """This thread's WebAssembly hasher (the fast path)."""
-    from scatter.formats._merkle import thread_hasher
+    """The fast path: the native SIMD hasher if it was built, else this thread's wasm one."""
+    from scatter.formats._merkle import fast_hasher
 
-    return thread_hasher()
+    return fast_hasher()
 
 
 def reference_root(data: Buffer) -> bytes:
@@ -159,8 +160,8 @@ class PossessionRoot:
 
     ``keep_level`` also records every node of that level (for a :class:`PossessionCache`,
     see :meth:`cache`); it sets the chunk hashed per call to ``2**keep_level`` segments.
-    Without ``hasher``, each call uses the calling thread's wasm hasher, so a builder
-    may be made on one thread and fed on another (one thread at a time).
+    Without ``hasher``, each call uses :func:`default_hasher` on the calling thread, so a
+    builder may be made on one thread and fed on another (one thread at a time).
     """
 
     def __init__(self, *, hasher: Hasher | None = None, keep_level: int | None = None) -> None:

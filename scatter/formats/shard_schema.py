@@ -154,10 +154,6 @@ class StripeLayout:
         """Total bytes of each shard, header included."""
         return HEADER_SIZE + self.full_stripes * self.block_size + self.tail_block_size
 
-    @property
-    def first_stripe_length(self) -> int:
-        return min(self.ciphertext_length, self.stripe_size)
-
     def data_spans(self, offset: int, length: int) -> list[tuple[int, int, int]]:
         """Where ciphertext bytes ``[offset, offset+length)`` lie in the data shards.
 

@@ -12,7 +12,8 @@ Modules, one job each:
 - :mod:`~scatter.hoster.api`        the HTTP endpoint: gateway, upload, pin status, ``/healthz``, ``/metrics``
 - :mod:`~scatter.hoster.metrics`    Prometheus metrics
 - :mod:`~scatter.hoster.daemon`     :class:`Hoster` (the loop) and :class:`HosterThread`
-- :mod:`~scatter.hoster.status`     ``scatter hoster status``
+- :mod:`~scatter.hoster.gc`         on disk only what live deals need: stray pins, GC, leftovers of a kill
+- :mod:`~scatter.hoster.status`     ``scatter hoster status`` (with the store on disk beside what is pinned)
 - :mod:`~scatter.hoster.failpoints` crash points for the kill -9 tests
 
 See docs/hoster.md.

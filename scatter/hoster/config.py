@@ -9,36 +9,67 @@ keystore) or, on a local anvil, ``dev_account``; they are never stored here.
 Amounts: ``stake`` in ETH (``"1.5"``), ``withdraw_threshold`` in ETH,
 ``min_price`` in wei per GiB per epoch (``"2gwei"`` also works), ``max_fee_gwei``
 (the most any transaction, fee-bumped ones too, offers per gas) in gwei; sizes in bytes or
-with a unit (``"10GiB"``, ``"512MiB"``).
+with a unit (``"10GiB"``, ``"512MiB"``); times in seconds (``"0.5"``, ``"30s"``, ``"5m"``);
+booleans ``true``/``false`` (``yes``/``no``, ``on``/``off``, ``1``/``0``); an optional
+setting is unset by ``none``, ``off`` or an empty value. Both daemons parse them the same
+way (:mod:`scatter.daemon.settings`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from scatter.daemon.settings import layered_settings
-from scatter.errors import ScatterValueError
-from scatter.units import parse_amount, parse_size
+from pydantic import BeforeValidator, Field, PositiveFloat
+
+from scatter.daemon.http import HttpLimits
+from scatter.daemon.settings import (
+    DaemonSettings,
+    Eth,
+    Names,
+    Seconds,
+    Size,
+    Unset,
+    Wei,
+    split_names,
+    with_units,
+)
 
 ENV_PREFIX = "SCATTER_HOSTER_"
 GIB = 1 << 30
+
+
+def _cids(value: Any) -> Any:
+    return frozenset(split_names(value)) if isinstance(value, str | list | tuple) else value
+
+
+def _addresses(value: Any) -> Any:
+    return (
+        frozenset(n.lower() for n in split_names(value)) if isinstance(value, str | list | tuple) else value
+    )
+
+
+#: CIDs: a list, or one comma-separated string.
+CidSet = Annotated[frozenset[str], BeforeValidator(_cids)]
+#: Client addresses (compared in lower case): a list, or one comma-separated string.
+Addresses = Annotated[frozenset[str], BeforeValidator(_addresses)]
 
 
 @dataclass(frozen=True)
 class BidFilter:
     """Which slots this hoster takes (as scatter.online's hoster filter)."""
 
-    max_size: int | None = None  # bytes per slot
-    min_price: int = 0  # wei per GiB per epoch
+    max_size: Annotated[Size | None, Unset] = None  # bytes per slot
+    min_price: Wei = 0  # wei per GiB per epoch
     min_duration: int = 1  # epochs
-    max_duration: int | None = None
-    allow_cids: frozenset[str] = frozenset()  # empty: any CID
-    deny_cids: frozenset[str] = frozenset()
-    allow_clients: frozenset[str] = frozenset()  # lower-case addresses; empty: any client
-    deny_clients: frozenset[str] = frozenset()
+    max_duration: Annotated[int | None, Unset] = None
+    allow_cids: CidSet = frozenset()  # empty: any CID
+    deny_cids: CidSet = frozenset()
+    allow_clients: Addresses = frozenset()  # lower-case addresses; empty: any client
+    deny_clients: Addresses = frozenset()
 
     def rejects(self, *, size: int, price_per_epoch: int, duration: int, client: str,
                 cid: str) -> str | None:  # fmt: skip
@@ -59,101 +90,77 @@ class BidFilter:
         return None
 
 
-@dataclass(frozen=True)
-class HosterConfig:
-    state_dir: Path
+class HosterConfig(DaemonSettings):
+    """The hoster's settings, each declared once (name, type with its unit, default)."""
+
+    section: ClassVar[str] = "hoster"
+    env_prefix: ClassVar[str] = ENV_PREFIX
+
+    state_dir: Path = Path(".scatter/hoster")
     rpc_url: str = "http://127.0.0.1:8545"
     host: str = "127.0.0.1"  # where the HTTP endpoint listens
     port: int = 0  # 0: a free port, chosen at start
     endpoint: str | None = None  # public URL registered on chain; default http://host:port
     ipfs_api: str | None = None  # Kubo RPC URL; None: the embedded store in state_dir/blocks
-    stake: int = 10**18  # wei, staked at join if not registered yet
-    capacity: int = 10 * GIB  # bytes offered in total
-    filter: BidFilter = field(default_factory=BidFilter)
+    stake: Eth = 10**18  # wei, staked at join if not registered yet
+    capacity: Size = 10 * GIB  # bytes offered in total
+    filter: BidFilter = Field(default_factory=BidFilter)  # from the settings of BidFilter's names
     dev_account: int | None = None  # anvil dev account index (local chains only)
     deployments: Path | None = None  # deployment record; default: SCATTER_DEPLOYMENTS or ./.scatter
     confirmations: int = 2
-    poll_interval: float = 1.0  # seconds between chain polls
+    poll_interval: Seconds = 1.0  # seconds between chain polls
+    max_head_age: Seconds = 120.0  # /healthz is 503 when no new block was seen this long (0: never)
     settle_every: int = 2  # epochs per settlement range: settlement lag <= 2 epochs (capped below grace)
-    withdraw_threshold: int | None = None  # wei; withdraw when the balance reaches it
+    withdraw_threshold: Annotated[Eth | None, Unset] = None  # wei; withdraw when the balance reaches it
     payout_address: str | None = None  # default: the hoster's own address
-    max_fee_gwei: float | None = None  # cap on maxFeePerGas of every transaction, replacements included
-    fetch_gateways: tuple[str, ...] = ()  # Trustless Gateways for public pins (besides origins)
-    upload_timeout: float = 300.0  # seconds for a whole upload
-    upload_idle_timeout: float = 20.0  # seconds without a byte before an upload is cut
+    # Cap on maxFeePerGas of every transaction, replacements included (gwei).
+    max_fee_gwei: Annotated[PositiveFloat | None, Unset] = None
+    fetch_gateways: Names = ()  # Trustless Gateways for public pins (besides origins)
+    upload_timeout: Seconds = 300.0  # seconds for a whole upload
+    upload_idle_timeout: Seconds = 20.0  # seconds without a byte before an upload is cut
     max_parallel_uploads: int = 8
     heal: bool = True  # take reopened slots of erasure-coded bids and rebuild the shard
     content_attempts: int = 20  # fetches/heals of a slot's content before the slot is given up
     log_level: str = "info"
+    http_header_timeout: Seconds = 10.0  # seconds for a request's headers (slowloris), docs/operations.md
+    http_body_timeout: Seconds = 30.0  # seconds without a byte of a request body
+    http_max_connections_per_client: int = 256  # open connections per client IP address
+    http_max_connections: int = 4096  # open connections in all
 
     @property
     def public_endpoint(self) -> str | None:
         return self.endpoint.rstrip("/") if self.endpoint else None
 
     @property
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(self.http_header_timeout, self.http_body_timeout,
+                          self.http_max_connections_per_client, self.http_max_connections)  # fmt: skip
+
+    @property
     def max_fee_per_gas_cap(self) -> int | None:
         """``max_fee_gwei`` in wei, or None (no cap)."""
         return None if self.max_fee_gwei is None else round(self.max_fee_gwei * 10**9)
 
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        """The bid filter's settings are flat names (``max_size``, ``deny_clients``, ...)."""
+        return (set(cls.model_fields) - {"filter"}) | _FILTER_FIELDS
 
-_LIST_FIELDS = {"allow_cids", "deny_cids", "allow_clients", "deny_clients", "fetch_gateways"}
+    @classmethod
+    def prepare(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        rest = super().prepare({k: v for k, v in values.items() if k not in _FILTER_FIELDS})
+        rest["filter"] = with_units(BidFilter, {k: v for k, v in values.items() if k in _FILTER_FIELDS})
+        return rest
+
+
 _FILTER_FIELDS = {f.name for f in dataclasses.fields(BidFilter)}
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Turn a TOML value, env string or CLI value into the field's type."""
-    if value is None:
-        return None
-    if name in _LIST_FIELDS:
-        items = value.split(",") if isinstance(value, str) else list(value)
-        items = [str(i).strip() for i in items if str(i).strip()]
-        if name in ("allow_clients", "deny_clients"):
-            return frozenset(i.lower() for i in items)
-        return tuple(items) if name == "fetch_gateways" else frozenset(items)
-    if name in ("max_size", "capacity"):
-        return parse_size(value)
-    if name == "stake" or name == "withdraw_threshold":
-        return parse_amount(value, "eth")
-    if name == "min_price":
-        return parse_amount(value, "wei")
-    if name in ("state_dir", "deployments"):
-        return Path(value)
-    if name in ("port", "confirmations", "settle_every", "min_duration", "max_duration", "dev_account",
-                "max_parallel_uploads", "content_attempts"):  # fmt: skip
-        return int(value)
-    if name in ("poll_interval", "upload_timeout", "upload_idle_timeout"):
-        return float(value)
-    if name == "max_fee_gwei":
-        if str(value).strip() == "":
-            return None  # an empty SCATTER_HOSTER_MAX_FEE_GWEI= line: no cap
-        gwei = float(value)
-        if not gwei > 0:
-            raise ValueError(f"max_fee_gwei must be a positive number of gwei, not {value!r}")
-        return gwei
-    if name == "heal":
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-    return str(value)
-
-
 def load_config(
-    *, config_file: Path | None = None, overrides: dict[str, Any] | None = None,
-    environ: dict[str, str] | None = None,
+    *, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> HosterConfig:  # fmt: skip
     """Merge defaults, the TOML file, the environment and ``overrides`` (None values ignored)."""
-    values = layered_settings(
-        section="hoster",
-        env_prefix=ENV_PREFIX,
-        known={f.name for f in dataclasses.fields(HosterConfig)} | _FILTER_FIELDS,
-        config_file=config_file,
-        overrides=overrides,
-        environ=environ,
-    )
-    try:
-        coerced = {k: _coerce(k, v) for k, v in values.items()}
-    except (TypeError, ValueError) as exc:
-        raise ScatterValueError(f"bad hoster setting: {exc}") from None
-    filt = BidFilter(**{k: v for k, v in coerced.items() if k in _FILTER_FIELDS})
-    rest = {k: v for k, v in coerced.items() if k not in _FILTER_FIELDS}
-    if "state_dir" not in rest:
-        rest["state_dir"] = Path(".scatter/hoster")
-    return HosterConfig(filter=filt, **rest)
+    config = HosterConfig.load(config_file=config_file, overrides=overrides, environ=environ)
+    _ = config.http_limits  # a bad limit is an error here, not at start
+    return config

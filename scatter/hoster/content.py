@@ -6,13 +6,16 @@ against its CID, the DAG's root must be the slot's CID, the DAG must be
 consistent and encode exactly the slot's size with no more block bytes than
 that needs, and its possession root must be the slot's
 (:func:`~scatter.hoster.possess.check_shard`). Only then are the DAG's blocks
-copied into the store and pinned. Refused content leaves nothing behind: the
-scratch directory is removed whatever happens.
+copied into the store and pinned; blocks of the CAR outside that DAG are never
+copied. Refused content leaves nothing behind: the scratch directory is removed
+whatever happens, and what a killed process left in ``STATE_DIR/tmp`` is removed
+at the next start (:mod:`scatter.hoster.gc`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import shutil
@@ -28,11 +31,12 @@ from scatter.errors import ScatterError, ScatterValueError
 from scatter.formats.pipeline import heal_shard
 from scatter.formats.possession import PossessionCache
 from scatter.formats.shard_schema import HEADER_SIZE, ShardHeader
+from scatter.hoster.failpoints import crash_point
 from scatter.hoster.possess import ShardMismatch, check_shard
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.car import read_car
 from scatter.ipfs.cid import cid_bytes, cid_str, parse_cid
-from scatter.ipfs.dag import walk_dag
+from scatter.ipfs.dag import missing_blocks, walk_dag
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.exporter import iter_file
 from scatter.ipfs.gateway.client import GatewayClient
@@ -143,15 +147,25 @@ def keep_checked(
 ) -> Checked:
     """Check the DAG of ``root`` in ``scratch`` against the slot (:func:`check_shard`), then copy its
     blocks into ``store`` and pin it. Raises :class:`UploadRejected` (nothing copied) otherwise."""
+    gaps: list[CID] = []
+    with contextlib.suppress(ScatterError):  # a malformed DAG: check_shard names what is wrong
+        gaps = missing_blocks(root, scratch, limit=1)
+    if gaps:
+        raise UploadRejected(400, f"the DAG of {cid_str(root)} lacks block {cid_str(gaps[0])}")
     try:
         cache = check_shard(scratch, root, size, possession_root)
     except ShardMismatch as exc:
         raise UploadRejected(422, str(exc)) from None
-    store.put_many(walk_dag(root, scratch, verify=False))
-    try:
-        store.pin(root)
-    except ScatterError as exc:
-        raise UploadRejected(400, f"cannot pin: {exc}") from None
+    # Only the DAG of the slot's CID is copied: other blocks in the CAR stay in the scratch store.
+    # GC waits while the blocks are stored and pinned (they are unpinned until then).
+    guard = store.writing() if isinstance(store, EmbeddedBlockStore) else contextlib.nullcontext()
+    with guard:
+        store.put_many(walk_dag(root, scratch, verify=False))
+        crash_point("blocks_stored")
+        try:
+            store.pin(root)
+        except ScatterError as exc:
+            raise UploadRejected(400, f"cannot pin: {exc}") from None
     return Checked(size, cache)
 
 

@@ -51,14 +51,16 @@ from scatter.chain.market import (
     DealStatus,
     Market,
     NodeStatus,
+    ProofItem,
     Role,
     fill_seed,
     prove_many_calldata,
 )
 from scatter.chain.params import MarketParams
-from scatter.chain.tx import rpc_guard
-from scatter.daemon.backoff import RETRYABLE, Backoff
-from scatter.daemon.logs import log_event
+from scatter.chain.tx import head_number, rpc_guard
+from scatter.daemon.backoff import RETRYABLE, Backoff, retry
+from scatter.daemon.http import make_server
+from scatter.daemon.logs import RateLimitedLog, log_event
 from scatter.daemon.state import StateDB
 from scatter.errors import ContractError, ScatterError
 from scatter.hoster.api import create_app
@@ -76,6 +78,7 @@ from scatter.hoster.content import (
     spool_body,
 )
 from scatter.hoster.failpoints import crash_point
+from scatter.hoster.gc import StoreJanitor
 from scatter.hoster.metrics import HosterMetrics
 from scatter.hoster.possess import ProofKeeper, ShardMismatch, check_shard
 from scatter.hoster.settle import Due, Settler, subject_deals
@@ -108,14 +111,15 @@ from scatter.hoster.state import (
 from scatter.hoster.txjournal import TxJournal
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.cid import cid_str, parse_cid
-from scatter.ipfs.errors import BlockNotFoundError
 from scatter.protocol.hoster_api import SlotStatus
 
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger("scatter.hoster")
+_rejections = RateLimitedLog(log)  # anyone can send a bad upload: a flood costs a few lines
 READY_FILE = "hoster.json"
 RECHECK_S = 5.0  # seconds before a bid whose slots this hoster passed over is looked at again
+FULL_PASS_POLLS = 8  # a full pass at least every 8 polls, even when no block came (see _quiet)
 LOST_RACE = {"SlotNotOpen", "SlotIsReserved", "HosterAlreadyInBid", "SlotExhausted", "NoReservation"}
 
 
@@ -173,16 +177,24 @@ class Hoster:
         self._polled = False  # challengeOf read for every live deal since this process started
         self._proved: set[str] = set()  # challenge items whose proveMany was mined
         self._committees: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
+        self._given_up: dict[int, int] = {}  # deal id -> last epoch of a period given up unpaid
         self._now = 0  # timestamp and number of the latest block (read each tick)
         self._head = 0
         self._last_ok = 0.0
         self._rpc_down = False
         self._last_error = ""
         self._joined = False
-        self._last_gc = 0.0
         self._epoch = 0
         self._views: list[DealView] = []
         self._tick_count = 0
+        self._nudged = True  # something happened here (an upload, a task ended): the next pass is full
+        self._head_seen = time.monotonic()  # when the head last changed (a frozen node is unhealthy)
+        self._full_pass_due = 0.0  # monotonic time of the next full pass even without a new block
+        self._balance = 0  # the market balance, read at most every full-pass interval (or after a task)
+        self._metrics_due = 0.0
+        self._nudged_metrics = True
+        self._facts: dict[str, object] = {}  # the status facts last written (hoster_kv)
+        self._facts_at = 0.0
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
@@ -199,6 +211,7 @@ class Hoster:
         self.deployment: Deployment
         self.store: BlockStore
         self.keeper: ProofKeeper
+        self.janitor: StoreJanitor
         self.w3: Web3
 
     # ------------------------------------------------------------ lifecycle
@@ -223,21 +236,14 @@ class Hoster:
         return await loop.run_in_executor(self._chain_pool, lambda: fn(*args, **kwargs))
 
     async def _retrying(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
-        delays = Backoff(initial=0.5, maximum=10.0).delays()
-        attempt = 0
-        while True:
-            try:
-                return await fn()
-            except RETRYABLE as exc:
-                wait = delays(attempt)
-                log_event(log, "rpc unavailable", logging.WARNING, what=what, wait_s=round(wait, 2),
-                          error=str(exc).splitlines()[0])  # fmt: skip
-                attempt += 1
-                assert self._stop is not None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), wait)
-                if self._stop.is_set():
-                    raise
+        def failed(exc: BaseException, wait: float) -> None:
+            log_event(log, "rpc unavailable", logging.WARNING, what=what, wait_s=round(wait, 2),
+                      error=str(exc).splitlines()[0])  # fmt: skip
+
+        assert self._stop is not None
+        return await retry(
+            what, fn, backoff=Backoff(initial=0.5, maximum=10.0), on_error=failed, stop=self._stop
+        )
 
     async def _start(self) -> None:
         cfg = self.config
@@ -270,6 +276,10 @@ class Hoster:
                                  on_bump=lambda _: self.metrics.fee_bumps.inc())  # fmt: skip
         self.store = open_store(cfg)
         self.keeper = ProofKeeper(cfg.state_dir / "possession", self.store)
+        self.janitor = StoreJanitor(self.store, self.state, self.keeper, cfg.state_dir / "tmp",
+                                    min_interval=min(30.0, self._epoch_s / 2))  # fmt: skip
+        freed = await asyncio.to_thread(self.janitor.recover)  # before the endpoint serves
+        log_event(log, "temp files removed", bytes=freed)
         # Keep-alive connections to every validator, enough for all settlements in flight.
         limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
         self._http = httpx.AsyncClient(timeout=10.0, limits=limits, trust_env=False)
@@ -278,12 +288,11 @@ class Hoster:
             w3=self.w3, market=self.deployment.market, journal=self.journal, collector=self.collector,
             quorum=self.params.quorum, epoch_seconds=self._epoch_s, metrics=self.metrics,
             send_pool=self._send_pool, retry_later=lambda deal_id, s: self._later(f"settle:{deal_id}", s),
+            give_up=self._give_up_through,
         )  # fmt: skip
 
         app = create_app(self, self.store)
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        )
+        self._server = make_server(app, cfg.http_limits)
         self._server_task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if self._server_task.done():
@@ -334,7 +343,8 @@ class Hoster:
         while not self._stop.is_set():
             wait = self.config.poll_interval
             try:
-                await self.tick()
+                if not await self._quiet():
+                    await self.tick()
                 self._last_ok = time.time()
                 self._rpc_down = False
                 failures = 0
@@ -356,15 +366,29 @@ class Hoster:
 
     # ----------------------------------------------------------------- tick
 
+    async def _quiet(self) -> bool:
+        """Nothing new since the last full pass: no block, nothing done by this process (an upload
+        verified, a task ended), and that pass is recent. The loop's pass is then one
+        ``eth_blockNumber``: what lets an idle ``scatter dev`` of 11 daemons polling four times a
+        block stay under a quarter of a core (``python -m scatter.bench.idle``)."""
+        if self._nudged or time.monotonic() >= self._full_pass_due:
+            return False
+        return await self._chain(head_number, self.w3) == self._head
+
     async def tick(self) -> None:
-        """One pass of the loop (public for tests and tools)."""
+        """One full pass of the loop (public for tests and tools)."""
+        self._nudged = False
+        self._full_pass_due = time.monotonic() + self._full_pass_s
         self._tick_count += 1
         await self._reconcile_journal()
         await self._ensure_joined()
         await self._chain(self.index.sync)
-        self._epoch = await self._chain(self.market.current_epoch)
         head = await self._chain(self.w3.eth.get_block, "latest")
+        if int(head["number"]) != self._head:
+            self._head_seen = time.monotonic()
         self._now, self._head = int(head["timestamp"]), int(head["number"])
+        # the Market's currentEpoch() at the head, without a call: (timestamp - genesis) / epochSeconds
+        self._epoch = max(0, self._now - self.params.genesis) // self.params.epoch_seconds
         self._reconcile_deals()
         await self._prove_due()  # first: a proof window is the one deadline that costs collateral
         await self._handle_requests()
@@ -375,6 +399,7 @@ class Hoster:
         await self._settle_due()
         await self._finish_ended()
         await self._auto_withdraw()
+        self._collect_garbage()
         await self._reconcile_journal()
         await self._update_metrics()
 
@@ -389,6 +414,7 @@ class Hoster:
                 log_event(log, "task failed", logging.WARNING, task=key, error=f"{exc}".splitlines()[0][:300])
             finally:
                 self._tasks.pop(key, None)
+                self._nudged = self._nudged_metrics = True
 
         self._tasks[key] = asyncio.create_task(wrapper())
 
@@ -399,6 +425,10 @@ class Hoster:
         self._retry_at[key] = time.monotonic() + seconds
 
     @property
+    def _full_pass_s(self) -> float:
+        return FULL_PASS_POLLS * self.config.poll_interval
+
+    @property
     def _epoch_s(self) -> float:
         return float(self.params.epoch_seconds)
 
@@ -407,7 +437,15 @@ class Hoster:
     async def _reconcile_journal(self) -> None:
         if hasattr(self, "index"):
             cp = self.index.checkpoint().block
-            for rec in await self._chain(self.journal.recheck_mined, cp):
+            rewound = self.index.take_rewind()  # a reorg deeper than the confirmations: recheck from there
+            try:
+                gone = await self._chain(
+                    self.journal.recheck_mined, cp if rewound is None else min(cp, rewound)
+                )
+            except BaseException:
+                self.index.keep_rewind(rewound)  # rechecked on the next attempt
+                raise
+            for rec in gone:
                 log_event(
                     log, "transaction reorganised away", logging.WARNING, kind=rec.kind, subject=rec.subject
                 )
@@ -540,14 +578,23 @@ class Hoster:
         )
 
     def _drop_content(self, cid: str) -> None:
-        """Unpin ``cid``, forget its possession cache, and collect garbage now and then."""
-        root = parse_cid(cid)
-        with contextlib.suppress(BlockNotFoundError):
-            self.store.unpin(root)
-        self.keeper.forget(root)
-        if time.monotonic() - self._last_gc > 30:
-            self._last_gc = time.monotonic()
-            self._spawn("gc", asyncio.to_thread(self.store.gc))  # type: ignore[arg-type]
+        """Unpin ``cid`` and forget its possession cache; its blocks go within the epoch."""
+        self.janitor.drop(parse_cid(cid))
+
+    def _collect_garbage(self) -> None:
+        """Unpin what no live deal or slot job needs (once per epoch); when anything was unpinned,
+        delete the blocks no pin reaches (:mod:`scatter.hoster.gc`)."""
+        for cid in self.janitor.unpin_strays(self._epoch):
+            log_event(log, "stray pin removed", logging.WARNING, cid=cid_str(cid))
+        if self._due("gc") and self.janitor.take_due(self._epoch):
+            self._spawn("gc", self._collect())
+
+    async def _collect(self) -> None:
+        result, held = await asyncio.to_thread(self.janitor.collect)
+        self.metrics.gc_freed.inc(result.freed_bytes)
+        self.metrics.store_bytes.set(held.size_bytes)
+        log_event(log, "garbage collected", blocks=result.removed_blocks, bytes=result.freed_bytes,
+                  store_bytes=held.size_bytes)  # fmt: skip
 
     # ----------------------------------------------------------- take slots
 
@@ -721,6 +768,7 @@ class Hoster:
     def _verified(self, job: SlotJob, checked: Checked, source: str) -> None:
         """The content matched the slot and is pinned: keep its possession cache, fill next."""
         crash_point("pinned")
+        self._nudged = True
         self.keeper.save(parse_cid(job.cid), checked.cache)
         if self.state.set_job(job.bid_id, job.slot, VERIFIED, nbytes=checked.size, note=source,
                               only_from=(RESERVING, RESERVED, FETCHING, HEALING)):  # fmt: skip
@@ -841,8 +889,8 @@ class Hoster:
             self._spawn("prove", self._prove(todo))
 
     async def _prove(self, todo: list[tuple[DealView, Challenge]]) -> None:
-        def build(v: DealView, c: Challenge) -> tuple[int, bytes]:
-            return v.local.deal_id, self.keeper.prove(parse_cid(v.local.cid), v.local.size, c.seed)
+        def build(v: DealView, c: Challenge) -> ProofItem:
+            return v.local.deal_id, c.seed, self.keeper.prove(parse_cid(v.local.cid), v.local.size, c.seed)
 
         challenges = {v.local.deal_id: c for v, c in todo}
         for start in range(0, len(todo), MAX_PROOF_BATCH):
@@ -851,10 +899,10 @@ class Hoster:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._send_pool, self._send_proofs, items, challenges)
 
-    def _send_proofs(self, items: list[tuple[int, bytes]], challenges: dict[int, Challenge]) -> None:
+    def _send_proofs(self, items: list[ProofItem], challenges: dict[int, Challenge]) -> None:
         """Estimate, record, broadcast one ``proveMany``; an item that fails the estimate is dropped
         from the batch and tried alone (so one bad item never holds up the others)."""
-        subject = ",".join(_proof_item(d, challenges[d]) for d, _ in items)
+        subject = ",".join(_proof_item(d, challenges[d]) for d, _, _ in items)
         data = prove_many_calldata(items)
         call = {"from": self.journal.address, "to": self.market.address, "data": "0x" + data.hex()}
         try:
@@ -873,7 +921,7 @@ class Hoster:
         )
         self.metrics.txs.labels("prove").inc()
         self.metrics.proofs.labels("sent").inc(len(items))
-        log_event(log, "proofs sent", deals=[d for d, _ in items], tx="0x" + rec.tx_hash.hex())
+        log_event(log, "proofs sent", deals=[d for d, _, _ in items], tx="0x" + rec.tx_hash.hex())
 
     # ----------------------------------------------------------- HTTP side
 
@@ -899,12 +947,17 @@ class Hoster:
         return SlotStatus(local.bid_id, local.slot, local.cid, state, pinned, local.bytes, deal_id, until)
 
     def health(self) -> tuple[bool, dict[str, object]]:
+        """Healthy while the chain answers and moves: a node that answers but mines nothing for
+        ``max_head_age`` seconds (frozen, or cut off from its peers) is as bad as none."""
         fresh = not self._rpc_down and time.time() - self._last_ok < max(30.0, 10 * self.config.poll_interval)
-        return fresh, {
+        head_age = time.monotonic() - self._head_seen
+        stale = 0 < self.config.max_head_age < head_age
+        return fresh and not stale, {
             "address": self.address,
             "epoch": self._epoch,
             "checkpoint": self.index.checkpoint().block if hasattr(self, "index") else -1,
-            "rpc": "ok" if fresh else "unavailable",
+            "rpc": "stale" if fresh and stale else "ok" if fresh else "unavailable",
+            "headAgeSeconds": round(head_age, 1),
             "lastError": self._last_error,
         }
 
@@ -922,7 +975,7 @@ class Hoster:
             upload = check_upload_headers(request.headers, ctx)
         except UploadRejected as exc:
             self.metrics.uploads.labels("rejected").inc()
-            log_event(log, "upload rejected", logging.WARNING, bid_id=bid_id, slot=slot, status=exc.status,
+            _rejections.log("upload rejected", logging.WARNING, bid_id=bid_id, slot=slot, status=exc.status,
                       reason=str(exc))  # fmt: skip
             raise
         if job.state in (VERIFIED, FILLING, FILLED):
@@ -948,7 +1001,7 @@ class Hoster:
             except UploadRejected as exc:
                 self.metrics.uploads.labels("rejected").inc()
                 self.state.set_job(bid_id, slot, job.state, note=f"upload refused: {exc}"[:200])
-                log_event(log, "upload rejected", logging.WARNING, bid_id=bid_id, slot=slot,
+                _rejections.log("upload rejected", logging.WARNING, bid_id=bid_id, slot=slot,
                           status=exc.status, reason=str(exc))  # fmt: skip
                 raise
             finally:
@@ -982,6 +1035,10 @@ class Hoster:
             self._committees[key] = found
         return found[0]
 
+    def _give_up_through(self, deal_id: int, epoch: int) -> None:
+        """Settle nothing up to ``epoch`` again (a period over without a quorum; kept until restart)."""
+        self._given_up[deal_id] = max(epoch, self._given_up.get(deal_id, 0))
+
     async def _settle_due(self) -> None:
         """Hand the deals whose unpaid range is due to the settler, one batch task at a time.
 
@@ -1004,7 +1061,7 @@ class Hoster:
                 continue
             if not self._due(f"settle:{deal_id}"):
                 continue
-            nxt = max(v.paid_through, v.failed_epoch) + 1
+            nxt = max(v.paid_through, v.failed_epoch, self._given_up.get(deal_id, 0)) + 1
             last = min(self._epoch - 1, v.end_epoch)
             if v.challenge_open:
                 last = min(last, v.challenge_epoch - 1)
@@ -1016,7 +1073,8 @@ class Hoster:
             if last - nxt + 1 < every and last != v.end_epoch and not pressure:
                 continue
             committee = await self._committee(deal_id, p.period_of(nxt), validators)
-            due.append(Due(deal_id, v.local.client, nxt, last, pressure, committee))
+            over = last == min(period_end, v.end_epoch) and self._epoch >= last + 2  # all verdicts are out
+            due.append(Due(deal_id, v.local.client, nxt, last, pressure, committee, period_over=over))
         if due:
             self._spawn("settle", self.settler.settle(due, validators))
 
@@ -1099,18 +1157,25 @@ class Hoster:
         for v in self._views:
             if v.local.state == PINNED and v.status == DealStatus.ACTIVE:
                 lag = max(lag, min(self._epoch - 1, v.end_epoch) - v.paid_through)
-        balance = await self._chain(self.market.balance_of, self.address)
+        if self._nudged_metrics or time.monotonic() >= self._metrics_due:  # a chain read: not every block
+            self._balance = await self._chain(self.market.balance_of, self.address)
+            self._metrics_due = time.monotonic() + self._full_pass_s
+        self._nudged_metrics = False
+        balance = self._balance
         cp = self.index.checkpoint().block
         self.metrics.earned.set(earned)
         self.metrics.balance.set(balance)
         self.metrics.settlement_lag.set(lag)
         self.metrics.checkpoint.set(cp)
         self.metrics.epoch.set(self._epoch)
-        self.state.put(address=self.address, endpoint=self.endpoint, url=self.url, epoch=self._epoch,
-                       checkpoint=cp, balance_wei=str(balance), earned_wei=str(earned), settlement_lag=lag,
-                       capacity=self.config.capacity, used=self.state.used_bytes(),
-                       pinned_bytes=self.state.pinned_bytes(), updated=time.time(),
-                       market=self.deployment.market, chain_id=self.deployment.chain_id)  # fmt: skip
+        facts = dict(address=self.address, endpoint=self.endpoint, url=self.url, epoch=self._epoch,
+                     balance_wei=str(balance), earned_wei=str(earned), settlement_lag=lag,
+                     capacity=self.config.capacity, used=self.state.used_bytes(),
+                     pinned_bytes=self.state.pinned_bytes(), market=self.deployment.market,
+                     chain_id=self.deployment.chain_id)  # fmt: skip
+        if facts != self._facts or time.time() - self._facts_at >= self._full_pass_s:  # a write per change
+            self._facts, self._facts_at = facts, time.time()
+            self.state.put(**facts, checkpoint=cp, updated=self._facts_at)
 
 
 class HosterThread:

@@ -3,9 +3,9 @@ process kill itself with SIGKILL (no cleanup, like ``kill -9``) when it reaches 
 
 Names: ``{kind}_signed`` (recorded, not broadcast) and ``{kind}_sent`` for every transaction
 kind (``reserve``, ``fill``, ``prove``, ``release``, ``settle``, ``finish``, ...),
-``upload_spooled`` (body received, not yet checked), ``pinned`` (checked and pinned, state not
-yet written), ``{kind}_bump_signed`` (a fee-bumped replacement recorded, not broadcast). Unset in
-production.
+``upload_spooled`` (body received, not yet checked), ``blocks_stored`` (checked content's blocks
+copied into the store, not yet pinned), ``pinned`` (checked and pinned, state not yet written),
+``{kind}_bump_signed`` (a fee-bumped replacement recorded, not broadcast). Unset in production.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ class HosterMetrics:
         self.fee_bumps = Counter("scatter_hoster_fee_bumps", "Stuck transactions replaced with higher fees",
                                  registry=r)  # fmt: skip
         self.errors = Counter("scatter_hoster_errors", "Errors by where they happened", ["where"], registry=r)
+        self.store_bytes = Gauge("scatter_hoster_store_bytes", "Bytes of block files in the store, measured "
+                                 "after each garbage collection", registry=r)  # fmt: skip
+        self.gc_freed = Counter("scatter_hoster_gc_freed_bytes", "Bytes of blocks no pin reached, deleted",
+                                registry=r)  # fmt: skip
         self.heals = Counter(
             "scatter_hoster_heals", "Shards rebuilt from other hosters", ["outcome"], registry=r
         )

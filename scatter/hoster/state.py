@@ -207,10 +207,6 @@ class HosterState:
         with self.db.transaction() as conn:
             return conn.execute(sql, args).rowcount == 1
 
-    def job_of_deal(self, deal_id: int) -> SlotJob | None:
-        row = self.db.query_one("SELECT * FROM hoster_slots WHERE deal_id = ?", (deal_id,))
-        return _job(row) if row else None
-
     def deal(self, deal_id: int) -> LocalDeal | None:
         row = self.db.query_one("SELECT * FROM hoster_deals WHERE deal_id = ?", (deal_id,))
         return _deal(row) if row else None

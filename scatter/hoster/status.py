@@ -1,4 +1,5 @@
-"""``scatter hoster status``: what the daemon recorded in its state directory (read-only)."""
+"""``scatter hoster status``: what the daemon recorded in its state directory, and its block store
+on disk beside what is pinned (read-only)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from scatter.daemon.state import StateDB
+from scatter.hoster.gc import live_cids, store_usage
 from scatter.hoster.state import HosterState
+from scatter.ipfs.cid import cid_str
+from scatter.ipfs.embedded import EmbeddedBlockStore
 
 
 def _running(state_dir: Path) -> bool:
@@ -29,7 +33,22 @@ def read_status(db: StateDB, state_dir: Path) -> dict[str, Any]:
         "running": _running(state_dir),
         "deals": state.counts(),
         "pending_transactions": int(pending[0][0]) if pending else 0,
+        "store": _store(state, state_dir),
     }
+
+
+def _store(state: HosterState, state_dir: Path) -> dict[str, int] | None:
+    """The embedded store on disk beside what its pins reach (None with a Kubo store)."""
+    if not (state_dir / "blocks" / "store.json").exists():
+        return None
+    store = EmbeddedBlockStore(state_dir / "blocks")
+    try:
+        usage = store_usage(store, state_dir / "tmp")
+        live = live_cids(state)
+        strays = sum(1 for cid in store.pins() if cid_str(cid) not in live)
+    finally:
+        store.close()
+    return {**usage.to_json(), "stray_pins": strays}
 
 
 def _has_txs(db: StateDB) -> bool:

@@ -70,7 +70,6 @@ log = logging.getLogger("scatter.hoster")
 
 NEEDS_LOGS = frozenset({"reserve", "fill"})  # kinds whose callers read the receipt's events
 PENDING = ("signed", "sent")  # may still be mined ("sent": broadcast again by reconcile)
-FINAL = ("mined", "reverted", "dropped")
 
 
 @dataclass(frozen=True)
@@ -149,9 +148,6 @@ class TxJournal:
 
     def pending(self) -> list[TxRecord]:
         return [_record(r) for r in self.db.query("SELECT * FROM txs WHERE status IN ('signed', 'sent')")]
-
-    def count_by_status(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.query("SELECT status, COUNT(*) FROM txs GROUP BY status")}
 
     # ----------------------------------------------------------------- writes
 

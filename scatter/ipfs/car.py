@@ -2,7 +2,8 @@
 
 Format (https://ipld.io/specs/transport/car/carv1/): ``varint(len) header``
 then sections ``varint(len) CID data``. The header is the dag-cbor map
-``{"roots": [CID, ...], "version": 1}``, encoded here by hand (two keys).
+``{"roots": [CID, ...], "version": 1}`` (CIDs as tag-42 links), written and
+read with ``cbor2``.
 
 :class:`CarWriter` writes in one pass even when the root is known only at the
 end (the importer's root comes last): on a seekable output it writes a
@@ -21,6 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Final
 
+import cbor2
 from multiformats import CID
 
 from scatter.errors import ScatterValueError
@@ -30,7 +32,6 @@ from scatter.ipfs.cid import (
     MAX_BLOCK_SIZE,
     cid_bytes,
     cid_from_bytes,
-    cid_str,
     make_cid,
 )
 from scatter.ipfs.errors import BlockTooLargeError, CarFormatError, InvalidCIDError, UnsupportedCIDError
@@ -43,27 +44,15 @@ MAX_HEADER_SIZE: Final = 1024 * 1024
 _CARV2_PRAGMA: Final = bytes.fromhex("0aa16776657273696f6e02")
 _PLACEHOLDER_ROOT: Final = make_cid(1, CODEC_DAG_PB, b"\x12\x20" + bytes(32))
 _COPY_SIZE: Final = 1024 * 1024
-
-
-def _cbor_head(major: int, n: int) -> bytes:
-    if n < 24:
-        return bytes((major << 5 | n,))
-    if n < 0x100:
-        return bytes((major << 5 | 24, n))
-    if n < 0x10000:
-        return bytes((major << 5 | 25,)) + n.to_bytes(2, "big")
-    return bytes((major << 5 | 26,)) + n.to_bytes(4, "big")
+#: The CBOR tag of an IPLD link (a CID) in dag-cbor.
+_TAG_CID: Final = 42
 
 
 def encode_header(roots: Sequence[CID]) -> bytes:
-    """The length-prefixed CAR v1 header for ``roots``."""
-    body = bytearray(b"\xa2\x65roots")
-    body += _cbor_head(4, len(roots))
-    for root in roots:
-        link = b"\x00" + cid_bytes(root)
-        body += b"\xd8\x2a" + _cbor_head(2, len(link)) + link
-    body += b"\x67version\x01"
-    return uvarint(len(body)) + bytes(body)
+    """The length-prefixed CAR v1 header for ``roots`` (dag-cbor: keys in canonical order)."""
+    links = [cbor2.CBORTag(_TAG_CID, b"\x00" + cid_bytes(root)) for root in roots]
+    body: bytes = cbor2.dumps({"roots": links, "version": 1}, canonical=True)
+    return uvarint(len(body)) + body
 
 
 class CarWriter:
@@ -230,77 +219,36 @@ def _read_varint(stream: BinaryIO, *, eof_ok: bool) -> int | None:
             raise CarFormatError("CAR length prefix is not a valid varint")
 
 
-class _Cbor:
-    """Just enough of a (dag-)CBOR decoder for CAR headers: maps, arrays, strings,
-    integers, booleans, null and tag 42 (CIDs)."""
+def _cid_link(tag: cbor2.CBORTag, _immutable: bool) -> CID:
+    """A dag-cbor link (tag 42: byte 0x00 then the binary CID); any other tag is refused.
 
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-        self.pos = 0
-
-    def _take(self, n: int) -> bytes:
-        if self.pos + n > len(self.raw):
-            raise CarFormatError("CAR header is truncated CBOR")
-        out = self.raw[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def _arg(self, info: int) -> int:
-        if info < 24:
-            return info
-        if info in (24, 25, 26, 27):
-            return int.from_bytes(self._take(1 << (info - 24)), "big")
-        raise CarFormatError("CAR header uses indefinite-length or reserved CBOR")
-
-    def value(self, depth: int = 0) -> object:
-        if depth > 16:
-            raise CarFormatError("CAR header CBOR nests too deeply")
-        initial = self._take(1)[0]
-        major, info = initial >> 5, initial & 0x1F
-        if major == 7:
-            simple = {20: False, 21: True, 22: None}
-            if info not in simple:
-                raise CarFormatError("CAR header has an unsupported CBOR simple value")
-            return simple[info]
-        n = self._arg(info)
-        if major == 0:
-            return n
-        if major == 1:
-            return -1 - n
-        if major == 2:
-            return self._take(n)
-        if major == 3:
-            try:
-                return self._take(n).decode("utf-8")
-            except UnicodeDecodeError:
-                raise CarFormatError("CAR header has a non-UTF-8 string") from None
-        if major == 4:
-            return [self.value(depth + 1) for _ in range(n)]
-        if major == 5:
-            out: dict[object, object] = {}
-            for _ in range(n):
-                key = self.value(depth + 1)
-                if not isinstance(key, str):
-                    raise CarFormatError("CAR header map has a non-string key")
-                out[key] = self.value(depth + 1)
-            return out
-        # major 6: tag
-        inner = self.value(depth + 1)
-        if n != 42 or not isinstance(inner, bytes) or not inner.startswith(b"\x00"):
-            raise CarFormatError(f"CAR header has an unexpected CBOR tag {n}")
-        try:
-            cid, used = cid_from_bytes(inner[1:])
-        except (InvalidCIDError, UnsupportedCIDError) as exc:
-            raise CarFormatError(f"CAR header root is not a usable CID: {exc}") from None
-        if used != len(inner) - 1:
-            raise CarFormatError("CAR header root CID has trailing bytes")
-        return cid
+    (cbor2's ``tag_hook``, called for every tag it has no decoder of.)"""
+    inner = tag.value
+    if tag.tag != _TAG_CID or not isinstance(inner, bytes) or not inner.startswith(b"\x00"):
+        raise CarFormatError(f"CAR header has an unexpected CBOR tag {tag.tag}")
+    try:
+        cid, used = cid_from_bytes(inner[1:])
+    except (InvalidCIDError, UnsupportedCIDError) as exc:
+        raise CarFormatError(f"CAR header root is not a usable CID: {exc}") from None
+    if used != len(inner) - 1:
+        raise CarFormatError("CAR header root CID has trailing bytes")
+    return cid
 
 
 def _decode_header(raw: bytes) -> tuple[int, list[CID]]:
-    decoder = _Cbor(raw)
-    header = decoder.value()
-    if decoder.pos != len(raw):
+    decoder = cbor2.CBORDecoder(io.BytesIO(raw), tag_hook=_cid_link)
+    try:
+        header = decoder.decode()
+        try:
+            decoder.decode()
+            trailing = True
+        except cbor2.CBORDecodeEOF:
+            trailing = False
+    except (cbor2.CBORError, ValueError, TypeError, RecursionError) as exc:
+        if isinstance(exc.__cause__, CarFormatError):
+            raise exc.__cause__ from None
+        raise CarFormatError(f"CAR header is not valid CBOR: {exc}") from None
+    if trailing:
         raise CarFormatError("CAR header has trailing bytes")
     if not isinstance(header, dict) or not isinstance(header.get("version"), int):
         raise CarFormatError("CAR header is not a map with a version")
@@ -388,7 +336,3 @@ def _iter_blocks(stream: BinaryIO, max_block_size: int, verify: bool) -> Iterato
         if verify:
             verify_block(cid, data, max_size=max_block_size)
         yield Block(cid, data)
-
-
-def describe(roots: Sequence[CID]) -> str:
-    return ", ".join(cid_str(r) for r in roots)

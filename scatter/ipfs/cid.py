@@ -100,7 +100,10 @@ def check_supported(cid: CID) -> CID:
         raise UnsupportedCIDError(
             f"unsupported hash function {cid.hashfun.name} in {cid}; use one of {names}"
         )
-    if len(cid.raw_digest) != _HASHERS[cid.hashfun.code][1]:
+    # the multihash must be exactly prefix + digest (``cid.raw_digest`` would re-validate: 60 µs)
+    mh = cid.digest
+    prefix = _MH_PREFIX[cid.hashfun.code]
+    if len(mh) != len(prefix) + _HASHERS[cid.hashfun.code][1] or mh[: len(prefix)] != prefix:
         raise InvalidCIDError(f"digest of {cid} has the wrong length for {cid.hashfun.name}")
     return cid
 
@@ -122,7 +125,7 @@ def _parse_cached(value: str | bytes) -> CID:
             raise InvalidCIDError(f"not a CID: {value[:80]!r}")
     try:
         cid = CID.decode(value)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError) as exc:  # IndexError: '\x00', 'm'
         shown = value[:80] if isinstance(value, str) else bytes(value[:40]).hex()
         raise InvalidCIDError(f"not a CID: {shown!r} ({exc})") from None
     check_supported(cid)

@@ -1,4 +1,14 @@
-"""Helpers of the SDK (:class:`scatter.Scatter`, in :mod:`scatter.client`).
+"""The SDK behind :class:`scatter.Scatter` (in :mod:`scatter.client`), one module per flow.
+
+The flows, each module built on the one before it:
+
+* :mod:`~scatter.sdk.base` — the connection, account and deal lookups every flow shares;
+* :mod:`~scatter.sdk.views` — market views (status, bids, deals, nodes);
+* :mod:`~scatter.sdk.money` — cancel, extend, finish, balance, withdraw;
+* :mod:`~scatter.sdk.files` — file entries: ls, status and health, share, rm;
+* :mod:`~scatter.sdk.upload`, :mod:`~scatter.sdk.download`, :mod:`~scatter.sdk.pin` — the three flows.
+
+What they use:
 
 * :mod:`~scatter.sdk.units` — durations, amounts and prices in human units;
 * :mod:`~scatter.sdk.network` — which chain, contracts and account to use;

@@ -48,6 +48,7 @@ class ValidatorConfig(DaemonSettings):
     market: str | None = None  # Market address; default: from the deployment record
     confirmations: int = 2  # blocks on top before events and randomness are used
     poll_interval: Seconds = 1.0  # seconds between chain polls (shorter for short epochs)
+    max_head_age: Seconds = 120.0  # /healthz is 503 when no new block was seen this long (0: never)
     samples: int = DEFAULT_SAMPLES  # c
     deadline: Annotated[Seconds | None, Unset] = None  # seconds for the c leaves; default min(10, epoch / 5)
     # Seconds to learn a DAG's inner nodes; default min(60, epoch / 3).

@@ -49,14 +49,14 @@ from scatter.chain.deployments import Deployment, find_deployment
 from scatter.chain.follower import ChainEvent
 from scatter.chain.index import MarketIndex
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
-from scatter.chain.tx import Transactor
+from scatter.chain.tx import Transactor, head_number
 from scatter.daemon.backoff import Backoff, retry
 from scatter.daemon.http import make_server
 from scatter.daemon.logs import log_event
 from scatter.daemon.state import StateDB
 from scatter.errors import ScatterConnectionError, ScatterError, ScatterTimeoutError
 from scatter.ipfs.cid import parse_cid
-from scatter.validator.beacon import EpochBeacon
+from scatter.validator.beacon import EpochBeacon, Head
 from scatter.validator.challenge import challenge_seed, offset
 from scatter.validator.checker import CheckOutcome, CheckTarget, DealChecker
 from scatter.validator.committee import CommitteeCache
@@ -112,6 +112,7 @@ class ValidatorDaemon:
         self._rpc_failing_since: float | None = None
         self._last_error = ""
         self._head_block = 0
+        self._head: Head | None = None  # the latest block read by a tick
         self._head_seen = 0.0
         self._report_task: asyncio.Task[None] | None = None
         self._index_changed = True
@@ -291,9 +292,13 @@ class ValidatorDaemon:
     def health(self) -> dict[str, Any]:
         failing = self._rpc_failing_since
         degraded = failing is not None and time.monotonic() - failing > 3 * self.config.poll_interval
+        # a node that answers but mines nothing (frozen, cut off from its peers) is as bad as none
+        head_age = time.monotonic() - self._head_seen if self._head_seen else 0.0  # loop.time() is monotonic
+        stale = 0 < self.config.max_head_age < head_age
         rnd = self.crawler.round if hasattr(self, "crawler") else None
         report: dict[str, Any] = {
-            "status": "degraded" if degraded else "ok",
+            "status": "degraded" if degraded or stale else "ok",
+            "headAgeSeconds": round(head_age, 1),
             "epoch": rnd.epoch if rnd else None,
             "dealsDue": len(rnd.jobs) if rnd else 0,
             "dealsDone": len(rnd.done) if rnd else 0,
@@ -302,6 +307,8 @@ class ValidatorDaemon:
         }
         if degraded:
             report["error"] = self._last_error
+        elif stale:
+            report["error"] = f"no new block for {head_age:.0f} s (max {self.config.max_head_age:g} s)"
         return report
 
     # ------------------------------------------------------------- signing
@@ -345,11 +352,14 @@ class ValidatorDaemon:
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
-        events = await asyncio.to_thread(self.index.sync)
-        if events:
-            self._index_changed = True
-            self._events_seen(events)
-        head = await asyncio.to_thread(self.beacon.head)
+        head = self._head
+        # no new block since the last tick: one eth_blockNumber, not a sync (an idle network is cheap)
+        if head is None or await asyncio.to_thread(head_number, self.beacon.w3) != head.number:
+            events = await asyncio.to_thread(self.index.sync)
+            if events:
+                self._index_changed = True
+                self._events_seen(events)
+            head = self._head = await asyncio.to_thread(self.beacon.head)
         self._rpc_failing_since = None
         if head.number != self._head_block:
             self._head_seen = loop.time()

@@ -125,7 +125,7 @@ def create_publish_app(
         refused: dict[int, NotAttestableError] = {}
         if guard is not None:
             for i, (deal_id, a, b) in enumerate(ranges):
-                if 0 <= a <= b <= MAX_EPOCH and b - a < MAX_RANGE_EPOCHS:
+                if 0 < deal_id <= MAX_SQLITE_INT and 0 <= a <= b <= MAX_EPOCH and b - a < MAX_RANGE_EPOCHS:
                     # (the ledger words the invalid ones itself; the guard must not see them)
                     refusal = guard(deal_id, a, b)
                     if refusal is not None:

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator
 from typing import Final
 
-import uvicorn
 from multiformats import CID
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from scatter.daemon.http import TEXT_ERRORS, ErrorGuard, HttpLimits, http_log, make_server
 from scatter.errors import ScatterError, ScatterValueError
 from scatter.ipfs.abc import BlockSource
 from scatter.ipfs.car import encode_header
@@ -79,13 +81,17 @@ class _Gateway:
         except GatewayRequestError as exc:
             return _error(exc.status, str(exc))
         except BlockNotFoundError as exc:
+            # A store's own message may name where it keeps blocks: say only which block is missing.
+            reason = f"block {cid_str(exc.cid)} is not held here" if isinstance(exc.cid, CID) else str(exc)
             if _only_if_cached(request):
-                return _error(412, f"{exc} (only-if-cached)")
-            return _error(404, f"{exc}; this gateway serves only blocks it holds")
+                return _error(412, f"{reason} (only-if-cached)")
+            return _error(404, f"{reason}; this gateway serves only blocks it holds")
         except ScatterValueError as exc:
             return _error(400, str(exc))
-        except ScatterError as exc:
-            return _error(500, str(exc))
+        except ScatterError as exc:  # the store failed: the operator's problem, not the client's
+            http_log.log("gateway store error", logging.ERROR, key=type(exc).__name__,
+                         error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return _error(500, "the block store failed; retry later")
 
     async def _ipfs(self, request: Request) -> Response:
         rest: str = request.path_params["rest"]
@@ -156,10 +162,9 @@ class _Gateway:
                 byte_range = resolve_range(params.entity_bytes, size)
         if params.scope is DagScope.ALL and byte_range is None:
             gaps = await asyncio.to_thread(missing_blocks, target, store, limit=1)
-            if gaps:
+            if gaps:  # (no cid=: the handler keeps this message as it is)
                 raise BlockNotFoundError(
-                    f"the DAG of {cid_str(target)} is incomplete here (missing {cid_str(gaps[0])})",
-                    cid=gaps[0],
+                    f"the DAG of {cid_str(target)} is incomplete here (missing {cid_str(gaps[0])})"
                 )
         path = "/" + "/".join(segments) if segments else ""
         headers = self._common(root, roots, path)
@@ -198,7 +203,7 @@ class _Gateway:
         return StreamingResponse(body(), headers=headers, media_type=media)
 
     async def ipns(self, request: Request) -> Response:
-        return _error(501, "IPNS is not served here; ask for /ipfs/{cid}")
+        return _error(404, "IPNS is not served here; ask for /ipfs/{cid}")  # not a 501: the client's mistake
 
 
 def _section(cid: CID, data: bytes) -> bytes:
@@ -213,16 +218,19 @@ def create_gateway_app(store: BlockSource) -> Starlette:
         Route("/ipfs/{rest:path}", gw.ipfs, methods=["GET", "HEAD"]),
         Route("/ipns/{rest:path}", gw.ipns, methods=["GET", "HEAD"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(ErrorGuard)], exception_handlers=TEXT_ERRORS)
 
 
 class GatewayServer:
-    """Run a gateway app with uvicorn in a background thread (tests, CLI, dev network).
+    """Run an app (a gateway, the web node, ...) with uvicorn in a background thread.
 
     ``port=0`` picks a free port; :attr:`url` is known once :meth:`start` returns.
+    ``limits``: timeouts and connection caps (:class:`~scatter.daemon.http.HttpLimits`).
     """
 
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: Starlette, host: str = "127.0.0.1", port: int = 0, *, limits: HttpLimits | None = None
+    ) -> None:
         self.host = host
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -234,8 +242,7 @@ class GatewayServer:
                 f"cannot listen on {host}:{port} ({exc}); choose another --port"
             ) from None
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = make_server(app, limits)
         self._thread: threading.Thread | None = None
 
     @property

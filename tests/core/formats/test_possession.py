@@ -1,4 +1,5 @@
-"""Possession tree v1: the wasm fast path against the plain-Python reference, vectors, proofs, cache."""
+"""Possession tree v1: the fast paths (native, wasm) against the plain-Python reference, vectors,
+proofs, cache. The native extension's own checks (lanes, GIL) are in test_possession_native.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scatter.formats import pipeline, possession, vectors
-from scatter.formats._merkle import WasmHasher, wasm_bytes
+from scatter.formats._merkle import NativeHasher, WasmHasher, _native, wasm_bytes
 from scatter.formats.errors import FormatError, TruncatedError, UnsupportedVersionError
 from scatter.formats.manifest_schema import Manifest
 from scatter.formats.params import ErasureParams
@@ -34,6 +35,12 @@ from scatter.formats.possession import (
 
 VECTORS = Path(__file__).parents[2] / "testdata/possession_vectors.json"
 REF = ReferenceHasher()
+NATIVE_BUILT = pytest.mark.skipif(_native is None, reason="the native extension was not built (no compiler)")
+FAST = [pytest.param("native", marks=NATIVE_BUILT), "wasm"]
+
+
+def _fast(name: str) -> possession.Hasher:
+    return NativeHasher() if name == "native" else WasmHasher()
 
 
 def _reader(data: bytes) -> possession.ReadRange:
@@ -98,25 +105,36 @@ def test_vectors_cover_the_required_sizes() -> None:
     assert json.loads(VECTORS.read_text())["segment"] == 128
 
 
+@pytest.mark.parametrize("fast", FAST)
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: str(c["size"]))
-def test_fast_path_matches_each_vector(case: dict[str, object]) -> None:
+def test_fast_paths_match_each_vector(case: dict[str, object], fast: str) -> None:
+    hasher = _fast(fast)
     data = bytes.fromhex(str(case["data_hex"]))
     root = bytes.fromhex(str(case["root"])[2:])
     seed = bytes.fromhex(str(case["seed"])[2:])
     proof = bytes.fromhex(str(case["proof"])[2:])
-    assert possession_root(data) == root
+    assert possession_root(data, hasher=hasher) == root
     assert challenge_indices(seed, len(data)) == case["indices"]
-    assert build_proof(_reader(data), len(data), challenge_indices(seed, len(data))) == proof
+    indices = challenge_indices(seed, len(data))
+    assert build_proof(_reader(data), len(data), indices, hasher=hasher) == proof
     assert verify_proof(root, len(data), seed, proof)
+
+
+def test_the_default_path_matches_the_vectors() -> None:
+    for case in _cases():
+        assert "0x" + possession_root(bytes.fromhex(str(case["data_hex"]))).hex() == case["root"]
 
 
 # ----------------------------------------------------------------------------- fast == reference
 
 
+@pytest.mark.parametrize("fast", FAST)
 @settings(max_examples=40, deadline=None)
-@given(st.binary(min_size=1, max_size=5000), st.lists(st.integers(1, 700), max_size=8))
-def test_wasm_matches_reference_on_any_bytes_and_any_pieces(data: bytes, cuts: list[int]) -> None:
-    builder = PossessionRoot(keep_level=2)
+@given(data=st.binary(min_size=1, max_size=5000), cuts=st.lists(st.integers(1, 700), max_size=8))
+def test_fast_paths_match_reference_on_any_bytes_and_any_pieces(
+    fast: str, data: bytes, cuts: list[int]
+) -> None:
+    builder = PossessionRoot(hasher=_fast(fast), keep_level=2)
     pos = 0
     for cut in cuts:
         builder.update(data[pos : pos + cut])
@@ -125,14 +143,15 @@ def test_wasm_matches_reference_on_any_bytes_and_any_pieces(data: bytes, cuts: l
     assert builder.finish() == reference_root(data) == possession_root(data, hasher=REF)
 
 
+@pytest.mark.parametrize("fast", FAST)
 @pytest.mark.parametrize(
     "size", [128 << 11, (128 << 11) + 1, (128 << 12) - 5, 3 * (128 << 11) + 128, (128 << 13) + 77, 2_500_000]
 )
-def test_wasm_matches_reference_across_chunk_boundaries(size: int) -> None:
+def test_fast_paths_match_reference_across_chunk_boundaries(size: int, fast: str) -> None:
     data = random.Random(size).randbytes(size)
     want = possession_root(data, hasher=REF)
-    assert possession_root(data) == want
-    builder = PossessionRoot()
+    assert possession_root(data, hasher=_fast(fast)) == want
+    builder = PossessionRoot(hasher=_fast(fast))
     rng = random.Random(1)
     pos = 0
     while pos < size:

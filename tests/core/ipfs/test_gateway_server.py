@@ -151,7 +151,7 @@ async def test_if_none_match_gives_304(client: httpx.AsyncClient) -> None:
         (f"/ipfs/{ROOT}?format=car&entity-bytes=5", 400, "from:to"),
         (f"/ipfs/{ROOT}?format=car&entity-bytes=999999999:*", 416, "outside"),
         (f"/ipfs/{ROOT}/x?format=car", 400, "not a directory"),
-        ("/ipns/example.com", 501, "IPNS"),
+        ("/ipns/example.com", 404, "IPNS"),
     ],
 )
 async def test_bad_requests_get_a_status_and_a_one_line_reason(

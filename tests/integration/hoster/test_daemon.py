@@ -153,7 +153,7 @@ def test_filter_capacity_and_stake_decide_which_slots_are_taken(
     over_capacity = post_bid(chain, [c[5]])
     state: HosterState = h.hoster.state
     wait_until(lambda: len(state.jobs(["reserved"])) == 2, what="two reservations")
-    wait_until(lambda: h.hoster._tick_count > 20, what="more ticks")
+    wait_until(lambda: h.hoster._tick_count > 20, timeout=90, what="more full passes")
     taken = {j.bid_id for j in state.jobs()}
     assert taken == {good, also_good}
     assert not {too_big, too_cheap, from_denied, over_capacity} & taken
@@ -174,7 +174,9 @@ def test_two_hosters_race_and_never_hold_two_live_slots_of_a_bid(
     )
     for h in (a, b):
         h.hoster._tick_count = 0
-    wait_until(lambda: a.hoster._tick_count > 10 and b.hoster._tick_count > 10, what="more ticks")
+    wait_until(
+        lambda: a.hoster._tick_count > 10 and b.hoster._tick_count > 10, timeout=90, what="more full passes"
+    )
     assert len([h for h in (a, b) if slot_state(h, single, 0) == "reserved"]) <= 1
     for h in (a, b):
         assert len([j for j in h.hoster.state.jobs(["reserved"]) if j.bid_id == double]) == 1

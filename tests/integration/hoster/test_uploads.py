@@ -102,7 +102,7 @@ def test_content_that_does_not_match_the_slot_is_refused_and_nothing_is_kept(
     body = pushed.car
     resp = signed_upload(chain, h.url, bid_id, 0, pushed if attack != "wrong_dag" else honest, body=body)
     assert resp.status_code in (400, 413, 422), resp.text
-    wait_until(lambda: h.hoster._tick_count > 5, what="a few ticks")
+    wait_until(lambda: h.hoster._tick_count > 5, timeout=60, what="a few full passes")
     job = h.hoster.state.job(bid_id, 0)
     assert job is not None and job.state == "reserved" and "refused" in job.note
     assert market.get_bid(bid_id).open_slots == 1  # nothing filled

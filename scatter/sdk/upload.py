@@ -1,0 +1,427 @@
+"""Upload: store a private file on the market, resumable at every step.
+
+The flow, top-down (one method per step)::
+
+    _session       encode the file once (scatter.formats.pipeline) into an upload session
+    _post_bid      a bid naming the shard CIDs, their possession roots and the exact shard size
+    _push_until_filled
+                   each slot's CAR pushed to the hoster that reserved it (scatter.sdk.push),
+                   until every slot is filled with a possession proof (SlotFilled)
+    _record_metadata
+                   the encrypted metadata entry (scatter.formats.metadata + FileRegistry)
+
+Every step is recorded in the upload session (:mod:`scatter.sdk.session`), so
+running the same upload again after an interruption carries on where it stopped;
+:meth:`Uploads.abort_upload` (or cancelling the bid) gives it up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from multiformats import CID
+
+from scatter.chain.tx import rpc_guard
+from scatter.daemon.backoff import Backoff
+from scatter.errors import ScatterError, ScatterNotFoundError, ScatterValueError
+from scatter.formats.manifest_schema import Manifest
+from scatter.formats.metadata_schema import FileMetadata, FileVersion
+from scatter.formats.params import ErasureParams, parse_shards
+from scatter.sdk import units
+from scatter.sdk.base import POLL, FillTimeoutError
+from scatter.sdk.files import FileEntries
+from scatter.sdk.models import CancelResult, DealInfo, Reporter, SilentReporter, UploadResult
+from scatter.sdk.session import SlotState, UploadSession, sessions_root
+from scatter.units import parse_amount
+
+#: Seconds between asking a hoster we pushed to whether it still waits for the content.
+_RECHECK = 10.0
+#: Seconds before pushing again to a hoster that refused (1, 2, 4, then 5): it may not have seen
+#: its reservation yet.
+_push_delay = Backoff(initial=1.0, maximum=5.0, jitter=0.0).delays()
+#: The Market event of a new bid (naming its CIDs), looked up when resuming a bid sent before a crash.
+_POSTED = "BidPosted"
+
+
+def _shard_size(manifest: Manifest) -> int:
+    """The exact shard size a bid names (erasure coding makes every shard the same length)."""
+    sizes = {s.size for s in manifest.shards}
+    if len(sizes) != 1:
+        raise ScatterValueError(f"shards of unequal sizes {sorted(sizes)}: re-encode the file")
+    return sizes.pop()
+
+
+def _shards_text(erasure: ErasureParams) -> str:
+    return f"{erasure.k}/{erasure.n}/{erasure.codec.value}/{erasure.block_size}"
+
+
+def erasure_of(shards: tuple[int, int] | str | ErasureParams | None, replicas: int | None) -> ErasureParams:
+    """The erasure parameters of ``shards`` (k/n) or ``replicas`` (default: ``SCATTER_SHARDS`` or 3/6)."""
+    if replicas is not None:
+        if shards is not None:
+            raise ScatterValueError("give either shards (k/n) or replicas, not both")
+        if replicas < 1:
+            raise ScatterValueError("replicas must be at least 1")
+        return ErasureParams.replication(replicas)
+    if shards is None:
+        from scatter.formats.params import erasure_from_env
+
+        return erasure_from_env()
+    if isinstance(shards, ErasureParams):
+        return shards
+    if isinstance(shards, str):
+        return parse_shards(shards)
+    return parse_shards(f"{shards[0]}/{shards[1]}")
+
+
+class Uploads(FileEntries):
+    """``upload`` (resumable) and ``abort_upload``."""
+
+    def upload(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        shards: tuple[int, int] | str | ErasureParams | None = None,
+        replicas: int | None = None,
+        duration: str | int = units.DEFAULT_DURATION,
+        price: str | int | None = None,
+        name: str | None = None,
+        timeout: float = 300.0,
+        reporter: Reporter | None = None,
+        replaces: int | None = None,
+    ) -> UploadResult:
+        """Store a private file: encode, bid, push each shard to its hoster, record the metadata.
+
+        ``shards`` is k-of-n erasure coding (default 3/6); ``replicas=r`` stores r
+        encrypted copies instead. ``duration`` is human (``"30d"``) or seconds;
+        ``price`` is wei (or ``"2gwei"``) per GiB of slot per epoch. Running the same
+        upload again after an interruption or a timeout resumes it. ``replaces``
+        makes the upload a new version of an existing file entry.
+        """
+        rep = reporter or SilentReporter()
+        started = time.monotonic()
+        src = Path(path)
+        if not src.is_file():
+            raise ScatterValueError(f"{src} is not a file; give the path of a file to upload")
+        erasure = erasure_of(shards, replicas)
+        # Check the terms before any work: a typo should cost nothing.
+        duration_epochs = self.epochs(duration)
+        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
+        session, resumed = self._session(src, erasure, rep, name=name, replaces=replaces)
+        from scatter.formats.pipeline import load_manifest
+
+        manifest = load_manifest(session.directory)
+        cars = [session.directory / (s.car or "") for s in manifest.shards]
+        shard_size = _shard_size(manifest)
+        if session.bid_id is None:
+            per_slot = units.slot_price(per_gib, shard_size)
+            self._post_bid(
+                session,
+                [bytes(CID.decode(s.cid)) for s in manifest.shards],
+                list(manifest.roots),
+                shard_size,
+                per_slot,
+                duration_epochs,
+                rep,
+            )
+        assert session.bid_id is not None
+        bid_id = session.bid_id
+        deals = self._push_until_filled(session, manifest.shards, cars, timeout, rep)
+        file_id = self._record_metadata(session, manifest, rep)
+        bid = self.market.get_bid(bid_id)
+        session.remove()
+        return UploadResult(
+            file_id=file_id,
+            bid_id=bid_id,
+            name=manifest.name,
+            size=manifest.size,
+            sha256=manifest.sha256,
+            shards=f"{manifest.erasure.k}/{manifest.erasure.n}",
+            cids=tuple(s.cid for s in manifest.shards),
+            deals=tuple(deals),
+            price_per_epoch=bid.price_per_epoch,
+            duration_epochs=bid.duration_epochs,
+            escrow=bid.escrow,
+            seconds=time.monotonic() - started,
+            resumed=resumed,
+        )
+
+    def abort_upload(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        session: UploadSession | None = None,
+        shards: tuple[int, int] | str | ErasureParams | None = None,
+        replicas: int | None = None,
+    ) -> CancelResult | None:
+        """Give up an unfinished upload: cancel its open slots (refund) and delete its local state."""
+        if session is None:
+            if path is None:
+                raise ScatterValueError("give the path of the upload to abort")
+            src = Path(path)
+            directory = self._session_directory(src, erasure_of(shards, replicas))
+            if not (directory / "session.json").is_file():
+                raise ScatterNotFoundError(f"no unfinished upload of {src} with these shards")
+            session = UploadSession.load(directory)
+        result = self.cancel(session.bid_id) if session.bid_id is not None else None
+        session.remove()
+        return result
+
+    def _session_directory(self, src: Path, erasure: ErasureParams) -> Path:
+        st = src.stat()
+        sid = UploadSession.session_id(
+            src,
+            st.st_size,
+            st.st_mtime_ns,
+            _shards_text(erasure),
+            self.network.chain_id,
+            self.deployment.market,
+            self.address,
+        )
+        return sessions_root(self.state_root) / sid
+
+    def _session(
+        self, src: Path, erasure: ErasureParams, rep: Reporter, *, name: str | None, replaces: int | None
+    ) -> tuple[UploadSession, bool]:
+        st = src.stat()
+        directory = self._session_directory(src, erasure)
+        if (directory / "session.json").is_file():
+            session = UploadSession.load(directory)
+            rep.step(f"resuming the upload of {src.name} (stage: {session.stage}, bid: {session.bid_id})")
+            return session, True
+        from scatter.formats.pipeline import encode_file
+
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory.parent, 0o700)
+        with rep.bar(f"encrypting + encoding {src.name} ({erasure})", st.st_size) as advance:
+            encode_file(src, directory, erasure=erasure, name=name, overwrite=True, progress=advance)
+        if src.stat().st_mtime_ns != st.st_mtime_ns:
+            raise ScatterValueError(f"{src} changed while it was being encoded; upload it again")
+        session = UploadSession(
+            directory=directory,
+            source=str(src.resolve()),
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            shards=_shards_text(erasure),
+            chain_id=self.network.chain_id,
+            market=self.deployment.market,
+            client=self.address,
+            replaces=replaces,
+            started=time.time(),
+        )
+        session.save()
+        return session, False
+
+    def _post_bid(
+        self,
+        session: UploadSession,
+        cids: list[bytes],
+        roots: list[bytes],
+        shard_size: int,
+        price_per_epoch: int,
+        duration_epochs: int,
+        rep: Reporter,
+    ) -> None:
+        if session.stage == "bidding" and session.bid_block is not None:
+            found = self._find_my_bid(cids, session.bid_block)
+            if found is not None:
+                session.bid_id, session.stage = found, "posted"
+                session.save()
+                return
+        session.stage, session.bid_block = "bidding", self._block()
+        session.save()
+        escrow = price_per_epoch * len(cids) * duration_epochs
+        rep.step(
+            f"posting a bid: {len(cids)} slots of {shard_size} bytes for {duration_epochs} epochs, "
+            f"escrow {units.format_eth(escrow)}"
+        )
+        session.bid_id = self.market.bid(
+            cids,
+            roots=roots,
+            size=shard_size,
+            slot_count=len(cids),
+            price_per_epoch=price_per_epoch,
+            duration_epochs=duration_epochs,
+        )
+        session.stage = "posted"
+        session.save()
+
+    def _find_my_bid(self, cids: list[bytes], from_block: int) -> int | None:
+        """A bid of ours posted since ``from_block`` naming exactly ``cids`` (a bid sent before a crash)."""
+        ev = self.market.contract.events[_POSTED]()
+        logs = rpc_guard(
+            "reading BidPosted events",
+            lambda: ev.get_logs(from_block=from_block, argument_filters={"client": self.address}),
+        )
+        for log in logs:
+            if [bytes(c) for c in log["args"]["cids"]] == cids:
+                return int(log["args"]["bidId"])
+        return None
+
+    def _waits_for_push(self, hoster: str, bid_id: int, slot: int) -> bool:
+        """Whether a hoster we pushed to still waits for the content (it lost the push, e.g. in a
+        crash before importing it, and reserved the slot again): then the CAR goes again."""
+        from scatter.sdk.push import slot_status
+
+        try:
+            status = slot_status(self._endpoint(hoster), bid_id, slot, timeout=5.0)
+        except ScatterError:
+            return False  # unreachable: its reservation will lapse, another hoster takes the slot
+        return status is not None and status.state == "reserved" and not status.pinned
+
+    def _push_until_filled(
+        self,
+        session: UploadSession,
+        shard_entries: Sequence[Any],
+        cars: list[Path],
+        timeout: float,
+        rep: Reporter,
+    ) -> list[DealInfo]:
+        """Push each slot's CAR to the hoster that reserved it, until every slot is filled.
+
+        A hoster reserves a slot (``SlotReserved``), receives the CAR, checks it against the
+        slot's CID, size and possession root, and fills the slot with a proof (``SlotFilled``).
+        A reservation that lapses reopens the slot; the CAR goes to whoever reserves it next.
+        """
+        from scatter.sdk.push import push_car
+
+        assert session.bid_id is not None
+        bid_id = session.bid_id
+        n = len(cars)
+        deadline = time.monotonic() + timeout
+        rep.step(f"bid {bid_id}: waiting for hosters to reserve the {n} slots")
+        total = sum(p.stat().st_size for p in cars)
+        errors: dict[int, str] = {}
+        retry_at: dict[int, float] = {}
+        failures: dict[int, int] = {}  # failed pushes in a row to the slot's current hoster
+        asked: dict[int, float] = {}
+        with rep.bar(f"pushing shards of bid {bid_id}", total) as advance, ThreadPoolExecutor(n) as pool:
+            advance(sum(cars[s].stat().st_size for s, st in session.slots.items() if st.pushed or st.filled))
+            while True:
+                bid = self.market.get_bid(bid_id)
+                active = self._active_deals(bid)
+                for slot, deal in active.items():
+                    state = session.slots.setdefault(slot, SlotState())
+                    if not state.filled or state.deal_id != deal.deal_id:
+                        if not (state.pushed or state.filled):
+                            advance(cars[slot].stat().st_size)  # filled without our push (a healer)
+                        state.hoster, state.deal_id, state.filled = deal.hoster, deal.deal_id, True
+                        errors.pop(slot, None)
+                        session.save()
+                if len(active) == n:
+                    break
+                now = time.monotonic()
+                to_push: list[tuple[int, str, str]] = []
+                for slot, hoster in self._reservations(bid).items():
+                    if slot in active:
+                        continue
+                    state = session.slots.setdefault(slot, SlotState())
+                    if state.hoster is None or state.hoster.lower() != hoster.lower():
+                        state.hoster, state.pushed, state.filled, state.deal_id = hoster, False, False, None
+                        retry_at.pop(slot, None)
+                        failures.pop(slot, None)
+                        session.save()
+                    if state.pushed and now - asked.get(slot, 0.0) > _RECHECK:
+                        asked[slot] = now
+                        state.pushed = not self._waits_for_push(hoster, bid_id, slot)
+                    if not state.pushed and retry_at.get(slot, 0.0) <= now:
+                        to_push.append((slot, hoster, self._endpoint(hoster)))
+                futures = {
+                    slot: pool.submit(
+                        push_car,
+                        endpoint,
+                        bid_id,
+                        slot,
+                        bytes(CID.decode(shard_entries[slot].cid)),
+                        cars[slot],
+                        account=self.account,
+                        chain_id=self.network.chain_id,
+                        market=self.deployment.market,
+                    )
+                    for slot, _hoster, endpoint in to_push
+                }
+                for slot, fut in futures.items():
+                    try:
+                        fut.result()
+                    except ScatterError as exc:
+                        # The hoster may not have seen its reservation yet: back off, then push again.
+                        errors[slot] = str(exc)
+                        retry_at[slot] = time.monotonic() + _push_delay(failures.get(slot, 0))
+                        failures[slot] = failures.get(slot, 0) + 1
+                        continue
+                    session.slots[slot].pushed = True
+                    errors.pop(slot, None)
+                    session.save()
+                    advance(cars[slot].stat().st_size)
+                if time.monotonic() > deadline:
+                    waiting = [s for s in range(n) if s not in active]
+                    detail = "; ".join(f"slot {s}: {errors[s][:160]}" for s in waiting if s in errors)
+                    raise FillTimeoutError(
+                        f"bid {bid_id}: slots {waiting} not reserved, pushed and filled within {timeout:.0f}s"
+                        + (f" ({detail})" if detail else "")
+                        + f"; run the same upload again to keep waiting, or `scatter upload --abort` "
+                        f"(or `scatter cancel {bid_id}`) to take back the escrow of open slots",
+                        bid_id=bid_id,
+                        open_slots=bid.open_slot_indexes(),
+                    )
+                time.sleep(POLL)
+        rep.step(f"bid {bid_id}: all {n} slots filled (each hoster proved possession on chain)")
+        return [self._deal_info(active[s], bid) for s in range(n)]
+
+    def _record_metadata(self, session: UploadSession, manifest: Any, rep: Reporter) -> int:
+        from scatter.formats.metadata import decrypt_metadata
+
+        if session.file_id is not None:
+            return session.file_id
+        version: FileVersion = manifest.file_version(bid_id=session.bid_id, created=int(time.time()))
+        if session.stage == "recording" and session.bid_block is not None and session.replaces is None:
+            found = self._find_my_entry(session.bid_id, session.bid_block)
+            if found is not None:
+                session.file_id = found
+                session.save()
+                return found
+        session.stage = "recording"
+        session.save()
+        if session.replaces is not None:
+            old = decrypt_metadata(self.metadata_key, self.files.metadata(session.replaces))
+            if any(v.bid_id == session.bid_id for v in (old.current, *old.history)):
+                file_id = session.replaces
+            else:
+                record = old.with_new_version(version)
+                rep.step(f"recording version {len(record.history) + 1} of file {session.replaces}")
+                self.files.replace(session.replaces, self._seal(record))
+                file_id = session.replaces
+        else:
+            record = FileMetadata(name=manifest.name, media_type=manifest.media_type, current=version)
+            rep.step("recording the encrypted metadata entry")
+            file_id = self.files.add(self._seal(record))
+        session.file_id, session.stage = file_id, "recorded"
+        session.save()
+        return file_id
+
+    def _seal(self, record: FileMetadata) -> bytes:
+        from scatter.formats.metadata import encrypt_metadata
+
+        return encrypt_metadata(self.metadata_key, record)
+
+    def _find_my_entry(self, bid_id: int | None, from_block: int) -> int | None:
+        from scatter.formats.metadata import decrypt_metadata
+
+        ev = self.files.contract.events.FileAdded()
+        logs = rpc_guard(
+            "reading FileAdded events",
+            lambda: ev.get_logs(from_block=from_block, argument_filters={"owner": self.address}),
+        )
+        for log in logs:
+            try:
+                record = decrypt_metadata(self.metadata_key, bytes(log["args"]["metadata"]))
+            except ScatterError:
+                continue
+            if record.current.bid_id == bid_id:
+                return int(log["args"]["fileId"])
+        return None
