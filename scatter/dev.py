@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +58,7 @@ ANVIL_ACCOUNTS = 80
 DEFAULT_PORT = 8700  # web node; hosters at port + 10 + i, validators at port + 60 + j
 ACCOUNT_BALANCE_ETH = 10_000
 BLOCK_SECONDS = 1
+LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and emptied (rotate_log)
 #: Anvil never reorganises and mines a block a second, while an epoch is two seconds:
 #: daemons waiting the default two confirmations would see each epoch's randomness only
 #: once the epoch is over, and a validator polling once a second would see the end of its
@@ -447,13 +449,14 @@ class DevNetwork:
         return True
 
     def supervise_once(self) -> None:
-        """Restart anvil or any daemon that died (unless stopped on purpose)."""
+        """Restart anvil or any daemon that died (unless stopped on purpose); keep logs bounded."""
         if self.anvil is not None and not self.anvil.running():
             self.on_event("anvil exited; restarting it from its last saved state")
             if self._start_anvil():
                 self._resume_clock()
         for child in self.children:
             self._restart_if_crashed(child)
+            rotate_log(child.log_path)
 
     def wait(self) -> None:
         """Supervise until interrupted."""
@@ -480,6 +483,20 @@ class DevNetwork:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def rotate_log(path: Path, max_bytes: int = LOG_MAX_BYTES) -> bool:
+    """Copy-truncate ``path`` to ``path.1`` once it exceeds ``max_bytes`` (as logrotate's
+    ``copytruncate``): the daemon keeps its file descriptor, opened for appending, and writes on
+    at the start of the emptied file. A log and its one predecessor: at most twice ``max_bytes``."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+        shutil.copyfile(path, path.with_name(path.name + ".1"))
+        os.truncate(path, 0)
+    except OSError:
+        return False
+    return True
 
 
 def _die_with_parent() -> None:

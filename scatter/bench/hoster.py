@@ -424,11 +424,15 @@ def bench_economics(deals: int, hours: float, shard_size: int, sample: int = 10)
     for label, range_epochs in (("settle_every_2", 2), ("one_range_per_period", p.period_epochs)):
         settle = deals * -(-epochs // range_epochs) * int(per_op["settle_item"] or 0)
         total = fills + proofs + settle
+        # the price per GiB-epoch at which the deals' earnings pay exactly for this gas
+        paid_gib_epochs = deals * epochs * shard_size / GIB * (10_000 - p.validator_fee_bps) / 10_000
         out[label] = {
             "gas": {"fills": fills, "proofs": proofs, "settlements": settle, "total": total},
             "cost_eth_at_anvil_gas_price": total * gas_price / ETHER,
             "cost_eth_at_1_gwei": total * 10**9 / ETHER,
             "anvil_gas_price_wei": gas_price,
+            "earns_more_than_gas_at_anvil_gas_price": earned > total * gas_price,
+            "break_even_price_wei_per_gib_epoch_at_1_gwei": round(total * 10**9 / paid_gib_epochs),
         }
     return out
 

@@ -21,10 +21,9 @@ from eth_abi.abi import decode as abi_decode
 from eth_typing import ABIEvent
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
-from web3.exceptions import BlockNotFound
 
 from scatter.chain._abi import abi_type
-from scatter.chain.tx import rpc_guard
+from scatter.chain.tx import block_hash_of, head_number, rpc_guard
 
 
 @dataclass(frozen=True)
@@ -127,21 +126,12 @@ class EventFollower:
             self._decoders[Web3.to_checksum_address(address)] = _EventDecoder(name, abi)
 
     def confirmed_head(self) -> int:
-        head = rpc_guard("reading the block number", lambda: self.w3.eth.block_number)
-        return max(-1, int(head) - self.confirmations)
+        return max(-1, head_number(self.w3) - self.confirmations)
 
     def block_hash(self, number: int) -> bytes:
         """The hash of block ``number``; empty when the chain has no such block (a reorg to a
         shorter chain), which no checkpoint matches."""
-
-        def read() -> Any:
-            try:
-                return self.w3.eth.get_block(number)
-            except BlockNotFound:
-                return None
-
-        block = rpc_guard(f"reading block {number}", read)
-        return bytes(block["hash"] or b"") if block is not None else b""
+        return block_hash_of(self.w3, number)
 
     def poll(self, checkpoint: Checkpoint) -> Batch | Rewind | None:
         """Events after ``checkpoint`` up to the confirmed head (at most ``max_range`` blocks).

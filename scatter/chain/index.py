@@ -148,6 +148,9 @@ class IndexedNode:
     capacity: int
 
 
+SAVE_EMPTY_EVERY = 64  # blocks without events between checkpoint writes (see MarketIndex.apply)
+
+
 class MarketIndex:
     """The market as of the checkpoint, in ``db``; fed by :meth:`sync`."""
 
@@ -161,6 +164,8 @@ class MarketIndex:
         )
         db.migrate(MIGRATIONS)
         self._rewound_to: int | None = None  # the lowest block a reorg rewound to, until taken
+        self._unsaved: Checkpoint | None = None  # the checkpoint after empty batches, not yet written
+        self._saved_block = self.checkpoint().block
 
     # ------------------------------------------------------------ following
 
@@ -178,6 +183,8 @@ class MarketIndex:
             self._rewound_to = block if self._rewound_to is None else min(self._rewound_to, block)
 
     def checkpoint(self) -> Checkpoint:
+        if self._unsaved is not None:
+            return self._unsaved
         row = self.db.query_one("SELECT block, block_hash FROM chain_checkpoint WHERE id = 1")
         if row is None:
             return EventFollower.genesis(self.deployment.block)
@@ -200,12 +207,21 @@ class MarketIndex:
         return applied
 
     def apply(self, batch: Batch) -> None:
+        """Apply a batch's events and move the checkpoint in one transaction. A batch without
+        events moves it in memory only, written with the next events or every
+        :data:`SAVE_EMPTY_EVERY` blocks: an idle chain costs no write (and no fsync) per block, and
+        a restart merely reads those empty blocks' logs again."""
+        if not batch.events:
+            self._unsaved = batch.checkpoint
+            if batch.checkpoint.block - self._saved_block < SAVE_EMPTY_EVERY:
+                return
         with self.db.transaction() as conn:
             for event in batch.events:
                 _APPLY.get(event.name, _ignore)(conn, event)
             self._save_checkpoint(conn, batch.checkpoint)
 
     def _save_checkpoint(self, conn: sqlite3.Connection, cp: Checkpoint) -> None:
+        self._unsaved, self._saved_block = None, cp.block
         conn.execute(
             "INSERT INTO chain_checkpoint (id, block, block_hash) VALUES (1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET block = excluded.block, block_hash = excluded.block_hash",

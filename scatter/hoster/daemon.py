@@ -57,7 +57,7 @@ from scatter.chain.market import (
     prove_many_calldata,
 )
 from scatter.chain.params import MarketParams
-from scatter.chain.tx import head_number, rpc_guard
+from scatter.chain.tx import head_number, latest_head, rpc_guard
 from scatter.daemon.backoff import RETRYABLE, Backoff, retry
 from scatter.daemon.http import make_server
 from scatter.daemon.logs import RateLimitedLog, log_event
@@ -383,10 +383,10 @@ class Hoster:
         await self._reconcile_journal()
         await self._ensure_joined()
         await self._chain(self.index.sync)
-        head = await self._chain(self.w3.eth.get_block, "latest")
-        if int(head["number"]) != self._head:
+        number, timestamp = await self._chain(latest_head, self.w3)
+        if number != self._head:
             self._head_seen = time.monotonic()
-        self._now, self._head = int(head["timestamp"]), int(head["number"])
+        self._now, self._head = timestamp, number
         # the Market's currentEpoch() at the head, without a call: (timestamp - genesis) / epochSeconds
         self._epoch = max(0, self._now - self.params.genesis) // self.params.epoch_seconds
         self._reconcile_deals()

@@ -44,7 +44,8 @@ class PinStatus:
     bytes: int
 
 
-def _sha256_file(path: Path) -> bytes:
+def car_sha256(path: Path) -> bytes:
+    """The sha256 of a CAR file, as a push signs it."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
@@ -72,15 +73,17 @@ def push_car(
     market: str,
     timeout: float = 120.0,
     progress: Callable[[int], object] | None = None,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
     """Upload ``car`` (whose root is the binary CID ``root``) for slot ``slot`` of ``bid_id`` to the
-    hoster that reserved it; returns the hoster's JSON (the slot's status)."""
+    hoster that reserved it; returns the hoster's JSON (the slot's status). ``digest``: the
+    CAR's sha256 if the caller has it already (else it is read and hashed here)."""
     size = car.stat().st_size
     upload = CarUpload(
         bid_id=bid_id,
         slot=slot,
         root=root,
-        car_sha256=_sha256_file(car),
+        car_sha256=car_sha256(car) if digest is None else digest,
         car_size=size,
         expires=int(time.time()) + SIGNATURE_LIFETIME,
     )

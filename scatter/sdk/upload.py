@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Container, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multiformats import CID
 
@@ -33,11 +33,14 @@ from scatter.formats.manifest_schema import Manifest
 from scatter.formats.metadata_schema import FileMetadata, FileVersion
 from scatter.formats.params import ErasureParams, parse_shards
 from scatter.sdk import units
-from scatter.sdk.base import POLL, FillTimeoutError
+from scatter.sdk.base import POLL, FillTimeoutError, bits
 from scatter.sdk.files import FileEntries
 from scatter.sdk.models import CancelResult, DealInfo, Reporter, SilentReporter, UploadResult
 from scatter.sdk.session import SlotState, UploadSession, sessions_root
 from scatter.units import parse_amount
+
+if TYPE_CHECKING:
+    from scatter.chain.market import Bid, Deal
 
 #: Seconds between asking a hoster we pushed to whether it still waits for the content.
 _RECHECK = 10.0
@@ -114,24 +117,28 @@ class Uploads(FileEntries):
         per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
         session, resumed = self._session(src, erasure, rep, name=name, replaces=replaces)
         from scatter.formats.pipeline import load_manifest
+        from scatter.sdk.push import car_sha256
 
         manifest = load_manifest(session.directory)
         cars = [session.directory / (s.car or "") for s in manifest.shards]
         shard_size = _shard_size(manifest)
-        if session.bid_id is None:
-            per_slot = units.slot_price(per_gib, shard_size)
-            self._post_bid(
-                session,
-                [bytes(CID.decode(s.cid)) for s in manifest.shards],
-                list(manifest.roots),
-                shard_size,
-                per_slot,
-                duration_epochs,
-                rep,
-            )
-        assert session.bid_id is not None
-        bid_id = session.bid_id
-        deals = self._push_until_filled(session, manifest.shards, cars, timeout, rep)
+        with ThreadPoolExecutor(len(cars), thread_name_prefix="scatter-push") as pool:
+            # Each CAR's sha256 (signed with its push) is hashed while the bid is mined and reserved.
+            digests = [pool.submit(car_sha256, car) for car in cars]
+            if session.bid_id is None:
+                per_slot = units.slot_price(per_gib, shard_size)
+                self._post_bid(
+                    session,
+                    [bytes(CID.decode(s.cid)) for s in manifest.shards],
+                    list(manifest.roots),
+                    shard_size,
+                    per_slot,
+                    duration_epochs,
+                    rep,
+                )
+            assert session.bid_id is not None
+            bid_id = session.bid_id
+            deals = self._push_until_filled(session, manifest.shards, cars, digests, pool, timeout, rep)
         file_id = self._record_metadata(session, manifest, rep)
         bid = self.market.get_bid(bid_id)
         session.remove()
@@ -279,6 +286,8 @@ class Uploads(FileEntries):
         session: UploadSession,
         shard_entries: Sequence[Any],
         cars: list[Path],
+        digests: list[Future[bytes]],
+        pool: ThreadPoolExecutor,
         timeout: float,
         rep: Reporter,
     ) -> list[DealInfo]:
@@ -286,6 +295,7 @@ class Uploads(FileEntries):
 
         A hoster reserves a slot (``SlotReserved``), receives the CAR, checks it against the
         slot's CID, size and possession root, and fills the slot with a proof (``SlotFilled``).
+        Each CAR goes as soon as its slot is reserved, while other pushes are still in flight.
         A reservation that lapses reopens the slot; the CAR goes to whoever reserves it next.
         """
         from scatter.sdk.push import push_car
@@ -295,29 +305,51 @@ class Uploads(FileEntries):
         n = len(cars)
         deadline = time.monotonic() + timeout
         rep.step(f"bid {bid_id}: waiting for hosters to reserve the {n} slots")
-        total = sum(p.stat().st_size for p in cars)
+        sizes = [p.stat().st_size for p in cars]
         errors: dict[int, str] = {}
         retry_at: dict[int, float] = {}
         failures: dict[int, int] = {}  # failed pushes in a row to the slot's current hoster
         asked: dict[int, float] = {}
-        with rep.bar(f"pushing shards of bid {bid_id}", total) as advance, ThreadPoolExecutor(n) as pool:
-            advance(sum(cars[s].stat().st_size for s, st in session.slots.items() if st.pushed or st.filled))
+        inflight: dict[int, tuple[str, Future[dict[str, Any]]]] = {}  # slot -> (hoster, push)
+        known: dict[int, Deal] = {}  # deal id -> deal, as read once
+        with rep.bar(f"pushing shards of bid {bid_id}", sum(sizes)) as advance:
+            advance(sum(sizes[s] for s, st in session.slots.items() if st.pushed or st.filled))
             while True:
+                for slot, (hoster, fut) in list(inflight.items()):
+                    if not fut.done():
+                        continue
+                    del inflight[slot]
+                    state = session.slots[slot]
+                    if state.hoster is None or state.hoster.lower() != hoster.lower():
+                        continue  # the slot changed hands meanwhile
+                    try:
+                        fut.result()
+                    except ScatterError as exc:
+                        # The hoster may not have seen its reservation yet: back off, then push again.
+                        errors[slot] = str(exc)
+                        retry_at[slot] = time.monotonic() + _push_delay(failures.get(slot, 0))
+                        failures[slot] = failures.get(slot, 0) + 1
+                        continue
+                    state.pushed = True
+                    errors.pop(slot, None)
+                    session.save()
+                    advance(sizes[slot])
                 bid = self.market.get_bid(bid_id)
-                active = self._active_deals(bid)
+                active = self._filled_deals(bid, known)
+                if len(active) == n:
+                    active = self._active_deals(bid)  # confirmed with every deal read afresh
                 for slot, deal in active.items():
                     state = session.slots.setdefault(slot, SlotState())
                     if not state.filled or state.deal_id != deal.deal_id:
                         if not (state.pushed or state.filled):
-                            advance(cars[slot].stat().st_size)  # filled without our push (a healer)
+                            advance(sizes[slot])  # filled without our push (a healer)
                         state.hoster, state.deal_id, state.filled = deal.hoster, deal.deal_id, True
                         errors.pop(slot, None)
                         session.save()
                 if len(active) == n:
                     break
                 now = time.monotonic()
-                to_push: list[tuple[int, str, str]] = []
-                for slot, hoster in self._reservations(bid).items():
+                for slot, hoster in self._reserved_to_push(bid, session, inflight, asked).items():
                     if slot in active:
                         continue
                     state = session.slots.setdefault(slot, SlotState())
@@ -330,34 +362,19 @@ class Uploads(FileEntries):
                         asked[slot] = now
                         state.pushed = not self._waits_for_push(hoster, bid_id, slot)
                     if not state.pushed and retry_at.get(slot, 0.0) <= now:
-                        to_push.append((slot, hoster, self._endpoint(hoster)))
-                futures = {
-                    slot: pool.submit(
-                        push_car,
-                        endpoint,
-                        bid_id,
-                        slot,
-                        bytes(CID.decode(shard_entries[slot].cid)),
-                        cars[slot],
-                        account=self.account,
-                        chain_id=self.network.chain_id,
-                        market=self.deployment.market,
-                    )
-                    for slot, _hoster, endpoint in to_push
-                }
-                for slot, fut in futures.items():
-                    try:
-                        fut.result()
-                    except ScatterError as exc:
-                        # The hoster may not have seen its reservation yet: back off, then push again.
-                        errors[slot] = str(exc)
-                        retry_at[slot] = time.monotonic() + _push_delay(failures.get(slot, 0))
-                        failures[slot] = failures.get(slot, 0) + 1
-                        continue
-                    session.slots[slot].pushed = True
-                    errors.pop(slot, None)
-                    session.save()
-                    advance(cars[slot].stat().st_size)
+                        push = pool.submit(
+                            push_car,
+                            self._endpoint(hoster),
+                            bid_id,
+                            slot,
+                            bytes(CID.decode(shard_entries[slot].cid)),
+                            cars[slot],
+                            account=self.account,
+                            chain_id=self.network.chain_id,
+                            market=self.deployment.market,
+                            digest=digests[slot].result(),
+                        )
+                        inflight[slot] = (hoster, push)
                 if time.monotonic() > deadline:
                     waiting = [s for s in range(n) if s not in active]
                     detail = "; ".join(f"slot {s}: {errors[s][:160]}" for s in waiting if s in errors)
@@ -369,9 +386,49 @@ class Uploads(FileEntries):
                         bid_id=bid_id,
                         open_slots=bid.open_slot_indexes(),
                     )
-                time.sleep(POLL)
+                if inflight:  # wake up as soon as a push is answered, else poll the chain again
+                    wait([f for _h, f in inflight.values()], timeout=POLL, return_when=FIRST_COMPLETED)
+                else:
+                    time.sleep(POLL)
         rep.step(f"bid {bid_id}: all {n} slots filled (each hoster proved possession on chain)")
         return [self._deal_info(active[s], bid) for s in range(n)]
+
+    def _filled_deals(self, bid: Bid, known: dict[int, Deal]) -> dict[int, Deal]:
+        """slot -> its active deal, for the bid's slots that are neither open nor closed; a deal is
+        read once (``known``), and the events only when a slot was filled by a deal not seen yet."""
+        from scatter.chain.market import DealStatus
+
+        unfilled = bid.open_slots | bid.closed_slots
+        filled = [s for s in range(bid.slot_count) if not unfilled >> s & 1]
+        latest: dict[int, Deal] = {}
+        for deal in sorted(known.values(), key=lambda d: d.deal_id):
+            latest[deal.slot] = deal
+        if any(s not in latest for s in filled):
+            for log in self._slot_filled_logs(bid):
+                deal_id = int(log["args"]["dealId"])
+                if deal_id not in known:
+                    known[deal_id] = deal = self.market.get_deal(deal_id)
+                    if deal.deal_id >= latest.get(deal.slot, deal).deal_id:
+                        latest[deal.slot] = deal
+        return {s: latest[s] for s in filled if s in latest and latest[s].status == DealStatus.ACTIVE}
+
+    def _reserved_to_push(
+        self, bid: Bid, session: UploadSession, inflight: Container[int], asked: dict[int, float]
+    ) -> dict[int, str]:
+        """slot -> the hoster holding it, for the reserved slots that may need a push: not those
+        being pushed, and those already pushed only when due for a recheck (every ``_RECHECK``)."""
+        now = time.monotonic()
+        held: dict[int, str] = {}
+        for slot in bits(bid.reserved_slots & bid.open_slots, bid.slot_count):
+            state = session.slots.get(slot)
+            if slot in inflight or (
+                state is not None and state.pushed and now - asked.get(slot, 0.0) <= _RECHECK
+            ):
+                continue
+            reservation = self.market.reservation_of(bid.bid_id, slot)
+            if reservation.held:
+                held[slot] = reservation.hoster
+        return held
 
     def _record_metadata(self, session: UploadSession, manifest: Any, rep: Reporter) -> int:
         from scatter.formats.metadata import decrypt_metadata

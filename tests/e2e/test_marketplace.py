@@ -41,10 +41,13 @@ from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
 from scatter.ipfs.unixfs import import_bytes
 from scatter.sdk.network import Network
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 T = TypeVar("T")
 MIB = 1 << 20
+#: Every wait below is for an outcome on chain, bounded only to fail rather than hang: the bounds are
+#: generous (a shared, loaded machine runs the daemons slowly) and no assertion depends on them.
+PATIENCE = 3
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
@@ -65,7 +68,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevNetwork]:
         state_dir=state, epoch_seconds=2, rpc_port=free_port(), hosters=9, validators=3, port=0
     )
     try:
-        network.start(ready_timeout=240)
+        network.start(ready_timeout=240 * PATIENCE)
         yield network
     finally:
         network.stop()
@@ -194,7 +197,7 @@ def _run(
     src = tmp_path / "twenty.bin"
     src.write_bytes(data)
     t0 = time.monotonic()
-    up = sdk.upload(src, shards="3/6", duration="1h", timeout=120)
+    up = sdk.upload(src, shards="3/6", duration="1h", timeout=120 * PATIENCE)
     figures["upload_to_all_filled_s"] = round(time.monotonic() - t0, 1)
     assert up.shards == "3/6" and len(up.deals) == 6
     assert len({d.hoster for d in up.deals}) == 6 and all(d.live for d in up.deals)
@@ -210,7 +213,7 @@ def _run(
     def first_settled() -> bool:
         return any(d.paid_epochs > 0 for d in sdk.deals_of_bid(up.bid_id))
 
-    wait_for(first_settled, 60, "the first settlement of the upload's deals", interval=0.2)
+    wait_for(first_settled, 60 * PATIENCE, "the first settlement of the upload's deals", interval=0.2)
     # The goal (<= 30 s) is a measured figure (printed below with -s), not a timed assertion:
     # the suite must not fail because a shared machine is slow.
     figures["upload_to_first_settlement_s"] = round(time.monotonic() - t0, 1)
@@ -223,7 +226,7 @@ def _run(
     hosters_a = {h: credited(sdk, h, start_block) for h in bid_hosters}
     fees_a = sum(credited(sdk, v, start_block) for v in validators)
     epoch_a = sdk.market.current_epoch()
-    wait_for(lambda: all(p > paid_a[d] for d, p in paid().items()), 40, "every deal to be paid further")
+    wait_for(lambda: all(p > paid_a[d] for d, p in paid().items()), 40 * PATIENCE, "every deal paid further")
     figures["epochs_for_every_deal_to_be_paid_again"] = sdk.market.current_epoch() - epoch_a
     assert all(credited(sdk, h, start_block) > hosters_a[h] for h in bid_hosters)
     assert sum(credited(sdk, v, start_block) for v in validators) > fees_a
@@ -257,7 +260,9 @@ def _run(
 
     try:
         live = wait_for(
-            healed, bound * epoch_s, "the three lost shards to be rebuilt and filled by spare hosters"
+            healed,
+            bound * epoch_s * PATIENCE,
+            "the three lost shards to be rebuilt and filled by spare hosters",
         )
     except AssertionError:
         figures["healing_breakdown_epochs"] = _healing_breakdown(sdk, up.bid_id, kill_epoch, start_block)
@@ -284,7 +289,7 @@ def _run(
 
     # 6a. a public CID pinned with three replicas (hosters fetch it from the origin).
     cid = _public_content(origin_store, 2 * MIB)
-    pinned = sdk.pin(cid, replicas=3, duration="1h", origins=[origin.url], wait=True, timeout=60)
+    pinned = sdk.pin(cid, replicas=3, duration="1h", origins=[origin.url], wait=True, timeout=60 * PATIENCE)
     assert len(pinned.deals) == 3 and len({d.hoster for d in pinned.deals}) == 3
     assert pinned.size == 2 * MIB and sdk.bid_info(pinned.bid_id).roots == (pinned.root,)
 
@@ -293,7 +298,7 @@ def _run(
     extra = 2
     wide_cid = _public_content(origin_store, 100_000)
     wide = sdk.pin(wide_cid, replicas=alive + extra, duration="1h", origins=[origin.url])
-    wait_for(lambda: len(sdk.deals_of_bid(wide.bid_id)) == alive, 30, "every live hoster to take a slot")
+    wait_for(lambda: len(sdk.deals_of_bid(wide.bid_id)) == alive, 30 * PATIENCE, "every live hoster's slot")
     before = sdk.market.balance_of(sdk.address)
     cancelled = sdk.cancel(wide.bid_id)
     assert len(cancelled.cancelled_slots) == extra
@@ -306,7 +311,8 @@ def _run(
     for deal in sdk.deals_of_bid(short.bid_id):
         end = max(end, deal.end_epoch)
     window = sdk.params.proof_window_epochs
-    wait_for(lambda: sdk.market.current_epoch() > end + window, 120, "the short bid to be over")
+    # chain time (a block a second, whatever the load): the wait bounds only a frozen chain
+    wait_for(lambda: sdk.market.current_epoch() > end + window, 120 * PATIENCE, "the short bid to be over")
     assert short_end == 12
     sdk.finish_deals(short.bid_id)  # anyone may; hosters usually have already
     if sdk.market.get_bid(short.bid_id).open_slots:  # a slot reopened by a fault and not retaken
@@ -359,7 +365,7 @@ def test_watch_backs_up_new_and_changed_files_only(net: DevNetwork, sdk: Scatter
     (backup / ".hidden").write_bytes(b"never uploaded")
 
     def watch_once() -> list[tuple[str, str, int | None]]:
-        events = sdk.watch(backup, once=True, shards="2/3", duration="1h", timeout=120)
+        events = sdk.watch(backup, once=True, shards="2/3", duration="1h", timeout=120 * PATIENCE)
         return [(e.path, e.action, e.file_id) for e in events]
 
     first = watch_once()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from scatter.errors import ScatterValueError
 from scatter.units import parse_amount, parse_size
+from scatter.validator import limits
 from scatter.validator.config import load_config
 from scatter.validator.limits import Caps, Throttle
 
@@ -50,37 +50,79 @@ def test_units() -> None:
         parse_amount("1.5wei", "eth")
 
 
-def test_cpu_cap_keeps_the_crawler_under_its_share() -> None:
+class FakeClock:
+    """Wall and CPU time of the throttle's module, moved by the test: work advances both,
+    the throttle's sleeps only the wall clock. The verdicts do not depend on the machine's load."""
+
+    def __init__(self) -> None:
+        self.wall = 1000.0
+        self.cpu = 10.0
+
+    def monotonic(self) -> float:
+        return self.wall
+
+    def process_time(self) -> float:
+        return self.cpu
+
+    def work(self, seconds: float) -> None:
+        self.wall += seconds
+        self.cpu += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.wall += seconds
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(limits, "time", fake)
+    monkeypatch.setattr(asyncio, "sleep", fake.sleep)  # the throttle's only wait
+    return fake
+
+
+def test_cpu_cap_keeps_the_crawler_under_its_share(clock: FakeClock) -> None:
     cap = 0.25
     throttle = Throttle(Caps(cpu_fraction=cap, window_seconds=10.0))
 
-    async def work() -> tuple[float, float]:
-        t0, c0 = time.monotonic(), time.process_time()
+    async def work() -> None:
         for _ in range(8):
             await throttle.before()
-            spin = time.process_time()
-            while time.process_time() - spin < 0.05:  # a slice of real work
-                pass
+            clock.work(0.05)  # a slice of real work, all of it CPU
         await throttle.before()
-        return time.monotonic() - t0, time.process_time() - c0
 
-    wall, cpu = asyncio.run(work())
-    assert cpu >= 0.4
-    assert cpu / wall <= cap * 1.25  # 0.4 s of CPU took at least 1.6 s: the crawler slept the rest
-    assert throttle.slept["cpu"] > 0
+    wall0, cpu0 = clock.wall, clock.cpu
+    asyncio.run(work())
+    cpu, wall = clock.cpu - cpu0, clock.wall - wall0
+    assert cpu == pytest.approx(0.4)
+    assert cpu / wall == pytest.approx(cap)  # 0.4 s of CPU took 1.6 s: the crawler slept the rest
+    assert throttle.slept["cpu"] == pytest.approx(1.2)
+    assert throttle.slept["bandwidth"] == 0
 
 
-def test_bandwidth_cap_spaces_checks() -> None:
+def test_cpu_cap_sleeps_no_more_than_its_share(clock: FakeClock) -> None:
+    throttle = Throttle(Caps(cpu_fraction=0.5, window_seconds=10.0))
+
+    async def work() -> None:
+        await throttle.before()
+        clock.work(0.1)
+        clock.wall += 0.1  # idle (waiting on a hoster): already half of the time
+        await throttle.before()
+
+    asyncio.run(work())
+    assert throttle.slept["cpu"] == 0
+
+
+def test_bandwidth_cap_spaces_checks(clock: FakeClock) -> None:
     throttle = Throttle(Caps(cpu_fraction=None, bytes_per_second=1_000_000))
 
-    async def fetch() -> float:
-        t0 = time.monotonic()
+    async def fetch() -> None:
         for _ in range(4):
             await throttle.before()
             throttle.spent(500_000)
         await throttle.before()
-        return time.monotonic() - t0
 
-    elapsed = asyncio.run(fetch())  # 2 MB at 1 MB/s with a 1 MB burst: about 1 s
-    assert 0.8 < elapsed < 10.0  # it waits; the loose upper bound only catches a runaway sleep
-    assert throttle.slept["bandwidth"] > 0.8
+    wall0 = clock.wall
+    asyncio.run(fetch())  # 2 MB at 1 MB/s with a 1 MB burst: 1 s of waiting
+    assert clock.wall - wall0 == pytest.approx(1.0)
+    assert throttle.slept["bandwidth"] == pytest.approx(1.0)
+    assert throttle.slept["cpu"] == 0

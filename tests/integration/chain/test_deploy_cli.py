@@ -75,8 +75,10 @@ def test_deploy_with_an_encrypted_keystore(anvil: Anvil, tmp_path: Path) -> None
 
 
 def test_dev_network_starts_and_keeps_its_deployment_across_restarts(tmp_path: Path) -> None:
+    # ``--port 0``: every daemon and the web node on a free port (none of the fixed 8700 + i)
     args = ("dev", "--once", "--json", "--state-dir", str(tmp_path / ".scatter" / "dev"),
-            "--rpc-port", str(free_port()), "--epoch-seconds", "3")  # fmt: skip
+            "--rpc-port", str(free_port()), "--port", "0", "--hosters", "1", "--validators", "1",
+            "--epoch-seconds", "3")  # fmt: skip
     first = scatter(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
@@ -85,7 +87,11 @@ def test_dev_network_starts_and_keeps_its_deployment_across_restarts(tmp_path: P
     assert (tmp_path / ".scatter" / "dev" / "anvil-state.json").exists()
     second = scatter(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert json.loads(second.stdout)["contracts"]["market"] == summary["contracts"]["market"]
+    again = json.loads(second.stdout)
+    assert again["contracts"]["market"] == summary["contracts"]["market"]
+    # the endpoints the daemons registered on chain keep answering: same ports after a restart
+    urls = [n["url"] for n in summary["hosters"] + summary["validators"]]
+    assert len(urls) == 2 and [n["url"] for n in again["hosters"] + again["validators"]] == urls
     record = json.loads((tmp_path / ".scatter" / "deployments.json").read_text())
     assert record["chains"]["31337"]["market"] == summary["contracts"]["market"]
 

@@ -40,7 +40,8 @@ CLIENT = 1
 VALIDATORS = (4, 5)
 
 
-def wait_until(check: Callable[[], T], timeout: float = 20.0, what: str = "condition") -> T:
+def wait_until(check: Callable[[], T], timeout: float = 90.0, what: str = "condition") -> T:
+    """Poll until ``check`` is truthy; the timeout only bounds a failure (a loaded machine is slow)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()

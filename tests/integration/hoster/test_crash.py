@@ -92,7 +92,9 @@ def test_kill_9_at_each_step_never_repeats_a_transaction_or_loses_a_pin(
     # 5. kill -9 from outside in the middle of an upload for bid 2.
     p.start()
     sock = _send_half_then_die(p.url, chain, bid2, second.car, second.cid_bytes)
-    time.sleep(0.3)
+    # killed in the middle of the upload (not before it began): once its first bytes are spooled
+    wait_until(lambda: any(f.stat().st_size > 0 for f in (p.state_dir / "tmp").glob("*.car")),
+               what="the upload's first bytes spooled")  # fmt: skip
     p.kill9()
     sock.close()
 

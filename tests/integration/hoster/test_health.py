@@ -23,11 +23,11 @@ def test_healthz_is_503_while_no_block_comes_and_200_again_after_one(
 ) -> None:
     h = start_hoster(2, max_head_age=1.5)  # the test chain mines only when a transaction comes
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    wait_until(lambda: _health(h).status_code == 503, timeout=30, what="a stale chain view")
+    wait_until(lambda: _health(h).status_code == 503, timeout=90, what="a stale chain view")
     body = _health(h).json()
     assert body["ok"] is False and body["rpc"] == "stale" and body["headAgeSeconds"] > 1.5
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    wait_until(lambda: _health(h).status_code == 200, timeout=30, what="healthy after a new block")
+    wait_until(lambda: _health(h).status_code == 200, timeout=90, what="healthy after a new block")
 
 
 def test_a_zero_max_head_age_never_reports_a_quiet_chain(

@@ -45,7 +45,7 @@ def test_rpc_outage_is_waited_out_and_the_daemon_resumes(tmp_path: Path) -> None
             node.stop()  # the RPC node goes away (its state is dumped)
             wait_until(lambda: h.hoster.metrics.errors.labels("rpc")._value.get() >= 2, what="retries")
             assert httpx.get(h.url + "/healthz").json()["rpc"] in ("ok", "unavailable")
-            wait_until(lambda: httpx.get(h.url + "/healthz").status_code == 503, timeout=40, what="unhealthy")
+            wait_until(lambda: httpx.get(h.url + "/healthz").status_code == 503, timeout=90, what="unhealthy")
             node.start()  # same port, same state
             w3 = connect(node.url)
             client = Market(w3, d.market, Transactor(w3, wallet.dev_account(1)))
@@ -53,10 +53,10 @@ def test_rpc_outage_is_waited_out_and_the_daemon_resumes(tmp_path: Path) -> None
             bid_id = client.bid([content.cid_bytes], roots=[content.root], size=content.size, slot_count=1,
                                 price_per_epoch=10**12, duration_epochs=4)  # fmt: skip
             wait_until(
-                lambda: h.hoster.state.in_bid(bid_id), timeout=30, what="a slot taken after the outage"
+                lambda: h.hoster.state.in_bid(bid_id), timeout=90, what="a slot taken after the outage"
             )
             # healthy again once a whole tick has gone through (the slot may be taken mid-tick)
-            wait_until(lambda: httpx.get(h.url + "/healthz").status_code == 200, timeout=30, what="healthy")
+            wait_until(lambda: httpx.get(h.url + "/healthz").status_code == 200, timeout=90, what="healthy")
             assert Market(w3, d.market).node(Role.HOSTER, h.hoster.address).status == 1
     finally:
         node.stop()

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from scatter.chain.anvil import free_port
 from scatter.ipfs import Block, MemoryBlockStore, export_bytes, import_bytes, read_car, write_car
 from scatter.ipfs.cid import parse_cid
 from scatter.ipfs.dag import missing_blocks
@@ -265,7 +266,7 @@ def test_put_pin_gc_export_cycle(kubo: tuple[KuboBlockStore, Any]) -> None:
 
 
 def test_an_unreachable_kubo_says_what_to_do() -> None:
-    adapter = KuboBlockStore("http://127.0.0.1:9", timeout=2)
+    adapter = KuboBlockStore(f"http://127.0.0.1:{free_port()}", timeout=2)  # nothing listens there
     with pytest.raises(KuboError, match="ipfs daemon"):
         adapter.version()
     assert missing_blocks(ROOT, MemoryBlockStore()) == [ROOT]

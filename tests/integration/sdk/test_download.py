@@ -10,9 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from scatter.client import Scatter
 from scatter.formats.errors import NotEnoughShardsError
+from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
 from tests.integration.sdk.conftest import StoredFile
 
 pytestmark = pytest.mark.integration
@@ -66,3 +70,21 @@ def test_download_with_four_bad_hosters_fails_naming_them_and_writes_nothing(
     assert info.value.have == 2
     assert not (tmp_path / "out.bin").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".scatter-dl")] == []
+
+
+def test_a_hoster_that_serves_no_car_still_gives_its_shard_block_by_block(
+    sdk: Scatter, stored_file: StoredFile, tmp_path: Path
+) -> None:
+    async def refuse_car(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.query_params.get("format") == "car":
+            return PlainTextResponse("CAR responses are not served here", status_code=406)
+        return await call_next(request)
+
+    port = stored_file.servers[0].port
+    stored_file.kill(0)
+    app = create_gateway_app(stored_file.stores[0])
+    app.add_middleware(BaseHTTPMiddleware, dispatch=refuse_car)
+    with GatewayServer(app, port=port):  # the endpoint on chain: raw blocks only
+        res = sdk.download(stored_file.file_id, tmp_path / "out.bin")
+    assert res.path.read_bytes() == stored_file.data
+    assert res.shards_used == (0, 1, 2)  # shard 0 came block by block, not from a parity shard

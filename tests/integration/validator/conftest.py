@@ -40,7 +40,8 @@ MARKET = {  # what the validator tests' market differs in from the devnet preset
 }
 
 
-def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+def wait_until(check: Callable[[], T], timeout: float = 90.0, what: str = "condition") -> T:
+    """Poll until ``check`` is truthy; the timeout only bounds a failure (a loaded machine is slow)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()

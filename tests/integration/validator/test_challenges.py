@@ -74,7 +74,7 @@ def test_no_ok_signature_while_a_challenge_is_open_and_the_held_epochs_signed_af
     with serve([shard]) as gw:
         deal_id = live.deal(HOSTER, CLIENT, shard, gw.url)
         v = live.start_validator(V1, report_faults=False)  # the test opens the challenge itself
-        wait_until(lambda: any(signed_epochs(v.url, deal_id).values()), timeout=40, what="a first ok")
+        wait_until(lambda: any(signed_epochs(v.url, deal_id).values()), timeout=90, what="a first ok")
         head = live.w3.eth.block_number
         live.market(OTHER).audit(deal_id, head - head % 4 if head % 4 else head - 4)
         opened = live.epoch()
@@ -87,7 +87,7 @@ def test_no_ok_signature_while_a_challenge_is_open_and_the_held_epochs_signed_af
                 if (x := v.daemon.ledger.verdict(deal_id, e)) and x.ok
             ]
 
-        wait_until(lambda: len(held()) >= 2, timeout=40, what="verdicts while open")
+        wait_until(lambda: len(held()) >= 2, timeout=90, what="verdicts while open")
         epochs = held()
         signed = signed_epochs(v.url, deal_id)
         assert not any(signed.get(e) for e in epochs)  # recorded ok, but not signed
@@ -105,7 +105,7 @@ def test_no_ok_signature_while_a_challenge_is_open_and_the_held_epochs_signed_af
             )
             return resp if resp.status_code == 200 else None
 
-        ok = wait_until(signable, timeout=20, what="the held epoch to be signable")
+        ok = wait_until(signable, timeout=90, what="the held epoch to be signable")
         assert ok is not None and ok.json()["ok"] is True
 
 

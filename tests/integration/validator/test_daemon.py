@@ -52,7 +52,7 @@ def test_two_validators_check_an_honest_deal_every_epoch_and_it_settles(live: Li
             common = sorted(e for e in a.keys() & b.keys() if a[e] and b[e])
             return common if len(common) >= epochs else None
 
-        ok_epochs = wait_until(lambda: both_ok(3), timeout=40, what="three epochs checked ok by both")
+        ok_epochs = wait_until(lambda: both_ok(3), timeout=90, what="three epochs checked ok by both")
         assert ok_epochs is not None
         first, last = ok_epochs[0], ok_epochs[-1]
         assert first >= start and ok_epochs == list(range(first, last + 1))  # every epoch, no gap
@@ -77,7 +77,7 @@ def test_a_deal_never_settled_gets_a_proof_request_for_its_missed_quorum(live: L
     with GatewayServer(create_gateway_app(shard.store())) as gw:  # serves, but its hoster never settles
         deal_id = live.deal(HOSTER, CLIENT, shard, gw.url, duration=30)
         v = live.start_validator(V1)
-        wait_until(lambda: live.market().challenge_of(deal_id).open, timeout=40, what="a proof request")
+        wait_until(lambda: live.market().challenge_of(deal_id).open, timeout=90, what="a proof request")
         (event,) = live.market().contract.events.ProofRequested().get_logs(from_block=0)
         assert event["args"]["dealId"] == deal_id and event["args"]["reason"] == 1  # missed quorum
         sender = live.w3.eth.get_transaction(event["transactionHash"])["from"]
@@ -86,4 +86,4 @@ def test_a_deal_never_settled_gets_a_proof_request_for_its_missed_quorum(live: L
         assert all(verdicts(live, v.url, deal_id).values())  # checked ok all along: only unpaid
         mined = 'scatter_validator_reports_total{kind="missed_quorum",outcome="mined"} 1.0'
         # the request is on chain before the daemon has read its receipt: wait for the count, not a time
-        wait_until(lambda: mined in httpx.get(v.url + "/metrics").text, timeout=30, what="the mined report")
+        wait_until(lambda: mined in httpx.get(v.url + "/metrics").text, timeout=90, what="the mined report")

@@ -10,7 +10,6 @@ fault: the check ends ``uncheckable`` (never a fail vote) after bounded work.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ class Counting:
 
 def check(
     tmp_path: Path, blocks: list[Block], root: CID, size: int, **cache: Any
-) -> tuple[CheckOutcome, int, float]:
+) -> tuple[CheckOutcome, int]:
     store = MemoryBlockStore()
     store.put_many(blocks)
     app = Counting(create_gateway_app(store))
@@ -85,26 +84,24 @@ def check(
             await checker.aclose()
 
     with GatewayServer(app) as gw:  # type: ignore[arg-type]
-        began = time.monotonic()
-        outcome = asyncio.run(go(gw.url))
-        return outcome, app.requests, time.monotonic() - began
+        return asyncio.run(go(gw.url)), app.requests
 
 
 def test_a_bomb_of_one_repeated_child_is_uncheckable_after_one_fetch_per_distinct_block(
     tmp_path: Path,
 ) -> None:
     root, blocks = bomb(depth=4)  # 174^4 = 9e8 leaf positions, 5 distinct blocks
-    outcome, requests, seconds = check(tmp_path, blocks, root, size=100 * 1024)
+    outcome, requests = check(tmp_path, blocks, root, size=100 * 1024)
     assert outcome.result is Status.UNCHECKABLE, outcome.reason
     assert "leaf positions" in outcome.reason
     assert requests <= 4  # each distinct inner node once (the bound stops the walk before the leaf)
-    assert seconds < 10.0  # bounded work, not a timeout (it takes well under a second)
+    # (bounded work, not a deadline: the reason above names the bound, and no timing is asserted)
     assert after_attempt([outcome.result] * 6, warmup=False, can_retry=False) is Step.UNKNOWN  # never fail
 
 
 def test_a_bomb_within_the_leaf_limit_is_still_refused_for_a_small_slot(tmp_path: Path) -> None:
     root, blocks = bomb(depth=2)  # 30,276 positions of one 1 KiB leaf, for a slot of 4 KiB
-    outcome, requests, _ = check(tmp_path, blocks, root, size=4 * 1024)
+    outcome, requests = check(tmp_path, blocks, root, size=4 * 1024)
     assert outcome.result is Status.UNCHECKABLE, outcome.reason
     assert requests <= 2
     assert not outcome.result.definitive
@@ -116,7 +113,7 @@ def test_distinct_inner_bytes_beyond_size_plus_overhead_stop_the_walk(tmp_path: 
     root = inner_node([m.cid for m in middles])
     blocks = [*leaves, *middles, root]
     size = 64 * FANOUT * 4  # more than the 6,960 leaf positions: only the inner bytes are over budget
-    outcome, requests, _ = check(tmp_path, blocks, root.cid, size=size, walk_overhead=0)
+    outcome, requests = check(tmp_path, blocks, root.cid, size=size, walk_overhead=0)
     assert outcome.result is Status.UNCHECKABLE, outcome.reason
     assert "distinct bytes" in outcome.reason
     assert requests <= 1 + WALK_CONCURRENCY < 1 + len(middles)  # stopped after one slice of the level
@@ -125,7 +122,7 @@ def test_distinct_inner_bytes_beyond_size_plus_overhead_stop_the_walk(tmp_path: 
 
 def test_an_honest_shard_walks_within_its_budget(tmp_path: Path) -> None:
     shard = make_shard(200 * 1024, max_links=16)  # 200 leaves, two levels of inner nodes
-    outcome, requests, _ = check(tmp_path, shard.blocks, shard.root, size=len(shard.data), walk_overhead=0)
+    outcome, requests = check(tmp_path, shard.blocks, shard.root, size=len(shard.data), walk_overhead=0)
     assert outcome.result is Status.OK, outcome.reason
     assert outcome.leaf_count == 200
     inner = len(shard.blocks) - len(shard.leaves)
@@ -134,6 +131,6 @@ def test_an_honest_shard_walks_within_its_budget(tmp_path: Path) -> None:
 
 def test_a_malformed_node_the_hoster_serves_faithfully_is_not_its_fault(tmp_path: Path) -> None:
     garbage = Block.from_data(b"\xff\xff\xff not protobuf", codec=CODEC_DAG_PB)  # hashes to its CID
-    outcome, _, _ = check(tmp_path, [garbage], garbage.cid, size=1024)
+    outcome, _ = check(tmp_path, [garbage], garbage.cid, size=1024)
     assert outcome.result is Status.UNCHECKABLE, outcome.reason
     assert after_attempt([outcome.result] * 3, warmup=False, can_retry=False) is Step.UNKNOWN

@@ -21,13 +21,15 @@ from tests.integration.validator.helpers import CutProxy, make_shard
 
 # three-second epochs (nothing here is load-heavy); these hosters never settle, and the market's
 # long missed-quorum period keeps them unchallenged. No assertion depends on how fast this machine is:
-# each waits for an event (with a generous timeout), never for a deadline measured in epochs.
+# each waits for an event (with a generous timeout), never for a deadline measured in epochs, and
+# the verdicts asserted are outcomes (none lost or contradicted, no fail), not a count per epoch.
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.parametrize("live", [{"epoch_seconds": 3, "period_epochs": 1000}], indirect=True),
 ]
 
 CLIENT, HOSTER, V = 1, 2, 5
+PATIENCE = 120.0  # seconds: only an upper bound for a failure; a loaded machine restarts slowly
 Seen = dict[tuple[int, int], tuple[bool, str]]  # (from, to) -> (ok, signature)
 
 
@@ -81,14 +83,14 @@ def test_sigkilled_validator_restarts_without_forgetting_or_contradicting_a_sign
                 poll(live, url, honest_deal, seen)
                 return len([k for k in seen if k[0] == k[1]]) >= target
 
-            wait_until(enough, timeout=40, what=f"two more verdicts in life {life}")
+            wait_until(enough, timeout=PATIENCE, what=f"two more verdicts in life {life}")
         finally:
             proc.send_signal(signal.SIGKILL)  # no cleanup, like a power cut
-            proc.wait(10)
+            proc.wait(30)
     # a fourth life: everything handed out before any crash is still there, identical
     proc = subprocess.Popen(cmd, stdout=log, stderr=log)
     try:
-        wait_until(lambda: _up(url), what="the restart")
+        wait_until(lambda: _up(url), timeout=PATIENCE, what="the restart")
         after: Seen = {}
         poll(live, url, honest_deal, after)
         for key, value in seen.items():
@@ -97,14 +99,18 @@ def test_sigkilled_validator_restarts_without_forgetting_or_contradicting_a_sign
         # (an epoch may pass unchecked while a slow machine restarts the process: not asserted)
     finally:
         proc.terminate()
-        assert proc.wait(20) == 0  # SIGTERM: a clean stop
+        assert proc.wait(60) == 0  # SIGTERM: a clean stop
 
 
 def _up(url: str) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        return httpx.get(url + "/healthz", timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _get(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=30)  # a loaded machine may answer slowly; the answer is what counts
 
 
 def test_rpc_outage_degrades_health_never_signs_fail_and_recovers(live: LiveMarket, honest_deal: int) -> None:
@@ -114,25 +120,24 @@ def test_rpc_outage_degrades_health_never_signs_fail_and_recovers(live: LiveMark
         v = live.start_validator(V, rpc_url=proxy.url)
 
         def verdicts() -> dict[int, bool]:
-            body = httpx.get(v.url + attestations_path(honest_deal)).json()
+            body = _get(v.url + attestations_path(honest_deal)).json()
             return {a["fromEpoch"]: a["ok"] for a in body["attestations"] if a["fromEpoch"] == a["toEpoch"]}
 
-        wait_until(lambda: len(verdicts()) >= 1, what="a first verdict")
+        wait_until(lambda: len(verdicts()) >= 1, timeout=PATIENCE, what="a first verdict")
         proxy.cut()
-        wait_until(
-            lambda: httpx.get(v.url + "/healthz").status_code == 503, timeout=20, what="degraded health"
-        )
-        health = httpx.get(v.url + "/healthz").json()
+        wait_until(lambda: _get(v.url + "/healthz").status_code == 503, timeout=PATIENCE,
+                   what="degraded health")  # fmt: skip
+        health = _get(v.url + "/healthz").json()
         assert health["status"] == "degraded" and "unreachable" in health["error"]
-        assert httpx.get(v.url + attestations_path(honest_deal)).status_code == 200  # still publishing
+        assert _get(v.url + attestations_path(honest_deal)).status_code == 200  # still publishing
         outage_epoch = live.epoch()
-        wait_until(lambda: live.epoch() >= outage_epoch + 2, what="two epochs of outage")
+        wait_until(lambda: live.epoch() >= outage_epoch + 2, timeout=PATIENCE, what="two epochs of outage")
         proxy.restore()
-        wait_until(lambda: httpx.get(v.url + "/healthz").status_code == 200, timeout=20, what="recovery")
+        wait_until(lambda: _get(v.url + "/healthz").status_code == 200, timeout=PATIENCE, what="recovery")
         back = live.epoch()
-        wait_until(lambda: max(verdicts()) > back, timeout=30, what="verdicts after the outage")
+        wait_until(lambda: max(verdicts()) > back, timeout=PATIENCE, what="verdicts after the outage")
         assert all(verdicts().values())  # the outage never turned into a fail verdict
-        assert "scatter_validator_rpc_errors_total" in httpx.get(v.url + "/metrics").text
+        assert "scatter_validator_rpc_errors_total" in _get(v.url + "/metrics").text
     finally:
         for x in live.validators:
             x.stop()
@@ -149,16 +154,16 @@ def test_a_deal_reorganised_away_is_no_longer_checked(live: LiveMarket) -> None:
         deal_id = live.deal(HOSTER, CLIENT, shard, gw.url, join=False)
 
         def verdicts() -> dict[int, bool]:
-            body = httpx.get(v.url + attestations_path(deal_id)).json()
+            body = _get(v.url + attestations_path(deal_id)).json()
             return {a["fromEpoch"]: a["ok"] for a in body["attestations"]}
 
-        wait_until(lambda: len(verdicts()) >= 1, what="the deal to be checked")
+        wait_until(lambda: len(verdicts()) >= 1, timeout=PATIENCE, what="the deal to be checked")
+        last_seen = live.epoch() + 1  # a round of this epoch (or the next, just begun) may be in flight
         live.w3.provider.make_request("evm_revert", [fork])  # type: ignore[arg-type]
         live.w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
         assert live.market().deal_count() == 0
-        wait_until(lambda: v.daemon.index.deal(deal_id) is None, timeout=30, what="the index to rewind")
-        rewound = live.epoch()  # anvil's revert also turns the clock back: wait by chain time
-        wait_until(lambda: live.epoch() > rewound, timeout=40, what="the epoch to end")  # checks in flight
-        frozen = verdicts()
-        wait_until(lambda: live.epoch() >= rewound + 4, timeout=60, what="three more epochs")
-        assert verdicts() == frozen  # the vanished deal is not checked any more
+        wait_until(lambda: v.daemon.index.deal(deal_id) is None, timeout=PATIENCE, what="the index to rewind")
+        # anvil's revert also turns the clock back: wait by chain time, past every epoch the deal saw
+        wait_until(lambda: live.epoch() >= last_seen + 3, timeout=PATIENCE, what="three epochs past the deal")
+        checked = verdicts()
+        assert checked and max(checked) <= last_seen, checked  # the vanished deal is not checked any more
