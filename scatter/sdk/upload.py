@@ -309,7 +309,7 @@ class Uploads(FileEntries):
         errors: dict[int, str] = {}
         retry_at: dict[int, float] = {}
         failures: dict[int, int] = {}  # failed pushes in a row to the slot's current hoster
-        asked: dict[int, float] = {}
+        asked: dict[int, float] = {}  # slot -> when its hoster last had (or was asked about) the CAR
         inflight: dict[int, tuple[str, Future[dict[str, Any]]]] = {}  # slot -> (hoster, push)
         known: dict[int, Deal] = {}  # deal id -> deal, as read once
         with rep.bar(f"pushing shards of bid {bid_id}", sum(sizes)) as advance:
@@ -331,6 +331,7 @@ class Uploads(FileEntries):
                         failures[slot] = failures.get(slot, 0) + 1
                         continue
                     state.pushed = True
+                    asked[slot] = time.monotonic()  # it has the CAR now: ask again in _RECHECK seconds
                     errors.pop(slot, None)
                     session.save()
                     advance(sizes[slot])

@@ -113,6 +113,7 @@ class ValidatorDaemon:
         self._last_error = ""
         self._head_block = 0
         self._head: Head | None = None  # the latest block read by a tick
+        self._unknowns: list[tuple[int, int, str, dict[str, Any]]] = []  # epochs without a verdict, unwritten
         self._head_seen = 0.0
         self._report_task: asyncio.Task[None] | None = None
         self._index_changed = True
@@ -210,6 +211,8 @@ class ValidatorDaemon:
                 await asyncio.gather(self._report_task, return_exceptions=True)
             server.should_exit = True
             await serve_task
+            with contextlib.suppress(Exception):  # what a stop leaves unwritten: notes, never verdicts
+                await self._flush_unknowns()
             await self.checker.aclose()
             await http.aclose()
             db.close()
@@ -372,6 +375,7 @@ class ValidatorDaemon:
         if rnd is None or epoch > rnd.epoch:
             if rnd is not None:
                 await self.crawler.close(rnd)
+                await self._flush_unknowns()
             rnd = self.crawler.round = Round(epoch)
             self.metrics.epoch.set(epoch)
         if not rnd.randomness:
@@ -483,10 +487,16 @@ class ValidatorDaemon:
         log_event(log, "verdict", logging.INFO if ok else logging.WARNING, **fields)
 
     async def unknown(self, rnd: Round, job: Job, label: str) -> None:
+        """Noted in memory and written in batches (:meth:`_flush_unknowns`): an unknown epoch
+        never leaves the process, so it needs no write of its own before the next one."""
         self.metrics.unknown.labels(label=label).inc()
         reason = job.last.reason if job.last is not None else ""
-        await asyncio.to_thread(self.ledger.note_unknown, job.deal_id, rnd.epoch, label,
-                                {"attempts": job.attempts, "reason": reason})  # fmt: skip
+        self._unknowns.append((job.deal_id, rnd.epoch, label, {"attempts": job.attempts, "reason": reason}))
+
+    async def _flush_unknowns(self) -> None:
+        if self._unknowns:
+            notes, self._unknowns = self._unknowns, []
+            await asyncio.to_thread(self.ledger.note_unknowns, notes)
 
 
 def run_validator(config: ValidatorConfig, *, account: LocalAccount | None = None) -> None:

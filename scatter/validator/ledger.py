@@ -196,15 +196,22 @@ class SigningLedger:
     ) -> None:
         """Record that (deal, epoch) ended without a verdict (``late``, ``unreachable``, ``warmup``...).
         Ignored if a verdict exists: a note never overrides or becomes one."""
+        self.note_unknowns([(deal_id, epoch, label, detail or {})])
+
+    def note_unknowns(self, notes: Sequence[tuple[int, int, str, dict[str, Any]]]) -> None:
+        """:meth:`note_unknown` for many (deal, epoch, label, detail) in one transaction: an epoch
+        that closes with a hundred late deals costs one write, not a hundred."""
+        now = time.time()
         with self.db.transaction() as conn:
-            if conn.execute(
-                "SELECT 1 FROM verdicts WHERE deal_id = ? AND epoch = ?", (deal_id, epoch)
-            ).fetchone():
-                return
-            conn.execute(
-                "INSERT OR REPLACE INTO unknown_epochs VALUES (?, ?, ?, ?, ?)",
-                (deal_id, epoch, label, json.dumps(detail or {}, sort_keys=True, default=str), time.time()),
-            )
+            for deal_id, epoch, label, detail in notes:
+                if conn.execute(
+                    "SELECT 1 FROM verdicts WHERE deal_id = ? AND epoch = ?", (deal_id, epoch)
+                ).fetchone():
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO unknown_epochs VALUES (?, ?, ?, ?, ?)",
+                    (deal_id, epoch, label, json.dumps(detail, sort_keys=True, default=str), now),
+                )
 
     def unknown(self, deal_id: int, epoch: int) -> str | None:
         """The label of an epoch that ended without a verdict, if any."""
