@@ -8,7 +8,7 @@ one request and the script is the hoster's behaviour attempt by attempt.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,28 +69,21 @@ class Recorder:
         self.done.set()
 
 
-def run_epoch(
-    tmp_path: Path, script: Sequence[str], *, warmup: bool, window: float = 6.0
-) -> tuple[Recorder, int]:
-    shard = make_shard(1000)  # one raw leaf: the root itself
-    app = Scripted(create_gateway_app(shard.store()), script)
+Rounds = Callable[[Crawler, Recorder, str], Awaitable[None]]
+
+
+def crawl(tmp_path: Path, app: Scripted, rounds: Rounds) -> Recorder:
+    """Run a crawler against ``app`` on loopback while ``rounds`` feeds it rounds; what it recorded."""
 
     async def go(url: str) -> Recorder:
         sink = Recorder()
         checker = DealChecker(LeafCache(StateDB(tmp_path / "v.db")), samples=8, deadline=DEADLINE,
                               learn_timeout=DEADLINE)  # fmt: skip
         crawler = Crawler(checker, sink, attempts=6)
-        now = asyncio.get_running_loop().time()
-        rnd = Round(7, RANDOMNESS, 1, window_start=now, window_end=now + window)
-        seed = challenge_seed(RANDOMNESS, 1, 7, VALIDATOR)
-        rnd.add(Job(1, CheckTarget(1, 7, shard.root, url, size=1000), seed, now, warmup=warmup))
-        crawler.round = rnd
         stop = asyncio.Event()
         task = asyncio.create_task(crawler.run(stop.is_set, idle=0.05))
         try:
-            async with asyncio.timeout(window + 5):
-                await sink.done.wait()
-            await crawler.close(rnd)
+            await rounds(crawler, sink, url)
         finally:
             stop.set()
             await task
@@ -99,8 +92,34 @@ def run_epoch(
         return sink
 
     with GatewayServer(app) as gw:  # type: ignore[arg-type]
-        sink = asyncio.run(go(gw.url))
-    return sink, app.requests
+        return asyncio.run(go(gw.url))
+
+
+async def one_round(crawler: Crawler, sink: Recorder, job: Job, epoch: int, window: float) -> None:
+    """Epoch ``epoch`` with the one ``job``, its checks allowed ``window`` seconds; then closed."""
+    now = asyncio.get_running_loop().time()
+    rnd = Round(epoch, RANDOMNESS, 1, window_start=now, window_end=now + window)
+    rnd.add(job)
+    crawler.round = rnd
+    sink.done.clear()
+    async with asyncio.timeout(window + DEADLINE * 4 + 10):
+        await sink.done.wait()
+    await crawler.close(rnd)
+
+
+def run_epoch(
+    tmp_path: Path, script: Sequence[str], *, warmup: bool, window: float = 6.0
+) -> tuple[Recorder, int]:
+    shard = make_shard(1000)  # one raw leaf: the root itself
+    app = Scripted(create_gateway_app(shard.store()), script)
+
+    async def rounds(crawler: Crawler, sink: Recorder, url: str) -> None:
+        seed = challenge_seed(RANDOMNESS, 1, 7, VALIDATOR)
+        now = asyncio.get_running_loop().time()
+        job = Job(1, CheckTarget(1, 7, shard.root, url, size=1000), seed, now, warmup=warmup)
+        await one_round(crawler, sink, job, 7, window)
+
+    return crawl(tmp_path, app, rounds), app.requests
 
 
 def test_a_hoster_slow_for_a_while_then_answering_is_never_voted_fail(tmp_path: Path) -> None:
@@ -139,35 +158,15 @@ def test_a_new_deal_late_once_then_answering_never_gets_a_fail_vote(tmp_path: Pa
 def test_a_404_the_epoch_closed_on_is_confirmed_by_a_404_in_the_next_epoch(tmp_path: Path) -> None:
     # a short epoch (no time for a retry) must not let a deleted block go unvoted forever
     shard = make_shard(1000)
-    app = Scripted(create_gateway_app(shard.store()), ["404"])
 
-    async def go(url: str) -> Recorder:
-        sink = Recorder()
-        checker = DealChecker(LeafCache(StateDB(tmp_path / "v.db")), samples=8, deadline=DEADLINE,
-                              learn_timeout=DEADLINE)  # fmt: skip
-        crawler = Crawler(checker, sink, attempts=6)
-        stop = asyncio.Event()
-        task = asyncio.create_task(crawler.run(stop.is_set, idle=0.05))
-        try:
-            for epoch in (7, 8, 10):  # 9 skipped: a 404 carries into the next epoch only
-                now = asyncio.get_running_loop().time()
-                rnd = Round(epoch, RANDOMNESS, 1, window_start=now, window_end=now)  # no retry
-                seed = challenge_seed(RANDOMNESS, 1, epoch, VALIDATOR)
-                rnd.add(Job(1, CheckTarget(1, epoch, shard.root, url, size=1000), seed, now, warmup=False,
-                            prior_evidence=crawler.prior_evidence(1, epoch)))  # fmt: skip
-                crawler.round = rnd
-                sink.done.clear()
-                async with asyncio.timeout(DEADLINE * 4 + 10):
-                    await sink.done.wait()
-                await crawler.close(rnd)
-        finally:
-            stop.set()
-            await task
-            await crawler.cancel()
-            await checker.aclose()
-        return sink
+    async def rounds(crawler: Crawler, sink: Recorder, url: str) -> None:
+        for epoch in (7, 8, 10):  # 9 skipped: a 404 carries into the next epoch only
+            seed = challenge_seed(RANDOMNESS, 1, epoch, VALIDATOR)
+            now = asyncio.get_running_loop().time()
+            job = Job(1, CheckTarget(1, epoch, shard.root, url, size=1000), seed, now, warmup=False,
+                      prior_evidence=crawler.prior_evidence(1, epoch))  # fmt: skip
+            await one_round(crawler, sink, job, epoch, window=0.0)  # no time for a retry
 
-    with GatewayServer(app) as gw:  # type: ignore[arg-type]
-        sink = asyncio.run(go(gw.url))
+    sink = crawl(tmp_path, Scripted(create_gateway_app(shard.store()), ["404"]), rounds)
     assert sink.labels == ["unconfirmed", "unconfirmed"]  # epochs 7 and 10
     assert sink.verdicts == [False]  # epoch 8: confirmed
