@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from multiformats import CID
 
+from scatter.chunkio import ChunkReader
 from scatter.formats.errors import FormatError
 from scatter.ipfs.abc import BlockSource
 from scatter.ipfs.car import read_car
@@ -60,30 +61,15 @@ class CarBlockSource(BlockSource):
         self._file.close()
 
 
-class _ChunksReader(io.RawIOBase):
-    """A read-only stream over an iterator of byte chunks."""
+class _ChunksReader(ChunkReader):
+    """A read-only stream over an iterator of byte chunks that closes its sources with it."""
 
     def __init__(
         self, chunks: Iterator[bytes], on_close: BlockSource | None = None, prefetch: _Prefetch | None = None
     ) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
+        super().__init__(chunks)
         self._source = on_close
         self._prefetch = prefetch
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            nxt = next(self._chunks, None)
-            if nxt is None:
-                return 0
-            self._pending = memoryview(nxt)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
 
     def close(self) -> None:
         if self._prefetch is not None:

@@ -20,13 +20,14 @@ import hashlib
 import io
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from multiformats import CID
 
+from scatter.chunkio import ChunkReader
 from scatter.errors import ScatterError, ScatterValueError
 from scatter.formats.pipeline import heal_shard
 from scatter.formats.possession import PossessionCache
@@ -244,28 +245,8 @@ async def fetch_checked(store: BlockStore, work: Path, cid: str, sources: Sequen
         return await asyncio.to_thread(keep_checked, store, scratch, root, size, possession_root)
 
 
-class _IterReader(io.RawIOBase):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            nxt = next(self._chunks, None)
-            if nxt is None:
-                return 0
-            self._pending = memoryview(nxt)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
 def _shard_stream(root: CID, store: BlockStore) -> BinaryIO:
-    return io.BufferedReader(_IterReader(iter_file(root, store, verify=True)), buffer_size=256 * 1024)
+    return io.BufferedReader(ChunkReader(iter_file(root, store, verify=True)), buffer_size=256 * 1024)
 
 
 def _read_head(root: CID, store: BlockStore) -> bytes:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -26,6 +26,7 @@ from typing import BinaryIO
 import httpx
 from multiformats import CID
 
+from scatter.chunkio import ChunkReader
 from scatter.errors import ScatterError
 from scatter.formats.errors import NotEnoughShardsError
 from scatter.ipfs.abc import BlockSource
@@ -48,28 +49,10 @@ class FetchedShard:
     gateway_errors: tuple[str, ...] = ()
 
 
-class _Body(io.RawIOBase):
+class _Body(ChunkReader):
     """An HTTP body as a read-only stream. Only what the shard's DAG calls for is read from it:
     the blocks its CID fixes, each at most the block size limit, so a gateway that sends more
     (or forever) costs nothing beyond that."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            nxt = next(self._chunks, None)
-            if nxt is None:
-                return 0
-            self._pending = memoryview(nxt)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
 
 
 class _StreamedCar(BlockSource):
