@@ -70,12 +70,22 @@ LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and empt
 #: (``python -m scatter.bench.idle``). Every deal is checked every 2-second epoch by every
 #: validator on one 2-core machine: with 8 leaves per check a hundred deals are ~1,200
 #: requests a second to Python hosters, so the checks of a busy dev network were mostly
-#: late (unpaid epochs, never a fault). The dev network checks 3 leaves with 0.8 s to answer;
+#: late (unpaid epochs, never a fault). The dev network checks 5 leaves with 0.8 s to answer;
 #: possession proofs and audits still cover every segment.
 DEV_DAEMON_ARGS: dict[str, list[str]] = {
     "hoster": ["--confirmations", "0", "--poll-interval", "0.5"],
-    "validator": ["--confirmations", "0", "--poll-interval", "0.25", "--warmup-epochs", "3",
-                  "--samples", "3", "--deadline", "0.8"],
+    "validator": [
+        "--confirmations",
+        "0",
+        "--poll-interval",
+        "0.25",
+        "--warmup-epochs",
+        "3",
+        "--samples",
+        "5",
+        "--deadline",
+        "0.8",
+    ],
 }
 
 

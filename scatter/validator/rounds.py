@@ -170,10 +170,13 @@ class Crawler:
         now = loop.time()
         remaining = rnd.window_end - now
         can_retry = job.attempts < self.attempts and remaining > 0 and not rnd.closed
-        step = after_attempt(job.history, warmup=job.warmup, can_retry=can_retry,
-                             prior_evidence=job.prior_evidence)  # fmt: skip
+        # the previous epoch's last attempt may have ended after this job was scheduled
+        prior = job.prior_evidence or self.prior_evidence(job.deal_id, rnd.epoch)
+        step = after_attempt(job.history, warmup=job.warmup, can_retry=can_retry, prior_evidence=prior)
         if step is Step.RETRY:
-            job.due = now + retry_delay(job.attempts, self.backoff, remaining)
+            # a 404 came fast: confirm it at once (same seed, same blocks); slowness backs off
+            base = self.backoff / 8 if outcome.result is Status.MISSING else self.backoff
+            job.due = now + retry_delay(job.attempts, base, remaining)
             job.running = False
             rnd.push(job)
             self.wake()
