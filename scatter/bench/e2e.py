@@ -240,8 +240,8 @@ def measure(
             port=0,
             web=False,
         )
-        with net:
-            net.start(ready_timeout=300)
+        net.start(ready_timeout=300)  # once: `with net` would start it a second time
+        try:
             assert net.deployment is not None
             network = Network(connect(net.rpc_url), net.rpc_url, net.deployment, True)
             sdk = Scatter(network, wallet.dev_account(CLIENT_ACCOUNT), state_root=work / "client")
@@ -269,6 +269,8 @@ def measure(
             dl_cpu = _cpu_since(cpu)
             _, out_sha_seconds = _sha256_file(got.path)
             same = hashlib.sha256(got.path.read_bytes()).digest() == sha
+        finally:
+            net.stop()
         if prof is not None and profile is not None:
             prof.dump_stats(profile)
     mib = size / MIB

@@ -145,12 +145,14 @@ def measure(
         net = DevNetwork(
             state_dir=state_dir, rpc_port=free_port(), hosters=hosters, validators=validators, port=0
         )
-        with net:
-            net.start(ready_timeout=300)
+        net.start(ready_timeout=300)  # once: `with net` would start it a second time
+        try:
             time.sleep(warmup)
             first = sample(state_dir, net.rpc_url)
             time.sleep(minutes * 60)
             last = sample(state_dir, net.rpc_url)
+        finally:
+            net.stop()
         wall = last.at - first.at
         cores = {k: round((last.cpu_seconds.get(k, 0.0) - v) / wall, 4) for k, v in first.cpu_seconds.items()}
         files = (last.state_bytes - first.state_bytes) / wall * 3600
