@@ -423,9 +423,7 @@ class Soak:
 
     def _epoch_of(self, block: int) -> int:
         assert self.sdk is not None
-        params = self.sdk.params
-        ts = int(self.sdk.w3.eth.get_block(block)["timestamp"])
-        return (ts - params.genesis) // params.epoch_seconds
+        return self.sdk.params.epoch_at(int(self.sdk.w3.eth.get_block(block)["timestamp"]))
 
     # ------------------------------------------------------------------ run
 

@@ -109,6 +109,10 @@ class MarketParams:
 
     # ------------------------------------------------------------ arithmetic
 
+    def epoch_at(self, timestamp: int) -> int:
+        """The Market's ``currentEpoch()`` in a block stamped ``timestamp``."""
+        return max(0, (timestamp - self.genesis) // self.epoch_seconds)
+
     def period_of(self, epoch: int) -> int:
         """The committee period of ``epoch``."""
         return epoch // self.period_epochs

@@ -369,8 +369,7 @@ class Hoster:
     async def _quiet(self) -> bool:
         """Nothing new since the last full pass: no block, nothing done by this process (an upload
         verified, a task ended), and that pass is recent. The loop's pass is then one
-        ``eth_blockNumber``: what lets an idle ``scatter dev`` of 11 daemons polling four times a
-        block stay under a quarter of a core (``python -m scatter.bench.idle``)."""
+        ``eth_blockNumber`` (what an idle network costs: ``python -m scatter.bench.idle``)."""
         if self._nudged or time.monotonic() >= self._full_pass_due:
             return False
         return await self._chain(head_number, self.w3) == self._head
@@ -387,8 +386,7 @@ class Hoster:
         if number != self._head:
             self._head_seen = time.monotonic()
         self._now, self._head = timestamp, number
-        # the Market's currentEpoch() at the head, without a call: (timestamp - genesis) / epochSeconds
-        self._epoch = max(0, self._now - self.params.genesis) // self.params.epoch_seconds
+        self._epoch = self.params.epoch_at(self._now)  # currentEpoch() at the head, without a call
         self._reconcile_deals()
         await self._prove_due()  # first: a proof window is the one deadline that costs collateral
         await self._handle_requests()

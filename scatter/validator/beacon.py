@@ -16,7 +16,7 @@ from typing import Final
 
 from web3 import Web3
 
-from scatter.chain.tx import rpc_guard
+from scatter.chain.tx import latest_head, rpc_guard
 from scatter.daemon.state import Migration, StateDB
 
 MIGRATIONS: Final[list[Migration]] = [
@@ -63,8 +63,7 @@ class EpochBeacon:
         return self.genesis + epoch * self.epoch_seconds
 
     def head(self) -> Head:
-        block = rpc_guard("reading the latest block", lambda: self.w3.eth.get_block("latest"))
-        return Head(int(block["number"]), int(block["timestamp"]))
+        return Head(*latest_head(self.w3))
 
     def _timestamp(self, number: int) -> int:
         block = rpc_guard(f"reading block {number}", lambda: self.w3.eth.get_block(number))

@@ -445,8 +445,7 @@ class ValidatorDaemon:
         for start_epoch, target in fresh:
             seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
             job = Job(target.deal_id, target, seed, max(now, rnd.window_start) + offset(seed) * span,
-                      warmup=rnd.epoch < start_epoch + self.config.warmup_epochs,
-                      prior_evidence=self.crawler.prior_evidence(target.deal_id, rnd.epoch))  # fmt: skip
+                      warmup=rnd.epoch < start_epoch + self.config.warmup_epochs)  # fmt: skip
             rnd.add(job, done=target.deal_id in recorded)
         self.crawler.wake()
         self.metrics.deals_due.set(len(rnd.jobs))

@@ -38,7 +38,6 @@ class Job:
     seed: bytes
     due: float  # loop time of the next attempt
     warmup: bool
-    prior_evidence: int = 0  # the deal's previous epoch ended on an unconfirmed 404
     history: list[Status] = field(default_factory=list)
     last: CheckOutcome | None = None
     running: bool = False
@@ -170,8 +169,8 @@ class Crawler:
         now = loop.time()
         remaining = rnd.window_end - now
         can_retry = job.attempts < self.attempts and remaining > 0 and not rnd.closed
-        # the previous epoch's last attempt may have ended after this job was scheduled
-        prior = job.prior_evidence or self.prior_evidence(job.deal_id, rnd.epoch)
+        # read now, not when the job was scheduled: the previous epoch's last attempt may end later
+        prior = self.prior_evidence(job.deal_id, rnd.epoch)
         step = after_attempt(job.history, warmup=job.warmup, can_retry=can_retry, prior_evidence=prior)
         if step is Step.RETRY:
             # a 404 came fast: confirm it at once (same seed, same blocks); slowness backs off

@@ -163,8 +163,7 @@ def test_a_404_the_epoch_closed_on_is_confirmed_by_a_404_in_the_next_epoch(tmp_p
         for epoch in (7, 8, 10):  # 9 skipped: a 404 carries into the next epoch only
             seed = challenge_seed(RANDOMNESS, 1, epoch, VALIDATOR)
             now = asyncio.get_running_loop().time()
-            job = Job(1, CheckTarget(1, epoch, shard.root, url, size=1000), seed, now, warmup=False,
-                      prior_evidence=crawler.prior_evidence(1, epoch))  # fmt: skip
+            job = Job(1, CheckTarget(1, epoch, shard.root, url, size=1000), seed, now, warmup=False)
             await one_round(crawler, sink, job, epoch, window=0.0)  # no time for a retry
 
     sink = crawl(tmp_path, Scripted(create_gateway_app(shard.store()), ["404"]), rounds)
