@@ -87,15 +87,20 @@ def upload_car(url: str, bid_id: int, slot: int, content: Content, *, key: bytes
                body: bytes | None = None, root: bytes | None = None, expires_in: int = 600,
                timeout: float = 30.0) -> httpx.Response:  # fmt: skip
     """PUT the content's CAR (or ``body``) to the hoster, signed with ``key`` as the protocol says."""
+    car = content.car if body is None else body
+    headers = upload_headers(bid_id, slot, root or content.cid_bytes, car, key=key, chain_id=chain_id,
+                             market=market, expires_in=expires_in)  # fmt: skip
+    return httpx.put(url + upload_path(bid_id, slot), content=car, headers=headers, timeout=timeout)
+
+
+def upload_headers(bid_id: int, slot: int, root: bytes, car: bytes, *, key: bytes, chain_id: int, market: str,
+                   expires_in: int = 600) -> dict[str, str]:  # fmt: skip
+    """The signed headers of an upload of ``car`` to the slot, as the protocol says."""
     import hashlib
 
-    car = content.car if body is None else body
-    upload = CarUpload(bid_id, slot, root or content.cid_bytes, hashlib.sha256(car).digest(), len(car),
-                       int(time.time()) + expires_in)  # fmt: skip
-    sig = upload.sign(key, chain_id, market)
-    return httpx.put(
-        url + upload_path(bid_id, slot), content=car, headers=upload.headers(sig), timeout=timeout
-    )
+    expires = int(time.time()) + expires_in
+    upload = CarUpload(bid_id, slot, root, hashlib.sha256(car).digest(), len(car), expires)
+    return upload.headers(upload.sign(key, chain_id, market))
 
 
 def slot_state(h: HosterThread, bid_id: int, slot: int = 0) -> str | None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
-import time
 from collections.abc import Callable
 
 import pytest
 
 from scatter.hoster.daemon import HosterThread
-from scatter.protocol.upload import CarUpload, upload_path
+from scatter.protocol.upload import upload_path
 from tests.conftest import Chain
 from tests.http_fuzz import (
     BIG,
@@ -22,7 +20,15 @@ from tests.http_fuzz import (
     requests,
     send_raw,
 )
-from tests.integration.hoster.conftest import CLIENT, make_content, post_bid, slot_state, wait_slot
+from tests.integration.hoster.conftest import (
+    CLIENT,
+    Content,
+    make_content,
+    post_bid,
+    slot_state,
+    upload_headers,
+    wait_slot,
+)
 
 pytestmark = pytest.mark.integration
 H = 2
@@ -60,6 +66,15 @@ def test_malformed_ids_and_cids_are_a_4xx_with_one_line(
     assert_logs_bounded(lines, max_lines=1)
 
 
+def _signed(chain: Chain, bid_id: int, content: Content, signer: int) -> dict[str, str]:
+    """Upload headers for slot 0 of the bid, signed by ``signer``'s key."""
+    d = chain.deployment
+    key = chain.account(signer).key
+    return upload_headers(
+        bid_id, 0, content.cid_bytes, content.car, key=key, chain_id=d.chain_id, market=d.market
+    )
+
+
 @pytest.mark.parametrize("expires", ["4" * 400, str(2**64 + 5), "-1", "1e9", "1_000", "\uff10"])
 def test_an_upload_with_an_expiry_beyond_uint64_is_a_400(
     chain: Chain, start_hoster: Callable[..., HosterThread], expires: str
@@ -68,10 +83,7 @@ def test_an_upload_with_an_expiry_beyond_uint64_is_a_400(
     content = make_content(os.urandom(3000))
     bid_id = post_bid(chain, [content])
     wait_slot(h, bid_id, "reserved")
-    upload = CarUpload(bid_id, 0, content.cid_bytes, hashlib.sha256(content.car).digest(), len(content.car),
-                       int(time.time()) + 600)  # fmt: skip
-    d = chain.deployment
-    headers = upload.headers(upload.sign(chain.account(CLIENT).key, d.chain_id, d.market))
+    headers = _signed(chain, bid_id, content, CLIENT)
     headers = {k: (expires if k.lower() == "x-scatter-expires" else v) for k, v in headers.items()}
     headers = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}  # sent as UTF-8 bytes
     status, body = _send(h.url, "PUT", upload_path(bid_id, 0), headers, content.car)
@@ -110,12 +122,7 @@ def test_a_flood_of_badly_signed_uploads_costs_a_few_log_lines(
     content = make_content(os.urandom(3000))
     bid_id = post_bid(chain, [content])
     wait_slot(h, bid_id, "reserved")
-    upload = CarUpload(bid_id, 0, content.cid_bytes, hashlib.sha256(content.car).digest(), len(content.car),
-                       int(time.time()) + 600)  # fmt: skip
-    d = chain.deployment
-    forged = upload.headers(
-        upload.sign(chain.account(CLIENT + 1).key, d.chain_id, d.market)
-    )  # not the client
+    forged = _signed(chain, bid_id, content, CLIENT + 1)  # not the client
     with captured_logs() as lines:
         for _ in range(40):
             status, body = _send(h.url, "PUT", upload_path(bid_id, 0), forged, content.car)
@@ -132,10 +139,7 @@ def test_an_upload_cut_midway_is_logged_in_one_line_and_the_slot_still_takes_the
     content = make_content(os.urandom(300_000))
     bid_id = post_bid(chain, [content])
     wait_slot(h, bid_id, "reserved")
-    upload = CarUpload(bid_id, 0, content.cid_bytes, hashlib.sha256(content.car).digest(), len(content.car),
-                       int(time.time()) + 600)  # fmt: skip
-    d = chain.deployment
-    headers = upload.headers(upload.sign(chain.account(CLIENT).key, d.chain_id, d.market))
+    headers = _signed(chain, bid_id, content, CLIENT)
     head = f"PUT {upload_path(bid_id, 0)} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(content.car)}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     host, port = h.url.removeprefix("http://").split(":")
