@@ -94,7 +94,10 @@ def test_many_deals_are_settled_in_one_transaction(
     settled = market.contract.events.DealSettled().get_logs(from_block=0)
     assert sorted(e["args"]["dealId"] for e in settled) == sorted(d for d, _ in deals)  # each once
     assert len({e["transactionHash"] for e in settled}) == 1  # all in one settleMany
-    assert _settle_rows(h) == [(",".join(str(d) for d, _ in sorted(deals)), "mined")]
+    batch = [(",".join(str(d) for d, _ in sorted(deals)), "mined")]
+    # the receipt is read by the daemon's next pass after the block: wait for the row, then compare
+    wait_until(lambda: _settle_rows(h) == batch, what="the settlement journalled as mined")
+    assert _settle_rows(h) == batch
     for v in validators:  # one batched request per validator, not one per deal
         text = httpx.get(v.server.url + "/metrics").text
         assert 'scatter_validator_attestation_requests_total{route="ranges",status="200"} 1.0' in text
