@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,11 @@ class Anvil:
     balance_eth: int = 10_000
     block_time: float | None = None  # None: mine on every transaction
     state_path: Path | None = None  # dump/load state here to survive restarts
+    # anvil keeps old blocks' states on disk (in ~/.foundry/anvil/tmp by default, never
+    # removed: gigabytes per long run); ours go to a directory removed on stop, bounded.
+    max_persisted_states: int = 1024
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _cache_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -50,6 +56,8 @@ class Anvil:
             "--balance", str(self.balance_eth),
             "--mnemonic", ANVIL_MNEMONIC,
             "--silent",
+            "--cache-path", str(self._new_cache_dir()),
+            "--max-persisted-states", str(self.max_persisted_states),
         ]  # fmt: skip
         if self.block_time is not None:
             cmd += ["--block-time", str(self.block_time)]
@@ -60,9 +68,17 @@ class Anvil:
         try:
             self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except OSError as exc:
+            self.stop()
             raise ToolchainError(f"cannot start anvil: {exc}") from exc
         self._wait_ready(timeout)
         return self
+
+    def _new_cache_dir(self) -> Path:
+        parent = self.state_path.parent if self.state_path is not None else None
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        self._cache_dir = Path(tempfile.mkdtemp(prefix="anvil-states-", dir=parent))
+        return self._cache_dir
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -70,6 +86,7 @@ class Anvil:
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                self.stop()
                 raise ToolchainError(f"anvil exited at start: {err.strip()[:300]}")
             try:
                 if httpx.post(self.url, json=body, timeout=1.0).status_code == 200:
@@ -84,18 +101,24 @@ class Anvil:
         return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self._proc.terminate()  # anvil writes --state on SIGTERM
+        if self._proc is not None:
+            self._stop_process(self._proc)
+            self._proc = None
+        if self._cache_dir is not None:
+            shutil.rmtree(self._cache_dir, ignore_errors=True)
+            self._cache_dir = None
+
+    @staticmethod
+    def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.terminate()  # anvil writes --state on SIGTERM
             try:
-                self._proc.wait(timeout=10)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._proc.stderr:
-            self._proc.stderr.close()
-        self._proc = None
+                proc.kill()
+                proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
 
     def __enter__(self) -> Anvil:
         return self.start()
