@@ -47,6 +47,9 @@ def _check_version(cid_version: int) -> int:
     return cid_version
 
 
+_HIDDEN_HELP = "With a directory: include names starting with '.' (as `ipfs add --hidden`)."
+
+
 def _file_size(path: Path) -> int:
     if not path.exists():
         raise ScatterValueError(f"no such file: {path}")
@@ -55,118 +58,185 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
+def _tree_size(path: Path, hidden: bool) -> int:
+    """Bytes of the files under a directory (for the progress bar)."""
+    total = 0
+    for base, dirs, files in os.walk(path):
+        if not hidden:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        total += sum((Path(base) / f).lstat().st_size for f in files if hidden or not f.startswith("."))
+    return total
+
+
 def cid_command(
-    path: Path = typer.Argument(..., help="File to compute the CID of."),
+    path: Path = typer.Argument(..., help="File or directory to compute the CID of."),
     cid_version: int = typer.Option(1, "--cid-version", help="0: Kubo's default; 1: --cid-version=1."),
+    hidden: bool = typer.Option(False, "--hidden", help=_HIDDEN_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print CID, size and block count as JSON."),
 ) -> None:
-    """Print the CID that `ipfs add [--cid-version=1]` would give PATH (nothing is stored).
+    """Print the CID that `ipfs add [-r] [--cid-version=1]` would give PATH (nothing is stored).
+
+    Directories as `ipfs add -r`, HAMT-sharded where Kubo shards them.
 
     Example: scatter cid movie.mp4 --json
     """
+    from scatter.ipfs.directory import import_directory
     from scatter.ipfs.unixfs import import_file
 
-    size = _file_size(path)
-    with progress(size, "hashing", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
-        result = import_file(path, cid_version=_check_version(cid_version), progress=advance)
-    if json_out:
-        emit_json({"cid": str(result.root), "size": result.size, "blocks": result.block_count})
+    version = _check_version(cid_version)
+    if path.is_dir():
+        with progress(
+            _tree_size(path, hidden), "hashing", quiet=json_out, min_total=_BAR_MIN_BYTES
+        ) as advance:
+            tree = import_directory(path, cid_version=version, hidden=hidden, progress=advance)
+        root, size, blocks = tree.root, tree.size, tree.block_count
     else:
-        console.print(str(result.root))
+        with progress(_file_size(path), "hashing", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
+            result = import_file(path, cid_version=version, progress=advance)
+        root, size, blocks = result.root, result.size, result.block_count
+    if json_out:
+        emit_json({"cid": str(root), "size": size, "blocks": blocks})
+    else:
+        console.print(str(root))
 
 
 def car_command(
-    path: Path = typer.Argument(..., help="File to pack."),
-    out: Path = typer.Option(..., "-o", "--output", help="CAR file to write."),
+    path: Path = typer.Argument(..., help="File or directory to pack."),
+    out: Path = typer.Option(..., "-o", "--output", help="CAR file to write (- for stdout, or a FIFO)."),
     cid_version: int = typer.Option(1, "--cid-version", help="0 or 1, as for `scatter cid`."),
     json_out: bool = typer.Option(False, "--json", help="Print root, sizes and block count as JSON."),
 ) -> None:
-    """Pack PATH into a CAR v1 (UnixFS, as `ipfs add`), in one pass with bounded memory.
+    """Pack PATH into a CAR v1 (UnixFS, as `ipfs add [-r]`), in one pass with bounded memory.
 
     Example: scatter car shard.bin -o shard.car
     """
+    from scatter.ipfs._output import open_output
     from scatter.ipfs.car import CarWriter
+    from scatter.ipfs.directory import import_directory
     from scatter.ipfs.unixfs import import_file
 
-    size = _file_size(path)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with (
-            tmp.open("w+b") as f,
-            progress(size, "packing", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance,
-        ):
-            writer = CarWriter(f)
-            result = import_file(
-                path, writer.write, cid_version=_check_version(cid_version), progress=advance
-            )
-            car_size = writer.finish([result.root])
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    if json_out:
-        emit_json(
-            {
-                "cid": str(result.root),
-                "size": result.size,
-                "blocks": writer.block_count,
-                "car": str(out),
-                "carSize": car_size,
-            }
-        )
-    else:
-        console.print(f"{result.root}  {out} ({car_size} bytes, {writer.block_count} blocks)")
+    version = _check_version(cid_version)
+    is_dir = path.is_dir()
+    size = _tree_size(path, False) if is_dir else _file_size(path)
+    with (
+        open_output(out) as f,
+        progress(size, "packing", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance,
+    ):
+        writer = CarWriter(f)
+        if is_dir:
+            tree = import_directory(path, writer.write, cid_version=version, progress=advance)
+            root, total = tree.root, tree.size
+        else:
+            result = import_file(path, writer.write, cid_version=version, progress=advance)
+            root, total = result.root, result.size
+        car_size = writer.finish([root])
+    _report(
+        out,
+        json_out,
+        {
+            "cid": str(root),
+            "size": total,
+            "blocks": writer.block_count,
+            "car": str(out),
+            "carSize": car_size,
+        },
+        f"{root}  {out} ({car_size} bytes, {writer.block_count} blocks)",
+    )
+
+
+def _report(out: Path, json_out: bool, obj: dict[str, object], line: str) -> None:
+    """The command's summary: on stderr when the data itself went to stdout (``-o -``)."""
+    from scatter.ipfs._output import is_stdout
+
+    if not is_stdout(out):
+        if json_out:
+            emit_json(obj)
+        else:
+            console.print(line, soft_wrap=True)
+        return
+    import json
+
+    from scatter.cli._output import snake_case
+
+    sys.stdout.flush()
+    text = json.dumps(snake_case(obj), indent=2, sort_keys=True) if json_out else line
+    err_console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
 def add_command(
-    path: Path = typer.Argument(..., help="File to add."),
+    path: Path = typer.Argument(..., help="File (or, with -r, directory) to add."),
+    recursive: bool = typer.Option(
+        False, "-r", "--recursive", help="Add a directory tree (as `ipfs add -r`)."
+    ),
+    hidden: bool = typer.Option(False, "--hidden", help=_HIDDEN_HELP),
     store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
     cid_version: int = typer.Option(1, "--cid-version", help="0 or 1, as for `scatter cid`."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Add a file to the embedded store and pin it (as `ipfs add`).
+    """Add a file, or a directory with -r, to the embedded store and pin it (as `ipfs add [-r]`).
 
-    Example: scatter ipfs add report.pdf
+    Example: scatter ipfs add -r site/
     """
-    size = _file_size(path)
+    version = _check_version(cid_version)
+    if path.is_dir() and not recursive:
+        raise ScatterValueError(f"{path} is a directory; add it with -r (as `ipfs add -r`)")
     bs = _open_store(store)
-    with progress(size, "adding", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
-        result = bs.add_file(path, cid_version=_check_version(cid_version), progress=advance)
-    if json_out:
-        emit_json({"cid": str(result.root), "size": result.size, "blocks": result.block_count})
+    if path.is_dir():
+        with progress(
+            _tree_size(path, hidden), "adding", quiet=json_out, min_total=_BAR_MIN_BYTES
+        ) as advance:
+            tree = bs.add_directory(path, cid_version=version, hidden=hidden, progress=advance)
+        root, size, blocks = tree.root, tree.size, tree.block_count
     else:
-        console.print(f"added {result.root} {path.name}")
+        with progress(_file_size(path), "adding", quiet=json_out, min_total=_BAR_MIN_BYTES) as advance:
+            result = bs.add_file(path, cid_version=version, progress=advance)
+        root, size, blocks = result.root, result.size, result.block_count
+    if json_out:
+        emit_json({"cid": str(root), "size": size, "blocks": blocks})
+    else:
+        console.print(f"added {root} {path.name}")
 
 
 def get_command(
     cid: str = typer.Argument(..., help="Root CID of a UnixFS file."),
-    out: Path = typer.Option(..., "-o", "--output", help="Where to write the file (or the CAR with --car)."),
+    out: Path = typer.Option(
+        ...,
+        "-o",
+        "--output",
+        help="Where to write the file (or the CAR with --car); - for stdout, or a FIFO.",
+    ),
     car: bool = typer.Option(False, "--car", help="Write the DAG as a CAR instead of the file."),
+    archive: bool = typer.Option(
+        False, "-a", "--archive", help="Write a tar archive of the file or directory (as `ipfs get -a`)."
+    ),
     store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Rebuild a file (verified block by block) or export its CAR from the embedded store.
+    """Rebuild a file or a directory tree (verified block by block) or export its CAR from the
+    embedded store. A directory is written to the new path given with -o.
 
     Example: scatter ipfs get bafy... -o report.pdf
     """
+    from scatter.ipfs._output import is_stdout, open_output
     from scatter.ipfs.cid import parse_cid
-    from scatter.ipfs.exporter import export_file
+    from scatter.ipfs.exporter import export_file, export_tree, is_directory, write_tar
 
     root = parse_cid(cid)
     bs = _open_store(store)
-    if car:
-        tmp = out.with_name(f".{out.name}.partial")
-        try:
-            with tmp.open("wb") as f:
-                size = bs.export_car(root, f)
-            tmp.replace(out)
-        finally:
-            tmp.unlink(missing_ok=True)
+    if archive:
+        with open_output(out) as f:
+            size = write_tar(root, bs, f)
+    elif not car and is_directory(root, bs):
+        if is_stdout(out):
+            raise ScatterValueError(
+                f"{root} is a directory: give -o a new directory path, or use -a or --car"
+            )
+        size = export_tree(root, bs, out)
     else:
-        size = export_file(root, bs, out)
-    if json_out:
-        emit_json({"cid": str(root), "output": str(out), "size": size, "car": car})
-    else:
-        console.print(f"wrote {out} ({size} bytes)")
+        with open_output(out) as f:
+            size = bs.export_car(root, f) if car else export_file(root, bs, f)
+    _report(out, json_out, {"cid": str(root), "output": str(out), "size": size, "car": car},
+            f"wrote {out} ({size} bytes)")  # fmt: skip
 
 
 def import_command(

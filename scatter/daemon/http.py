@@ -8,6 +8,10 @@
   does not extend it: this is what drops slowloris connections.
 - ``body_timeout``: while a request body is being read, at most this many seconds
   between two reads (the daemons bound the total time of an upload themselves).
+- ``keep_alive_timeout``: how long a connection may sit idle between two requests
+  (the header timeout starts once the next request's first byte arrives). Above the
+  idle time of clients' connection pools (Go 90 s, undici up to its ``Keep-Alive``
+  hint), so a client never reuses a connection the server is closing.
 - ``max_connections_per_client``: open connections from one IP address; the next
   one is answered ``429`` and closed at once.
 - ``max_connections``: open connections in all; the next one is answered ``503``
@@ -57,9 +61,10 @@ class HttpLimits:
     body_timeout: float = 30.0
     max_connections_per_client: int = 256
     max_connections: int = 4096
+    keep_alive_timeout: float = 65.0
 
     def __post_init__(self) -> None:
-        if not (self.header_timeout > 0 and self.body_timeout > 0):
+        if not (self.header_timeout > 0 and self.body_timeout > 0 and self.keep_alive_timeout > 0):
             raise ScatterValueError("http_header_timeout and http_body_timeout must be positive seconds")
         if self.max_connections_per_client < 1 or self.max_connections < 1:
             raise ScatterValueError("http_max_connections(_per_client) must be at least 1")
@@ -112,7 +117,8 @@ class _LimitedH11Protocol(H11Protocol):
 
     _counted: str | None = None
     _timer: asyncio.TimerHandle | None = None
-    _waiting: str | None = None  # "header" or "body": what the timer is for
+    _waiting: str | None = None  # "idle", "header" or "body": what the timer is for
+    _served = False  # a response was sent: an idle wait is keep-alive, not a slow request
     _started = 0.0  # loop time the header wait started, or of the last body read
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -139,6 +145,7 @@ class _LimitedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._served = True
         self._watch()
 
     def _watch(self) -> None:
@@ -149,8 +156,10 @@ class _LimitedH11Protocol(H11Protocol):
         state = self.conn.their_state
         now = self.loop.time()
         if state is h11.IDLE:
-            if self._waiting != "header":
-                self._arm("header", now, self.limits.header_timeout)
+            wait = "idle" if self._served and not self.conn.trailing_data[0] else "header"
+            if self._waiting != wait:
+                timeout = self.limits.keep_alive_timeout if wait == "idle" else self.limits.header_timeout
+                self._arm(wait, now, timeout)
         elif state is h11.SEND_BODY:
             if self._waiting != "body":
                 self._arm("body", now, self.limits.body_timeout)
@@ -172,7 +181,9 @@ class _LimitedH11Protocol(H11Protocol):
         self._timer = None
         if self.transport.is_closing():
             return
-        timeout = self.limits.header_timeout if self._waiting == "header" else self.limits.body_timeout
+        timeout = {"idle": self.limits.keep_alive_timeout, "header": self.limits.header_timeout}.get(
+            self._waiting or "", self.limits.body_timeout
+        )
         now = self.loop.time()
         if self._waiting == "body" and (self.flow.read_paused or self._started + timeout > now):
             # data arrived since, or the app reads slowly and paused the socket: not the client's idling
@@ -181,7 +192,8 @@ class _LimitedH11Protocol(H11Protocol):
             self._timer = self.loop.call_at(self._started + timeout, self._expired)
             return
         client = self.client[0] if self.client else ""
-        http_log.log(f"http {self._waiting} timeout", client=client, seconds=timeout)
+        if self._waiting != "idle":  # an idle keep-alive connection closing is no one's fault
+            http_log.log(f"http {self._waiting} timeout", client=client, seconds=timeout)
         if self._waiting == "header" and self.conn.trailing_data[0]:
             self.transport.write(
                 _raw_response(408, "Request Timeout", f"request headers not received within {timeout:g} s")
@@ -228,7 +240,8 @@ def _raise_open_file_limit(wanted: int) -> None:
 def server_config(app: ASGIApp, limits: HttpLimits, **options: Any) -> uvicorn.Config:
     """The uvicorn config for ``app`` under ``limits`` (``options``: host, port, ... as uvicorn's)."""
     # ws="none": no app here speaks WebSocket, and an upgraded connection would leave the caps' count
-    settings: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "off", "ws": "none"}
+    settings: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "off", "ws": "none",
+                                "timeout_keep_alive": limits.keep_alive_timeout}  # fmt: skip
     settings.update(options)
     config = uvicorn.Config(app, http=_protocol_class(limits), **settings)
     _bound_uvicorn_logs()

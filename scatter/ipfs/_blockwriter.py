@@ -33,7 +33,7 @@ __all__ = ["COMMIT_BYTES", "BlockWriter", "fsync_path", "sync_filesystem"]
 
 #: Bytes of blocks per batch (one filesystem sync each); the default of ``commit_bytes``.
 COMMIT_BYTES = 128 * 2**20
-_QUEUE_BLOCKS: Final = 8  # blocks handed over but not yet written (bounds memory: 8 x 2 MiB at most)
+_QUEUE_BLOCKS: Final = 8  # blocks handed over but not yet written (bounds memory: 8 x 1 MiB at most)
 
 
 @functools.cache

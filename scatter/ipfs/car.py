@@ -37,7 +37,7 @@ from scatter.ipfs.cid import (
 from scatter.ipfs.errors import BlockTooLargeError, CarFormatError, InvalidCIDError, UnsupportedCIDError
 from scatter.ipfs.varint import uvarint
 
-__all__ = ["CarWriter", "encode_header", "read_car", "write_car"]
+__all__ = ["CarWriter", "decode_dag_cbor", "encode_header", "read_car", "write_car"]
 
 #: Longest accepted header (roots list); real headers are tens of bytes.
 MAX_HEADER_SIZE: Final = 1024 * 1024
@@ -147,8 +147,9 @@ class CarWriter:
 
 
 def _seekable(f: BinaryIO) -> bool:
+    """Whether the header can be rewritten in place (which reads the body back to shift it)."""
     try:
-        return f.seekable()
+        return f.seekable() and f.readable()
     except (AttributeError, ValueError):
         return False
 
@@ -228,11 +229,28 @@ def _cid_link(tag: cbor2.CBORTag, _immutable: bool) -> CID:
         raise CarFormatError(f"CAR header has an unexpected CBOR tag {tag.tag}")
     try:
         cid, used = cid_from_bytes(inner[1:])
-    except (InvalidCIDError, UnsupportedCIDError) as exc:
+    except UnsupportedCIDError:  # a root is only a name (never trusted): any well-formed CID will do
+        try:
+            return CID.decode(inner[1:])
+        except (ValueError, KeyError) as exc:
+            raise CarFormatError(f"CAR header root is not a usable CID: {exc}") from None
+    except InvalidCIDError as exc:
         raise CarFormatError(f"CAR header root is not a usable CID: {exc}") from None
     if used != len(inner) - 1:
         raise CarFormatError("CAR header root CID has trailing bytes")
     return cid
+
+
+def decode_dag_cbor(raw: bytes) -> object:
+    """A dag-cbor value (a block, or a CAR header), links as :class:`CID`; any other tag is refused."""
+    decoder = cbor2.CBORDecoder(io.BytesIO(raw), tag_hook=_cid_link)
+    try:
+        value = decoder.decode()
+    except (cbor2.CBORError, ValueError, TypeError, RecursionError) as exc:
+        if isinstance(exc.__cause__, CarFormatError):
+            raise exc.__cause__ from None
+        raise CarFormatError(f"not valid dag-cbor: {exc}") from None
+    return value
 
 
 def _decode_header(raw: bytes) -> tuple[int, list[CID]]:

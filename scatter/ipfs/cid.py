@@ -21,6 +21,7 @@ from scatter.ipfs.varint import VarintError, read_uvarint, uvarint
 
 __all__ = [
     "CID",
+    "CODEC_DAG_CBOR",
     "CODEC_DAG_PB",
     "CODEC_RAW",
     "MAX_BLOCK_SIZE",
@@ -35,10 +36,16 @@ __all__ = [
 
 CODEC_RAW: Final = 0x55
 CODEC_DAG_PB: Final = 0x70
-SUPPORTED_CODECS: Final[dict[int, str]] = {CODEC_RAW: "raw", CODEC_DAG_PB: "dag-pb"}
+CODEC_DAG_CBOR: Final = 0x71
+SUPPORTED_CODECS: Final[dict[int, str]] = {
+    CODEC_RAW: "raw",
+    CODEC_DAG_PB: "dag-pb",
+    CODEC_DAG_CBOR: "dag-cbor",
+}
 
-#: Largest block accepted anywhere (Kubo's bitswap and gateway limit).
-MAX_BLOCK_SIZE: Final = 2 * 1024 * 1024
+#: Largest block accepted anywhere: Kubo's limit (``block put``, bitswap, ``dag import``),
+#: so every block Scatter makes or takes can be held by a Kubo node.
+MAX_BLOCK_SIZE: Final = 1024 * 1024
 
 # multihash code -> (name, digest length, hashlib constructor)
 _HASHERS: Final[dict[int, tuple[str, int, Callable[[], Any]]]] = {
@@ -93,7 +100,7 @@ def check_supported(cid: CID) -> CID:
     """Return ``cid`` if its codec and hash function are handled here, else raise."""
     if cid.codec.code not in SUPPORTED_CODECS:
         raise UnsupportedCIDError(
-            f"unsupported codec {cid.codec.name} in {cid}; this layer handles raw and dag-pb"
+            f"unsupported codec {cid.codec.name} in {cid}; this layer handles raw, dag-pb and dag-cbor"
         )
     if cid.hashfun.code not in _HASHERS:
         names = ", ".join(SUPPORTED_HASHES.values())

@@ -1,7 +1,7 @@
 """Walking DAGs held in a block source: links, depth-first order, scopes, paths.
 
 Used by the stores (pin, gc, CAR export) and the gateway (``dag-scope``,
-``entity-bytes``, UnixFS path resolution). Only raw and dag-pb blocks have
+``entity-bytes``, UnixFS path resolution). Raw, dag-pb and dag-cbor blocks have
 known link layouts here; traversal is iterative, so depth is no concern.
 """
 
@@ -16,9 +16,10 @@ from multiformats import CID
 from scatter.errors import ScatterValueError
 from scatter.ipfs.abc import BlockSource
 from scatter.ipfs.block import Block, verify_block
-from scatter.ipfs.cid import CODEC_DAG_PB, CODEC_RAW, cid_bytes, cid_str
-from scatter.ipfs.dagpb import UnixFSData, UnixFSType, decode_node, decode_unixfs
+from scatter.ipfs.cid import CODEC_DAG_CBOR, CODEC_DAG_PB, CODEC_RAW, cid_bytes, cid_str
+from scatter.ipfs.dagpb import PBNode, UnixFSData, UnixFSType, decode_node, decode_unixfs
 from scatter.ipfs.errors import BlockNotFoundError, DagFormatError, UnsupportedCIDError
+from scatter.ipfs.hamt import DEFAULT_FANOUT, hamt_index, slot_name
 
 __all__ = ["ByteRange", "DagScope", "file_size", "links_of", "missing_blocks", "resolve_path", "walk_dag"]
 
@@ -40,13 +41,39 @@ class ByteRange:
 
 
 def links_of(cid: CID, data: bytes) -> list[CID]:
-    """The CIDs a block links to, in order."""
+    """The CIDs a block links to, in order (dag-cbor: depth-first through its maps and lists)."""
     code = cid.codec.code
     if code == CODEC_RAW:
         return []
     if code == CODEC_DAG_PB:
         return [link.cid for link in decode_node(data).links]
-    raise UnsupportedCIDError(f"cannot follow links of codec {cid.codec.name}; only raw and dag-pb")
+    if code == CODEC_DAG_CBOR:
+        return _cbor_links(_decode_cbor(cid, data))
+    raise UnsupportedCIDError(f"cannot follow links of codec {cid.codec.name}; only raw, dag-pb and dag-cbor")
+
+
+def _decode_cbor(cid: CID, data: bytes) -> object:
+    """A dag-cbor block as Python values, links (tag 42) as CIDs."""
+    from scatter.ipfs.car import decode_dag_cbor
+
+    try:
+        return decode_dag_cbor(data)
+    except ScatterValueError as exc:
+        raise DagFormatError(f"dag-cbor block {cid_str(cid)} does not decode: {exc}") from None
+
+
+def _cbor_links(value: object) -> list[CID]:
+    out: list[CID] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, CID):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return out
 
 
 def _unixfs(data: bytes | None) -> UnixFSData | None:
@@ -95,6 +122,10 @@ def walk_dag(
         yield Block(cid, data)
         if scope is DagScope.BLOCK or cid.codec.code == CODEC_RAW:
             continue
+        if cid.codec.code == CODEC_DAG_CBOR:
+            if scope is DagScope.ALL:  # not UnixFS: its entity is the block itself
+                stack.extend((c, 0) for c in reversed(links_of(cid, data)))
+            continue
         if cid.codec.code != CODEC_DAG_PB:
             raise UnsupportedCIDError(f"cannot follow links of codec {cid.codec.name}")
         node = decode_node(data)
@@ -139,27 +170,67 @@ def resolve_path(root: CID, segments: Sequence[str], source: BlockSource) -> tup
     """Follow UnixFS directory links by name; return the blocks passed and the target CID."""
     passed: list[Block] = []
     cid = root
+    value: object = None  # inside a dag-cbor block: the value reached so far
     for name in segments:
+        if value is not None or cid.codec.code == CODEC_DAG_CBOR:
+            if value is None:
+                data = source.get(cid)
+                passed.append(Block(cid, data))
+                value = _decode_cbor(cid, data)
+            value = _cbor_step(cid, value, name)
+            if isinstance(value, CID):
+                cid, value = value, None
+            continue
         if cid.codec.code != CODEC_DAG_PB:
             raise ScatterValueError(f"path segment {name!r} under {cid_str(cid)}, which is not a directory")
         data = source.get(cid)
         passed.append(Block(cid, data))
         node = decode_node(data)
         ufs = decode_unixfs(node.data) if node.data is not None else None
+        if ufs is not None and ufs.type is UnixFSType.HAMT_SHARD:
+            cid = _hamt_lookup(cid, node, ufs.fanout or DEFAULT_FANOUT, name, source, passed)
+            continue
         if ufs is None or ufs.type is not UnixFSType.DIRECTORY:
-            kind = (
-                "a HAMT-sharded directory (not supported)"
-                if ufs and ufs.type is UnixFSType.HAMT_SHARD
-                else "not a directory"
-            )
-            raise ScatterValueError(f"cannot resolve {name!r}: {cid_str(cid)} is {kind}")
+            raise ScatterValueError(f"cannot resolve {name!r}: {cid_str(cid)} is not a directory")
         for link in node.links:
             if link.name == name:
                 cid = link.cid
                 break
         else:
             raise BlockNotFoundError(f"no entry {name!r} in directory {cid_str(cid)}")
+    if value is not None:
+        raise ScatterValueError(f"path ends inside dag-cbor block {cid_str(cid)}, not at a link")
     return passed, cid
+
+
+def _cbor_step(cid: CID, value: object, name: str) -> object:
+    """One path segment inside a dag-cbor value: a map key, or a list index."""
+    if isinstance(value, dict) and name in value:
+        return value[name]
+    if isinstance(value, list) and name.isdigit() and int(name) < len(value):
+        return value[int(name)]
+    raise BlockNotFoundError(f"no field {name!r} in dag-cbor block {cid_str(cid)}")
+
+
+def _hamt_lookup(
+    root: CID, node: PBNode, fanout: int, name: str, source: BlockSource, passed: list[Block]
+) -> CID:
+    """The entry ``name`` of the sharded directory ``root`` (whose block is already in ``passed``);
+    the sub-shards walked on the way are appended to ``passed``."""
+    level = 0
+    while True:
+        prefix = slot_name(hamt_index(name, level, fanout), fanout)
+        for link in node.links:
+            if link.name == prefix + name:
+                return link.cid
+            if link.name == prefix:  # a sub-shard: one level down
+                data = source.get(link.cid)
+                passed.append(Block(link.cid, data))
+                node = decode_node(data)
+                level += 1
+                break
+        else:
+            raise BlockNotFoundError(f"no entry {name!r} in sharded directory {cid_str(root)}")
 
 
 def missing_blocks(root: CID, source: BlockSource, *, limit: int | None = None) -> list[CID]:

@@ -40,6 +40,7 @@ from scatter.ipfs._local import LocalBlockStore
 from scatter.ipfs.abc import GcResult, StoreStat
 from scatter.ipfs.block import Block, verify_block
 from scatter.ipfs.cid import CODEC_RAW, cid_str, make_cid, parse_cid
+from scatter.ipfs.directory import DirectoryImportResult, import_directory
 from scatter.ipfs.errors import BlockNotFoundError, InvalidCIDError
 from scatter.ipfs.unixfs import ImportResult, import_file
 
@@ -227,6 +228,28 @@ class EmbeddedBlockStore(LocalBlockStore):
             writer = self._writer()
             with writer:
                 result = import_file(path, writer.put, cid_version=cid_version, progress=progress)
+            self._written(writer)
+            if pin:
+                self._sync()
+                self._write_pin(result.root)
+        return result
+
+    def add_directory(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cid_version: int = 1,
+        hidden: bool = False,
+        pin: bool = True,
+        progress: Callable[[int], object] | None = None,
+    ) -> DirectoryImportResult:
+        """Import a directory tree as ``ipfs add -r`` does and pin its root (as :meth:`add_file`)."""
+        with self._shared():
+            writer = self._writer()
+            with writer:
+                result = import_directory(
+                    path, writer.put, cid_version=cid_version, hidden=hidden, progress=progress
+                )
             self._written(writer)
             if pin:
                 self._sync()

@@ -28,7 +28,7 @@ class BlockIntegrityError(ScatterIntegrityError):
 
 
 class BlockTooLargeError(BlockIntegrityError):
-    """A block larger than the maximum block size (2 MiB, as Kubo's bitswap)."""
+    """A block larger than the maximum block size (1 MiB, as Kubo)."""
 
 
 class CarFormatError(ScatterIntegrityError):

@@ -77,12 +77,14 @@ class UnixFSImporter:
     ) -> None:
         if cid_version not in (0, 1):
             raise ScatterValueError(f"cid_version must be 0 or 1, not {cid_version!r}")
-        if not 1 <= chunk_size <= MAX_BLOCK_SIZE - 1024:
-            raise ScatterValueError(f"chunk_size must be between 1 and {MAX_BLOCK_SIZE - 1024} bytes")
         if max_links < 2:
             raise ScatterValueError("max_links must be at least 2")
         if raw_leaves is None:
             raw_leaves = cid_version == 1
+        # a raw leaf is the chunk itself; a dag-pb leaf wraps it in a few bytes of UnixFS framing
+        largest = MAX_BLOCK_SIZE if raw_leaves else MAX_BLOCK_SIZE - 1024
+        if not 1 <= chunk_size <= largest:
+            raise ScatterValueError(f"chunk_size must be between 1 and {largest} bytes (Kubo's block limit)")
         if raw_leaves and cid_version == 0:
             raise ScatterValueError("raw leaves need CIDv1; use cid_version=1")
         self.cid_version = cid_version

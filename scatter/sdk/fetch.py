@@ -98,7 +98,7 @@ def _stream_shard(
     with client.stream("GET", url, headers={"Accept": CAR_CONTENT_TYPE_DUPS}, params=params) as resp:
         if resp.status_code != 200:
             raise GatewayError(f"{gateway} answered {resp.status_code} for the CAR of {cid}")
-        body = io.BufferedReader(_Body(resp.iter_raw(_CHUNK)), _CHUNK)
+        body = io.BufferedReader(_Body(resp.iter_bytes(_CHUNK)), _CHUNK)  # decoded (gzip, deflate)
         with path.open("wb") as out:
             for piece in iter_file(CID.decode(cid), _StreamedCar(body), verify=True):
                 out.write(piece)

@@ -7,7 +7,7 @@ status          what happened                                                 de
 =============== ============================================================ ==========
 ``ok``          200 and the bytes hash to the leaf CID                        yes
 ``missing``     404 / 410 / 412: the hoster does not hold the block           yes
-``wrong``       200 but the bytes do not hash to the CID (or exceed 2 MiB)   yes
+``wrong``       200 but the bytes do not hash to the CID (or exceed 1 MiB)   yes
 ``late``        no complete answer before the check's deadline                no
 ``unreachable`` connection refused or reset, or another HTTP status (5xx)     no
 ``uncheckable`` the DAG itself is malformed or over the slot's size budget       no

@@ -28,15 +28,28 @@ class GatewayRequestError(ScatterValueError):
         self.status = status
 
 
-def negotiate(accept: str | None, fmt: str | None) -> str:
-    """The response type (RAW or CAR) from ``?format=`` or the Accept header."""
+_ASK = "ask for application/vnd.ipld.raw or application/vnd.ipld.car (Accept header, or ?format=raw|car)"
+
+
+def negotiate(accept: str | None, fmt: str | None, car_version: str | None = None) -> str:
+    """The response type (RAW or CAR) from ``?format=`` or the Accept header.
+
+    No Accept header and no ``format`` is a 400 (the spec's strict trustless mode);
+    an Accept that names nothing served here, or a CAR version other than 1
+    (``version=`` parameter, or ``?car-version=``), is a 406.
+    """
+    if car_version is not None and car_version.strip() != "1":
+        raise GatewayRequestError(f"CAR version {car_version[:10]!r} is not served here; only version=1", 406)
     if fmt is not None:
         if fmt == "raw":
             return RAW
         if fmt == "car":
             return CAR
         raise GatewayRequestError(f"unsupported format {fmt[:40]!r}; use format=raw or format=car")
-    for item in (accept or "").split(","):
+    accept = (accept or "").strip()
+    if accept in ("", "*/*"):  # no preference stated: the spec's "Accept header is missing"
+        raise GatewayRequestError(f"this is a trustless gateway and the request has no Accept header: {_ASK}")
+    for item in accept.split(","):
         parts = [p.strip() for p in item.split(";")]
         media = parts[0].lower()
         params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
@@ -44,12 +57,10 @@ def negotiate(accept: str | None, fmt: str | None) -> str:
             continue
         if media == RAW:
             return RAW
-        if media == CAR and params.get("version", "1").strip() == "1":
+        if media == CAR and (car_version is not None or params.get("version", "1").strip() == "1"):
             return CAR
     raise GatewayRequestError(
-        "this is a trustless gateway: ask for application/vnd.ipld.raw or application/vnd.ipld.car "
-        "(Accept header, or ?format=raw|car)",
-        406,
+        f"this is a trustless gateway serving CAR version 1 and raw blocks: {_ASK}", 406
     )
 
 
@@ -128,5 +139,5 @@ def resolve_range(entity_bytes: tuple[int, int | None] | None, size: int) -> Byt
     else:
         stop = min(end + 1, size)
     if start > size or stop < start:
-        raise GatewayRequestError(f"entity-bytes range is outside the file's {size} bytes", 416)
+        raise GatewayRequestError(f"entity-bytes range is outside the file's {size} bytes")
     return ByteRange(start, stop)

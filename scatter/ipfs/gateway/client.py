@@ -6,7 +6,15 @@ truncated, oversized or unexpected block is dropped for the rest of the fetch
 and the block is asked of the next one. DAGs are fetched block by block with
 ``concurrency`` requests in flight spread over all gateways (or, with
 ``prefer_car``, as one CAR stream, falling back to blocks for whatever it lacked).
-Memory is bounded by ``concurrency`` blocks plus the set of CIDs still to fetch.
+Memory is bounded by ``concurrency`` blocks plus the set of CIDs still to fetch
+(and, for a CAR, :data:`MAX_UNLINKED_BYTES` of blocks that came before their parent).
+
+Bodies are read decoded (``Content-Encoding: gzip``/``deflate``, which httpx asks
+for): a gateway or proxy that compresses is as good as one that does not. A CAR is
+asked for depth-first (``order=dfs``), but any order is accepted: a block that
+arrives before the block linking to it is verified against its CID and held until
+its parent comes. A gateway is dropped only for a block that fails its CID or a
+malformed CAR, never for sending the DAG in another order.
 """
 
 from __future__ import annotations
@@ -27,12 +35,14 @@ from scatter.ipfs.car import read_car
 from scatter.ipfs.cid import CODEC_RAW, MAX_BLOCK_SIZE, cid_bytes, cid_from_bytes, cid_str
 from scatter.ipfs.dag import links_of
 from scatter.ipfs.errors import BlockIntegrityError, BlockNotFoundError, BlockTooLargeError, GatewayError
-from scatter.ipfs.gateway._protocol import CAR, RAW
+from scatter.ipfs.gateway._protocol import CAR_CONTENT_TYPE, RAW
 from scatter.ipfs.varint import uvarint
 
-__all__ = ["FetchResult", "GatewayClient", "fetch_dag"]
+__all__ = ["MAX_UNLINKED_BYTES", "FetchResult", "GatewayClient", "fetch_dag"]
 
 _NOT_HELD: Final = frozenset({404, 410, 412})
+#: Blocks of a CAR held while no block received so far links to them (a CAR not parent-first).
+MAX_UNLINKED_BYTES: Final = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -103,7 +113,7 @@ class GatewayClient:
             if declared is not None and declared.isdigit() and int(declared) > self.max_block_size:
                 raise BlockTooLargeError(f"{gateway} announced a {declared}-byte block for {cid_str(cid)}")
             buf = bytearray()
-            async for piece in resp.aiter_raw():
+            async for piece in resp.aiter_bytes():  # decoded: a compressing gateway or proxy is fine
                 buf += piece
                 if len(buf) > self.max_block_size:
                     raise BlockTooLargeError(
@@ -232,16 +242,23 @@ class GatewayClient:
             url = f"{gateway}/ipfs/{cid_str(root)}"
             try:
                 async with self._client.stream(
-                    "GET", url, headers={"Accept": CAR}, params={"format": "car", "dag-scope": "all"}
+                    "GET",
+                    url,
+                    headers={"Accept": CAR_CONTENT_TYPE},
+                    params={"format": "car", "dag-scope": "all"},
                 ) as resp:
                     if resp.status_code != 200:
                         continue
-                    reader = _AsyncReader(resp.aiter_raw())
-                    await self._read_car_into(reader, store, wanted, received, result, progress)
+                    reader = _AsyncReader(resp.aiter_bytes())
+                    unlinked = await self._read_car_into(reader, store, wanted, received, result, progress)
+                if unlinked:
+                    result.rejected.append(
+                        f"{gateway}: its CAR held {unlinked} block(s) the DAG does not call for (not stored)"
+                    )
             except (BlockIntegrityError, ScatterValueError) as exc:
                 self._bad.add(gateway)
                 result.rejected.append(f"{gateway}: {exc}")
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, GatewayError) as exc:
                 result.rejected.append(f"{gateway}: {exc!r}"[:300])
         return list(wanted.values())
 
@@ -253,7 +270,13 @@ class GatewayClient:
         received: set[bytes],
         result: FetchResult,
         progress: Callable[[int], object] | None,
-    ) -> None:
+    ) -> int:
+        """Read one CAR stream; return how many of its blocks no block of the DAG linked to.
+
+        Blocks may come in any order: each is verified against its CID as it arrives;
+        one the DAG calls for is stored at once, one not (yet) linked to is held (at most
+        :data:`MAX_UNLINKED_BYTES`) until its parent arrives, and dropped at the end.
+        """
         header_len = await reader.varint()
         if header_len is None or not 0 < header_len <= 1 << 20:
             raise BlockIntegrityError("gateway sent a CAR without a valid header")
@@ -261,10 +284,12 @@ class GatewayClient:
         roots, _ = read_car(io.BytesIO(uvarint(header_len) + header))
         del roots  # the roots a gateway claims are not trusted; the requested root is
         limit = self.max_block_size + 128
-        while True:
+        unlinked: dict[bytes, Block] = {}
+        unlinked_bytes = 0
+        while wanted:
             length = await reader.varint()
             if length is None:
-                return
+                break
             if not 0 < length <= limit:
                 raise BlockTooLargeError(f"CAR section of {length} bytes is out of bounds")
             section = await reader.exact(length)
@@ -273,24 +298,49 @@ class GatewayClient:
             except ScatterValueError as exc:
                 raise BlockIntegrityError(f"gateway CAR has a bad CID: {exc}") from None
             key = cid_bytes(cid)
-            if key in received:
-                continue  # sent again by a later gateway: already verified and stored
-            if key not in wanted:
-                raise BlockIntegrityError(
-                    f"gateway sent block {cid_str(cid)}, which the DAG does not call for"
-                )
+            if key in received or key in unlinked:
+                continue  # a duplicate (dups=y, or sent again by a later gateway): already verified
             block = Block(cid, section[used:])
             verify_block(cid, block.data, max_size=self.max_block_size)
-            del wanted[key]
-            received.add(key)
-            if not store.has(block.cid):
-                await asyncio.to_thread(store.put, block)
-                result.fetched_blocks += 1
-                result.fetched_bytes += len(block.data)
-                if progress is not None:
-                    progress(len(block.data))
-            for child in links_of(block.cid, block.data):
-                wanted.setdefault(cid_bytes(child), child)
+            if key not in wanted:
+                unlinked_bytes += len(block.data)
+                if unlinked_bytes > MAX_UNLINKED_BYTES:
+                    raise GatewayError(
+                        f"gateway CAR sent over {MAX_UNLINKED_BYTES} bytes of blocks before any block "
+                        "linking to them; the rest is fetched block by block"
+                    )
+                unlinked[key] = block
+                continue
+            ready = [block]
+            while ready:
+                block = ready.pop()
+                key = cid_bytes(block.cid)
+                del wanted[key]
+                received.add(key)
+                await self._keep(block, store, result, progress)
+                for child in links_of(block.cid, block.data):
+                    child_key = cid_bytes(child)
+                    if child_key in received:
+                        continue
+                    early = unlinked.pop(child_key, None)
+                    if early is not None:
+                        unlinked_bytes -= len(early.data)
+                        wanted[child_key] = child
+                        ready.append(early)
+                    else:
+                        wanted.setdefault(child_key, child)
+        return len(unlinked)
+
+    async def _keep(
+        self, block: Block, store: BlockStore, result: FetchResult, progress: Callable[[int], object] | None
+    ) -> None:
+        if store.has(block.cid):
+            return
+        await asyncio.to_thread(store.put, block)
+        result.fetched_blocks += 1
+        result.fetched_bytes += len(block.data)
+        if progress is not None:
+            progress(len(block.data))
 
 
 class _AsyncReader:

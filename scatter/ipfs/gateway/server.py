@@ -51,6 +51,8 @@ __all__ = ["GatewayServer", "create_gateway_app"]
 
 _BATCH: Final = 4 * 1024 * 1024  # CAR sections are sent in writes of about this size
 _MAX_PATH: Final = 4096
+_IDENTITY: Final = 0x00  # the identity multihash
+_MAX_IDENTITY: Final = 128  # longest identity digest served (boxo's limit)
 
 
 def _error(status: int, message: str) -> Response:
@@ -98,12 +100,15 @@ class _Gateway:
         if len(rest) > _MAX_PATH:
             raise GatewayRequestError("path too long")
         cid_text, _, path = rest.partition("/")
-        root = parse_cid(cid_text)
         segments = [s for s in path.split("/") if s]
         if any(s in (".", "..") for s in segments):
             raise GatewayRequestError("path segments '.' and '..' are not allowed")
         query = dict(request.query_params)
-        kind = negotiate(request.headers.get("accept"), query.get("format"))
+        kind = negotiate(request.headers.get("accept"), query.get("format"), query.get("car-version"))
+        identity = _identity(cid_text)
+        if identity is not None:
+            return self._identity(request, identity, kind, segments, query)
+        root = parse_cid(cid_text)
         if kind == RAW:
             if segments:
                 raise GatewayRequestError(
@@ -113,6 +118,28 @@ class _Gateway:
         return await self._car(
             request, root, segments, parse_car_params(query, request.headers.get("accept"))
         )
+
+    def _identity(
+        self, request: Request, cid: CID, kind: str, segments: list[str], query: dict[str, str]
+    ) -> Response:
+        """An identity CID holds its data itself: a raw response is that data; a CAR holds no block
+        (identity blocks are never sent, even with dups=y)."""
+        if segments:
+            raise GatewayRequestError("an identity CID has no path below it")
+        name = cid_str(cid)
+        headers = self._common(cid, [cid], "")
+        if kind == RAW:
+            headers["ETag"] = f'"{name}.raw"'
+            headers["Content-Disposition"] = _disposition(query, f"{name}.bin")
+            body = b"" if request.method == "HEAD" else bytes(cid.digest)
+            return Response(body, media_type=RAW, headers=headers)
+        params = parse_car_params(query, request.headers.get("accept"))
+        headers["ETag"] = f'W/"{name}.car.{params.etag_suffix()}"'
+        headers["Content-Disposition"] = _disposition(query, f"{name}.car")
+        headers["Accept-Ranges"] = "none"
+        media = CAR_CONTENT_TYPE_DUPS if params.dups else CAR_CONTENT_TYPE
+        body = b"" if request.method == "HEAD" else encode_header([cid])
+        return Response(body, media_type=media, headers=headers)
 
     def _common(self, root: CID, roots: list[CID], path: str) -> dict[str, str]:
         return {
@@ -135,7 +162,7 @@ class _Gateway:
         headers.update(
             {
                 "ETag": etag,
-                "Content-Disposition": f'attachment; filename="{name}.bin"',
+                "Content-Disposition": _disposition(dict(request.query_params), f"{name}.bin"),
                 "Content-Length": str(len(data)),
             }
         )
@@ -171,7 +198,8 @@ class _Gateway:
         headers.update(
             {
                 "ETag": etag,
-                "Content-Disposition": f'attachment; filename="{cid_str(root)}.car"',
+                "Content-Disposition": _disposition(dict(request.query_params), f"{cid_str(root)}.car"),
+                "Accept-Ranges": "none",  # a CAR is streamed: byte ranges are entity-bytes' job
             }
         )
         media = CAR_CONTENT_TYPE_DUPS if params.dups else CAR_CONTENT_TYPE
@@ -204,6 +232,23 @@ class _Gateway:
 
     async def ipns(self, request: Request) -> Response:
         return _error(404, "IPNS is not served here; ask for /ipfs/{cid}")  # not a 501: the client's mistake
+
+
+def _identity(cid_text: str) -> CID | None:
+    """The CID if it is an identity CID (multihash 0x00: the data is the digest), else None."""
+    try:
+        cid = CID.decode(cid_text)
+    except Exception:  # any failure: parse_cid then says what is wrong with it
+        return None
+    if cid.hashfun.code != _IDENTITY or len(cid.digest) > _MAX_IDENTITY:
+        return None
+    return cid
+
+
+def _disposition(query: dict[str, str], default: str) -> str:
+    """``attachment`` with ``?filename=`` when given (quotes and control characters dropped)."""
+    name = "".join(c for c in query.get("filename", "") if c.isprintable() and c not in '"\\')[:255]
+    return f'attachment; filename="{name or default}"'
 
 
 def _section(cid: CID, data: bytes) -> bytes:

@@ -17,7 +17,7 @@ def recipe_bytes(recipe: dict[str, Any], length: int) -> bytes:
     """The file a test vector's recipe describes."""
     kind = recipe["kind"]
     if kind == "literal":
-        data = recipe["text"].encode()
+        data: bytes = recipe["text"].encode()
         assert len(data) == length
         return data
     if kind == "repeat":

@@ -53,7 +53,7 @@ def test_add_ls_get_unpin_gc_round_trip(sample: Path, tmp_path: Path) -> None:
     assert (tmp_path / "back.bin").read_bytes() == DATA
     _json(["ipfs", "get", str(cid), "--car", "-o", str(tmp_path / "back.car"), *store])
     _json(["ipfs", "unpin", str(cid), *store])
-    assert _json(["ipfs", "gc", *store])["removedBlocks"] == 4
+    assert _json(["ipfs", "gc", *store])["removed_blocks"] == 4
     assert _json(["ipfs", "import", str(tmp_path / "back.car"), *store])["roots"] == [cid]
 
 
@@ -61,7 +61,8 @@ def test_add_ls_get_unpin_gc_round_trip(sample: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["cid", "/nonexistent/file"], "no such file"),
-        (["cid", ".", "--cid-version", "2"], "directory"),
+        (["cid", ".", "--cid-version", "2"], "cid-version"),
+        (["ipfs", "add", str(Path(__file__).parent)], "add it with -r"),
         (["ipfs", "pin", "not-a-cid"], "not a CID"),
     ],
 )

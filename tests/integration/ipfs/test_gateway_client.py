@@ -100,7 +100,7 @@ def test_nothing_unverified_is_stored_when_only_liars_answer(mode: str) -> None:
     assert store.pins() == []
 
 
-def test_a_car_with_a_block_the_dag_does_not_call_for_is_cut_and_blocks_fetched_instead(
+def test_a_block_in_a_car_that_the_dag_does_not_call_for_is_reported_and_not_stored(
     full_gateway: GatewayServer,
 ) -> None:
     store = MemoryBlockStore()

@@ -66,6 +66,20 @@ def test_helia_fetches_a_multi_block_file_from_our_gateway(
     assert out == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
+def test_helia_fetches_again_after_idling_on_kept_alive_connections(
+    embedded_store: EmbeddedBlockStore, gateway: GatewayServer
+) -> None:
+    """Repeated fetches across an idle gap longer than uvicorn's default 5 s keep-alive
+    (Helia's `other side closed` under load came from the server closing pooled connections)."""
+    _conf.require_node_package("helia")
+    data = os.urandom(12 * 262144 + 1)
+    root, blocks = import_bytes(data)
+    embedded_store.put_many(blocks)
+    embedded_store.pin(root)
+    out = json.loads(_node("helia_fetch.mjs", "--repeat", "3", "--idle-ms", "6000", str(root), gateway.url))
+    assert out == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
 def test_ipfs_car_unpacks_a_car_we_wrote_root_last(tmp_path: Path) -> None:
     _conf.require_node_package("ipfs-car")
     data = os.urandom(3 * 262144 + 99)
@@ -112,6 +126,8 @@ def test_the_npm_importer_computes_our_cids_live() -> None:
     theirs = json.loads(_node("unixfs_cids.mjs", stdin=json.dumps(specs)))
     pattern = bytes(i % 251 for i in range(251))
     for spec, cid in zip(specs, theirs, strict=True):
-        data = (pattern * (spec["length"] // 251 + 1))[: spec["length"]]
-        ours, _ = import_bytes(data, spec["cidVersion"], spec["chunkSize"], spec["maxLinks"])
+        keys = ("length", "cidVersion", "chunkSize", "maxLinks")
+        length, version, chunk, links = (int(spec[k]) for k in keys)
+        data = (pattern * (length // 251 + 1))[:length]
+        ours, _ = import_bytes(data, version, chunk, links)
         assert str(ours) == cid, spec

@@ -54,6 +54,10 @@ def _fill(template: Any, **values: Any) -> Any:
 class _StandInKubo(BaseHTTPRequestHandler):
     store: MemoryBlockStore
     corrupt: bool = False
+    stream_error: int | None = None  # dag/export breaks off after this many bytes (X-Stream-Error)
+    # What real Kubo would have fetched from the network: it pins through its online DAG
+    # service whatever `offline` says, so pinning an incomplete DAG reaches out (or hangs).
+    network: list[str]
 
     def log_message(self, *args: object) -> None:
         pass
@@ -95,6 +99,17 @@ class _StandInKubo(BaseHTTPRequestHandler):
         end = body.rindex(b"\r\n--")
         return body[start:end]
 
+    def _send_broken_stream(self, part: bytes) -> None:
+        """What Kubo sends when a streaming command fails midway: a 200, the bytes so far, and
+        the error in the chunked body's trailer."""
+        self.close_connection = True
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.ipld.car\r\nTransfer-Encoding: chunked\r\n"
+            "Trailer: X-Stream-Error\r\nConnection: close\r\n\r\n"
+        )
+        trailer = b"0\r\nX-Stream-Error: ipld: could not find a block\r\n\r\n"
+        self.wfile.write(head.encode() + f"{len(part):x}\r\n".encode() + part + b"\r\n" + trailer)
+
     def do_POST(self) -> None:
         url = urlparse(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -129,6 +144,7 @@ class _StandInKubo(BaseHTTPRequestHandler):
             for root in roots:
                 gaps = missing_blocks(root, store)
                 if q.get("pin-roots") == "true" and gaps:
+                    self.network.append(f"dag/import pin fetched {gaps[0]}")
                     lines.append(
                         _fill(RECORDED["dag_import_root_pin_failed"], cid=str(root), missing=str(gaps[0]))
                     )
@@ -141,11 +157,14 @@ class _StandInKubo(BaseHTTPRequestHandler):
             assert cid is not None
             out = io.BytesIO()
             store.export_car(cid, out)
+            if self.stream_error is not None:
+                return self._send_broken_stream(out.getvalue()[: self.stream_error])
             return self._send(200, out.getvalue(), "application/vnd.ipld.car")
         if endpoint == "pin/add":
             assert cid is not None and q.get("offline") == "true"
             gaps = missing_blocks(cid, store)
             if gaps:
+                self.network.append(f"pin/add fetched {gaps[0]}")
                 return self._error("error_pin_incomplete", missing=str(gaps[0]))
             store.pin(cid)
             return self._json(_fill(RECORDED["pin_add"], cid=q["arg"]))
@@ -179,7 +198,7 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def kubo() -> Iterator[tuple[KuboBlockStore, type[_StandInKubo]]]:
-    handler = type("Handler", (_StandInKubo,), {"store": MemoryBlockStore(), "corrupt": False})
+    handler = type("Handler", (_StandInKubo,), {"store": MemoryBlockStore(), "corrupt": False, "network": []})
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -214,11 +233,44 @@ def test_import_car_pins_and_blocks_come_back_verified(kubo: tuple[KuboBlockStor
     assert adapter.stat().block_count == len(BLOCKS)
 
 
-def test_import_of_an_incomplete_car_reports_the_pin_failure(kubo: tuple[KuboBlockStore, Any]) -> None:
-    adapter, _ = kubo
-    with pytest.raises(BlockNotFoundError, match="could not pin"):
+def test_import_of_an_incomplete_car_is_refused_without_kubo_fetching(
+    kubo: tuple[KuboBlockStore, Any],
+) -> None:
+    adapter, handler = kubo
+    with pytest.raises(BlockNotFoundError, match="lacks block"):
         adapter.import_car(_car(BLOCKS[1:]))
     assert adapter.pins() == []
+    assert handler.network == []  # Kubo was never asked to pin what it does not hold
+
+
+def test_a_car_completed_by_blocks_kubo_already_holds_is_pinned(kubo: tuple[KuboBlockStore, Any]) -> None:
+    adapter, handler = kubo
+    adapter.put_many(BLOCKS[:2])
+    assert adapter.import_car(_car(BLOCKS[2:])) == [ROOT]
+    assert adapter.pins() == [ROOT]
+    assert handler.network == []
+
+
+def test_pinning_a_dag_kubo_does_not_hold_never_reaches_kubo_pin(kubo: tuple[KuboBlockStore, Any]) -> None:
+    adapter, handler = kubo
+    adapter.put_many(BLOCKS[1:])
+    with pytest.raises(BlockNotFoundError, match="not all held"):
+        adapter.pin(ROOT)
+    assert handler.network == []
+    assert adapter.pins() == []
+
+
+@pytest.mark.parametrize("where", ["inside a block", "between blocks"])
+def test_an_export_that_breaks_off_with_an_x_stream_error_fails(
+    kubo: tuple[KuboBlockStore, Any], where: str
+) -> None:
+    adapter, handler = kubo
+    adapter.put_many(BLOCKS)
+    root_block = next(b for b in BLOCKS if b.cid == ROOT)
+    after_root = len(_car([root_block]).getvalue())  # the header, then the root's section
+    handler.stream_error = after_root + 100 if where == "inside a block" else after_root
+    with pytest.raises(KuboError, match="X-Stream-Error"):
+        adapter.export_car(ROOT, io.BytesIO())
 
 
 def test_a_corrupt_car_never_reaches_kubo(kubo: tuple[KuboBlockStore, Any]) -> None:
