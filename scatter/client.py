@@ -29,10 +29,11 @@ Example::
 
     from scatter import Scatter
 
-    sc = Scatter.connect()                       # dev network, or SCATTER_RPC_URL + SCATTER_PRIVATE_KEY
+    sc = Scatter.connect()      # SCATTER_RPC_URL + SCATTER_PRIVATE_KEY (env or .env), or the dev network
     up = sc.upload("report.pdf", shards=(3, 6), duration="30d")
     sc.download(up.file_id, "copy.pdf")
     link = sc.share(up.file_id)
+    Scatter.download_link(link, "theirs.pdf")    # anyone: no key, no deployment record, no connect()
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from typing import Any
 from scatter.errors import ScatterConnectionError
 from scatter.sdk import units
 from scatter.sdk.base import FillTimeoutError
-from scatter.sdk.download import Downloads
+from scatter.sdk.download import Downloads, download_link
 from scatter.sdk.health import HealthWarning
 from scatter.sdk.models import Reporter, SilentReporter
 from scatter.sdk.network import Network, resolve_account, resolve_deployment, resolve_rpc_url
@@ -61,6 +62,10 @@ AcceptTimeoutError = FillTimeoutError
 class Scatter(Uploads, Downloads, Pinning):
     """A client of one Scatter deployment, signing with one account."""
 
+    #: Download a share link read-only (no account, no deployment record):
+    #: :func:`scatter.sdk.download.download_link`.
+    download_link = staticmethod(download_link)
+
     @classmethod
     def connect(
         cls,
@@ -74,10 +79,17 @@ class Scatter(Uploads, Downloads, Pinning):
         gateways: Sequence[str] = (),
     ) -> Scatter:
         """Connect to the chain (argument, ``SCATTER_RPC_URL``, ``./.scatter/dev/dev.json``, localhost)
-        and load the account (argument, ``SCATTER_PRIVATE_KEY``/keystore, dev account 1 on the dev chain)."""
+        and load the account (argument, ``SCATTER_PRIVATE_KEY``/keystore, dev account 1 on the dev chain).
+
+        Like the CLI, it first reads ``.env`` from the working directory upwards (variables already
+        in the environment win): ``SCATTER_RPC_URL``, ``SCATTER_PRIVATE_KEY`` or ``SCATTER_KEYSTORE``
+        + ``SCATTER_KEYSTORE_PASSWORD``, ``SCATTER_DEPLOYMENTS`` / ``SCATTER_MARKET`` (every name is in
+        ``.env.example``)."""
+        from scatter import config
         from scatter.chain.deploy import connect
         from scatter.chain.tx import rpc_guard
 
+        config.load_env()
         url, summary = resolve_rpc_url(rpc_url)
         try:
             w3 = connect(url)
@@ -90,7 +102,7 @@ class Scatter(Uploads, Downloads, Pinning):
                 "or give --rpc-url / SCATTER_RPC_URL"
             ) from exc
         chain_id = rpc_guard("reading chain id", lambda: w3.eth.chain_id)
-        deployment = resolve_deployment(chain_id, summary)
+        deployment = resolve_deployment(chain_id, summary, w3)
         is_dev = summary is not None and int(summary.get("chainId", -1)) == chain_id
         account = resolve_account(
             private_key=private_key,

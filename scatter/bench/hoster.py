@@ -230,7 +230,7 @@ def bench_steady(deals: int, epochs: int, profile: Path | None = None) -> dict[s
         cmd = [sys.executable, "-m", "scatter", "hoster", "run", "--rpc-url", node.url, "--dev-account",
                str(HOSTER), "--state-dir", str(tmp / "hoster"), "--port", "0", "--deployments",
                str(tmp / "deployments.json"), "--stake", "100", "--capacity", "1GiB", "--confirmations", "1",
-               "--settle-every", "2", "--log-level", "warning"]  # fmt: skip
+               "--settle-every", "2", "--no-break-even", "--log-level", "warning"]  # fmt: skip
         if profile is not None:  # cProfile of the whole hoster process, written when it stops
             cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", *cmd[2:]]
         proc = subprocess.Popen(cmd, stdout=log, stderr=log)

@@ -134,13 +134,23 @@ def download_command(
 ) -> None:
     """Fetch any k shards from the hosters, verify, decode, decrypt and check the sha256.
 
+    A share link needs no key and no deployment record (read-only): the hosters
+    asked are the link's hints, --gateway, and every hoster of the link's Market
+    when --rpc-url (or SCATTER_RPC_URL) serves the link's chain.
+
     Examples:
       scatter download 7
       scatter download report.pdf -o ~/Downloads/
-      scatter download 'scatter:file?v=1&k=3&n=6&shards=...#key=...' -o copy.bin
+      scatter download 'scatter:file?v=2&chain=...&shards=...#key=...' -o copy.bin
     """
-    sdk = _sdk(rpc_url, dev_account, gateway)
-    result = sdk.download(ref, out, version=version, reporter=CliReporter(quiet or json_out))
+    from scatter.sdk.download import download_link, is_share_link
+
+    reporter = CliReporter(quiet or json_out)
+    if is_share_link(ref):
+        result = download_link(ref, out, rpc_url=rpc_url, gateways=gateway or (), reporter=reporter)
+    else:
+        sdk = _sdk(rpc_url, dev_account, gateway)
+        result = sdk.download(ref, out, version=version, reporter=reporter)
     if json_out:
         emit_json(result.to_json())
         return
@@ -233,13 +243,13 @@ def ls_command(
     if pending:
         sessions = sdk.pending_uploads()
         rows: list[dict[str, Any]] = [
-            {"source": s.source, "stage": s.stage, "bidId": s.bid_id, "shards": s.shards} for s in sessions
+            {"source": s.source, "stage": s.stage, "bid_id": s.bid_id, "shards": s.shards} for s in sessions
         ]
         if json_out:
             emit_json(rows)
         else:
             for r in rows:
-                console.print(f"{r['source']}  stage={r['stage']}  bid={r['bidId']}")
+                console.print(f"{r['source']}  stage={r['stage']}  bid={r['bid_id']}")
             if not rows:
                 console.print("no unfinished uploads")
         return
@@ -332,7 +342,7 @@ def _print_deals(deals: list[Any]) -> None:
         live = "live" if d.live else d.status
         faults = f", {d.faults} missed proof(s)" if d.faults else ""
         console.print(
-            f"  slot {d.slot}: deal {d.deal_id} {live}{pinned}{faults} hoster {d.hoster} "
+            f"  slot {d.slot}: deal {d.deal_id} {live}{pinned}{faults} hoster {d.hoster} at {d.endpoint}, "
             f"paid through {d.paid_through} ({d.paid_epochs} epochs), ends {d.end_epoch}",
             soft_wrap=True,
         )

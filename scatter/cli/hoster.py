@@ -1,4 +1,4 @@
-"""``scatter hoster``: run the hoster daemon, show its status, ask it to withdraw."""
+"""``scatter hoster``: run the hoster daemon, show its status, quote the break-even price, withdraw."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def run_command(
     capacity: str | None = typer.Option(None, help="Total bytes offered, e.g. 100GiB (default 10GiB)."),
     max_size: str | None = typer.Option(None, help="Largest slot taken, e.g. 1GiB."),
     min_price: str | None = typer.Option(None, help="Minimum price in wei per GiB per epoch (or 2gwei)."),
+    break_even: bool | None = typer.Option(
+        None,
+        "--break-even/--no-break-even",
+        help="Refuse slots paying less than their gas at the current gas price (default on; "
+        "see `scatter hoster quote`).",
+    ),
     min_duration: int | None = typer.Option(None, help="Minimum bid duration in epochs."),
     max_duration: int | None = typer.Option(None, help="Maximum bid duration in epochs."),
     allow_cids: str | None = typer.Option(None, help="Comma-separated CIDs: take only these."),
@@ -92,7 +98,8 @@ def run_command(
     overrides: dict[str, Any] = {
         "rpc_url": rpc_url, "state_dir": state_dir, "host": host, "port": port, "endpoint": endpoint,
         "ipfs_api": ipfs_api, "stake": stake, "capacity": capacity, "max_size": max_size,
-        "min_price": min_price, "min_duration": min_duration, "max_duration": max_duration,
+        "min_price": min_price, "break_even": break_even, "min_duration": min_duration,
+        "max_duration": max_duration,
         "allow_cids": allow_cids, "deny_cids": deny_cids, "allow_clients": allow_clients,
         "deny_clients": deny_clients, "fetch_gateways": fetch_gateways, "dev_account": dev_account,
         "deployments": deployments, "confirmations": confirmations, "poll_interval": poll_interval,
@@ -115,13 +122,25 @@ def run_command(
     asyncio.run(main())
 
 
+DEV_HELP = "Hoster N of the dev network of this directory (.scatter/dev/hosters/N) instead of --state-dir."
+
+
+def _state_dir(state_dir: Path, dev: int | None) -> Path:
+    from scatter.sdk.network import dev_state_dir
+
+    return dev_state_dir("hoster", dev) if dev is not None else state_dir
+
+
 def _open_state(state_dir: Path) -> Any:
     from scatter.daemon.state import StateDB
     from scatter.errors import ScatterValueError
 
     path = state_dir / "hoster.db"
     if not path.exists():
-        raise ScatterValueError(f"no hoster state in {state_dir}; give --state-dir of a hoster that has run")
+        raise ScatterValueError(
+            f"no hoster state in {state_dir}; give --state-dir of a hoster that has run "
+            "(or --dev N in a directory where `scatter dev` runs)"
+        )
     return StateDB(path)
 
 
@@ -129,12 +148,19 @@ def status_command(
     state_dir: Path = typer.Option(
         Path(".scatter/hoster"), envvar="SCATTER_HOSTER_STATE_DIR", help=STATE_DIR_HELP
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    dev: int | None = typer.Option(None, "--dev", help=DEV_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (amounts as integers of wei)."),
 ) -> None:
     """Show the hoster's deals, capacity, earnings, settlement lag, pending transactions, and its
-    block store's size on disk beside what its pins reach."""
+    block store's size on disk beside what its pins reach.
+
+    Examples:
+      scatter hoster status --state-dir /var/lib/scatter/hoster
+      scatter hoster status --dev 0 --json       # in a directory where `scatter dev` runs
+    """
     from scatter.hoster.status import read_status
 
+    state_dir = _state_dir(state_dir, dev)
     report = read_status(_open_state(state_dir), state_dir)
     if json_out:
         emit_json(report)
@@ -167,18 +193,98 @@ def status_command(
                 f"  [yellow]attention[/]       {store['missing_blocks']} pinned blocks missing, "
                 f"{store['stray_pins']} pins of no live deal (the daemon unpins those each epoch)"
             )
-    console.print(
-        f"  earned          {report.get('earned_wei', '0')} wei   "
-        f"balance {report.get('balance_wei', '0')} wei"
-    )
+    earned, balance = _eth(report.get("earned_wei", 0)), _eth(report.get("balance_wei", 0))
+    console.print(f"  earned          {earned}   balance {balance}")
     console.print(f"  settlement lag  {report.get('settlement_lag', 0)} epochs")
     console.print(f"  pending txs     {report['pending_transactions']}")
+
+
+def quote_command(
+    rpc_url: str | None = typer.Option(
+        None, help="JSON-RPC URL. Env SCATTER_RPC_URL (or the dev network here)."
+    ),
+    size: list[str] | None = typer.Option(
+        None, help="Slot size, e.g. 64MiB (repeat; default 1MiB, 64MiB, 1GiB)."
+    ),
+    duration: str = typer.Option("30d", help="How long the slot is held: 12h, 30d, or N epochs."),
+    batch: int = typer.Option(10, min=1, help="Deals settled together in one settleMany."),
+    settle_every: int = typer.Option(2, min=1, help="Epochs per settlement (the daemon's settle_every)."),
+    gas_price: str | None = typer.Option(
+        None, help="Gas price to assume, e.g. 20gwei (default: the chain's now)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (wei as integers)."),
+) -> None:
+    """The lowest price per GiB-epoch at which taking a slot pays for its gas, at today's gas price.
+
+    Gas per slot: reserve, fill with its first proof, one settleMany item every
+    --settle-every epochs (the batch's fixed cost shared by --batch deals) and the
+    proofs audits ask for (docs/gas.md figures). Earnings: price x size x epochs,
+    less the validators' fee. The hoster's default bid filter refuses slots below
+    this price (--no-break-even turns it off; --min-price adds a floor of your own).
+
+    Examples:
+      scatter hoster quote
+      scatter hoster quote --size 256MiB --duration 90d --batch 50 --json
+      scatter hoster quote --gas-price 30gwei --settle-every 24
+    """
+    from scatter.chain.deploy import connect
+    from scatter.chain.market import Market
+    from scatter.hoster.economics import QUOTE_SIZES, block_seconds_of, current_gas_price, quote
+    from scatter.sdk.network import resolve_deployment, resolve_rpc_url
+    from scatter.sdk.units import parse_duration
+    from scatter.units import parse_amount, parse_size
+
+    url, summary = resolve_rpc_url(rpc_url)
+    w3 = connect(url)
+    deployment = resolve_deployment(int(w3.eth.chain_id), summary, w3)
+    params = Market(w3, deployment.market).params()
+    price = parse_amount(gas_price, "wei") if gas_price is not None else current_gas_price(w3)
+    epochs = parse_duration(duration, params.epoch_seconds)
+    block_s = block_seconds_of(w3)
+    sizes = tuple(parse_size(s) for s in size) if size else QUOTE_SIZES
+    rows = quote(params, gas_price=price, sizes=sizes, duration=epochs, settle_every=settle_every,
+                 batch=batch, block_seconds=block_s)  # fmt: skip
+    if json_out:
+        emit_json({
+            "chain_id": deployment.chain_id, "market": deployment.market, "gas_price_wei": price,
+            "epoch_seconds": params.epoch_seconds, "block_seconds": round(block_s, 3), "batch": batch,
+            "settle_every": settle_every, "validator_fee_bps": params.validator_fee_bps,
+            "slots": [r.to_json() for r in rows],
+        })  # fmt: skip
+        return
+    console.print(
+        f"gas price {price / 1e9:.3g} gwei; {params.epoch_seconds} s epochs, {block_s:.3g} s blocks; "
+        f"settled every {settle_every} epochs in batches of {batch}; validators keep "
+        f"{params.validator_fee_bps / 100:g}%",
+        soft_wrap=True,
+    )
+    for r in rows:
+        console.print(
+            f"  {_size(r.size):>8} for {r.duration_epochs} epochs: {r.gas.total:,} gas per slot -> "
+            f"break-even [bold]{r.break_even_wei_per_gib_epoch:,} wei[/] "
+            f"({r.break_even_wei_per_gib_epoch / 1e9:.4g} gwei) per GiB-epoch",
+            soft_wrap=True,
+        )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def _eth(wei: int) -> str:
+    from scatter.sdk.units import format_eth
+
+    return format_eth(wei)
 
 
 def withdraw_command(
     state_dir: Path = typer.Option(
         Path(".scatter/hoster"), envvar="SCATTER_HOSTER_STATE_DIR", help=STATE_DIR_HELP
     ),
+    dev: int | None = typer.Option(None, "--dev", help=DEV_HELP),
     to: str | None = typer.Option(None, help="Payout address (default: the configured payout address)."),
     wait: float = typer.Option(
         30.0, help="Seconds to wait for the running daemon to send it (0: don't wait)."
@@ -191,7 +297,7 @@ def withdraw_command(
     from scatter.errors import ScatterTimeoutError
     from scatter.hoster.state import HosterState
 
-    state = HosterState(_open_state(state_dir))
+    state = HosterState(_open_state(_state_dir(state_dir, dev)))
     request_id = state.request("withdraw", to=to)
     deadline = time.monotonic() + wait
     result: tuple[str, str] | None = None
@@ -215,6 +321,7 @@ def withdraw_command(
 
 hoster_app.command("run")(run_command)
 hoster_app.command("status")(status_command)
+hoster_app.command("quote")(quote_command)
 hoster_app.command("withdraw")(withdraw_command)
 
 

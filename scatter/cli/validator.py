@@ -92,28 +92,37 @@ def status_command(
     state_dir: Path = typer.Option(
         Path(".scatter/validator"), envvar="SCATTER_VALIDATOR_STATE_DIR", help=STATE_DIR_HELP
     ),
+    dev: int | None = typer.Option(
+        None, "--dev", help="Validator N of the dev network of this directory (.scatter/dev/validators/N)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show the validator's identity, verdicts, signatures, fault reports and live health."""
+    """Show the validator's identity, verdicts, signatures, fault reports and live health.
+
+    Examples:
+      scatter validator status --state-dir /var/lib/scatter/validator
+      scatter validator status --dev 0 --json    # in a directory where `scatter dev` runs
+    """
+    from scatter.sdk.network import dev_state_dir
     from scatter.validator.status import read_status
 
-    report = read_status(state_dir)
+    report = read_status(dev_state_dir("validator", dev) if dev is not None else state_dir)
     if json_out:
         emit_json(report)
         return
     running = "running" if report["running"] else "stopped"
     console.print(f"[bold]Validator[/] {report.get('address', '?')}  ({running})")
-    console.print(f"  chain / market  {report.get('chainId')} / {report.get('market')}")
+    console.print(f"  chain / market  {report.get('chain_id')} / {report.get('market')}")
     console.print(f"  API             {report.get('api')}   registered {report.get('endpoint')}")
     console.print(
-        f"  checkpoint      block {report.get('checkpointBlock')}   active deals {report['activeDeals']}"
+        f"  checkpoint      block {report.get('checkpoint_block')}   active deals {report['active_deals']}"
     )
     v = report["verdicts"]
-    last = report.get("lastEpochChecked")
+    last = report.get("last_epoch_checked")
     console.print(f"  verdicts        ok {v.get('ok', 0)}  fail {v.get('fail', 0)}  last epoch {last}")
     s = report["signatures"]
     console.print(f"  signatures      {s.get('total', 0)} ({s.get('ranges', 0)} ranges)")
-    faults = report["faultReports"]
+    faults = report["fault_reports"]
     console.print("  fault reports   " + (", ".join(f"{k} {n}" for k, n in sorted(faults.items())) or "none"))
     if "health" in report:
         console.print(f"  health          {report['health']}")

@@ -16,7 +16,7 @@ own ``*_schema`` module, Tahoe-LAFS style):
   record v1) — the encrypted per-file record stored on chain;
 * :mod:`~scatter.formats.keyderiv` — the metadata key from a deterministic
   EIP-712 signature (``eth_signTypedData_v4``) and HKDF;
-* :mod:`~scatter.formats.sharelink` — share links v1;
+* :mod:`~scatter.formats.sharelink` — share links v2 (reads v1);
 * :mod:`~scatter.formats.params` — erasure and segment parameters (configuration);
 * :mod:`~scatter.formats.errors` — what can go wrong, by name;
 * :mod:`~scatter.formats.vectors` — golden vectors (``tests/testdata/formats``).

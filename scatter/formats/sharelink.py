@@ -1,16 +1,24 @@
-"""Share links, version 1: one URL that lets anyone fetch and decrypt one file.
+"""Share links: one URL that lets anyone — no wallet, no deployment record — fetch and decrypt one file.
 
-::
+Version 2 (written whenever the chain is known)::
 
-    scatter:file?v=1&k=3&n=6&shards=<cid_0>,...,<cid_{n-1}>
+    scatter:file?v=2&chain=<chain id>&market=<0xMarket, EIP-55>&k=3&n=6&shards=<cid_0>,...,<cid_{n-1}>
+        [&hosts=<pct(endpoint)>,...]
         #key=<base64url(content key)>[&name=..][&type=..][&size=..][&sha256=..]
-    https://<app>/<path>?v=1&k=...&n=...&shards=...#key=...          (same fields, opened by the dapp)
+    https://<app>/<path>?v=2&chain=...                                 (same fields, opened by the dapp)
 
-The query carries only what is public anyway (the shard CIDs are named in the
-bid on chain) and what a fetcher needs before it has any shard (k, n). Everything
-private goes in the fragment, which browsers never send to a server: the 32-byte
-content key (base64url, no padding) and the optional name, media type, size and
-plaintext sha256 (hex) used to label and check the download.
+Version 1 (still read; written only without a chain, e.g. ``scatter encode``) has
+no ``chain``, ``market`` or ``hosts``.
+
+The query carries only what is public anyway (the chain and Market hold the bid
+naming the shard CIDs; hoster endpoints are registered on chain) and what a
+fetcher needs before it has any shard (k, n, where to ask). ``hosts`` are hints:
+endpoints of the hosters that held the shards when the link was made, each
+percent-encoded; the shards are checked against their CIDs whoever serves them,
+so a hint can waste a request but not change a byte. Everything private goes
+in the fragment, which browsers never send to a server: the 32-byte content key
+(base64url, no padding) and the optional name, media type, size and plaintext
+sha256 (hex) used to label and check the download.
 
 Parsing is strict: known fields only, each once, canonical numbers, exactly n
 distinct CIDv1 (base32), a key of exactly 32 bytes. Anything else is rejected
@@ -31,11 +39,16 @@ from scatter.formats.errors import FormatError, InvalidParametersError, Unsuppor
 from scatter.formats.metadata_schema import FileMetadata, FileVersion
 from scatter.formats.params import MAX_SHARDS
 
-LINK_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+LINK_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 SCHEME_BASE = "scatter:file"
+#: Most hoster hints in one link, and the longest hint.
+MAX_HOSTS = 16
+MAX_HOST_LENGTH = 200
 
-_QUERY_KEYS = {"v", "k", "n", "shards"}
+_QUERY_KEYS = {1: {"v", "k", "n", "shards"}, 2: {"v", "chain", "market", "k", "n", "shards"}}
+_QUERY_OPTIONAL = {1: set[str](), 2: {"hosts"}}
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _FRAGMENT_REQUIRED = {"key"}
 _FRAGMENT_OPTIONAL = {"name", "type", "size", "sha256"}
 _UINT = re.compile(r"^(0|[1-9][0-9]{0,17})$")
@@ -73,9 +86,21 @@ class ShareLink:
     media_type: str | None = None
     size: int | None = None
     sha256: bytes | None = None
-    version: int = LINK_VERSION
+    chain_id: int | None = None  # v2: the chain of the Market
+    market: str | None = None  # v2: the Market's address (EIP-55)
+    hosts: tuple[str, ...] = ()  # v2: hints, hoster endpoints that held the shards
+    version: int | None = None  # None: 2 when the chain is known, else 1
 
     def __post_init__(self) -> None:
+        if self.version is None:
+            object.__setattr__(self, "version", 1 if self.chain_id is None else LINK_VERSION)
+        if self.version not in SUPPORTED_VERSIONS:
+            raise InvalidParametersError(f"share link: unknown version {self.version}")
+        if self.version == 1 and (self.chain_id is not None or self.market is not None or self.hosts):
+            raise InvalidParametersError("share link: version 1 carries no chain, market or hosts")
+        if self.version == 2:
+            _check_chain(self.chain_id, self.market)
+            _check_hosts(self.hosts)
         if not 1 <= self.k <= self.n <= MAX_SHARDS:
             raise InvalidParametersError(f"share link: invalid k/n {self.k}/{self.n}")
         if len(self.shards) != self.n:
@@ -94,10 +119,22 @@ class ShareLink:
             raise InvalidParametersError(f"share link: invalid media type {self.media_type!r}")
 
     @classmethod
-    def for_file(cls, metadata: FileMetadata, version: FileVersion | None = None) -> ShareLink:
-        """The link to one version (default: the current one) of a file in the owner's metadata."""
+    def for_file(
+        cls,
+        metadata: FileMetadata,
+        version: FileVersion | None = None,
+        *,
+        chain_id: int | None = None,
+        market: str | None = None,
+        hosts: tuple[str, ...] = (),
+    ) -> ShareLink:
+        """The link to one version (default: the current one) of a file in the owner's metadata;
+        version 2 when ``chain_id`` and ``market`` are given, else version 1."""
         v = metadata.current if version is None else version
         return cls(
+            chain_id=chain_id,
+            market=market,
+            hosts=hosts,
             k=v.erasure.k,
             n=v.erasure.n,
             shards=v.shards,
@@ -111,7 +148,12 @@ class ShareLink:
     def to_url(self, base: str = SCHEME_BASE) -> str:
         """The link; ``base`` is ``scatter:file`` or an https URL of a dapp (no query, no fragment)."""
         _check_base(base)
-        query = f"v={self.version}&k={self.k}&n={self.n}&shards={','.join(self.shards)}"
+        query = f"v={self.version}"
+        if self.version == 2:
+            query += f"&chain={self.chain_id}&market={self.market}"
+        query += f"&k={self.k}&n={self.n}&shards={','.join(self.shards)}"
+        if self.hosts:
+            query += "&hosts=" + ",".join(quote(h, safe="") for h in self.hosts)
         fragment = [f"key={_b64url(self.content_key)}"]
         if self.name is not None:
             fragment.append(f"name={quote(self.name, safe='')}")
@@ -131,6 +173,36 @@ def _check_cid(text: str) -> None:
         raise FormatError(f"share link: {text!r} is not a CID") from None
     if cid.version != 1 or str(cid.set(base="base32")) != text:
         raise FormatError(f"share link: shard CID {text!r} must be a CIDv1 in base32 (bafy.../bafk...)")
+
+
+def _check_chain(chain_id: int | None, market: str | None) -> None:
+    from eth_utils.address import to_checksum_address
+
+    if chain_id is None or not 1 <= chain_id < 2**64:
+        raise InvalidParametersError(f"share link: chain id {chain_id!r} is not a chain id")
+    if market is None or not _ADDRESS.match(market) or to_checksum_address(market) != market:
+        raise InvalidParametersError(f"share link: market {market!r} is not an EIP-55 checksummed address")
+
+
+def valid_host(host: str) -> bool:
+    """Whether ``host`` can be a link's hint: an http(s) URL, printable, no query or fragment."""
+    if len(host) > MAX_HOST_LENGTH or any(c.isspace() or not c.isprintable() for c in host):
+        return False
+    try:
+        parts = urlsplit(host)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.query and not parts.fragment
+
+
+def _check_hosts(hosts: tuple[str, ...]) -> None:
+    if len(hosts) > MAX_HOSTS:
+        raise InvalidParametersError(f"share link: {len(hosts)} hosts (at most {MAX_HOSTS})")
+    if len(set(hosts)) != len(hosts):
+        raise InvalidParametersError("share link: hosts must be distinct")
+    for host in hosts:
+        if not valid_host(host):
+            raise InvalidParametersError(f"share link: host {host!r} is not an http(s) endpoint URL")
 
 
 def _check_base(base: str) -> None:
@@ -185,8 +257,10 @@ def parse_share_link(url: str) -> ShareLink:
     q = _pairs(query, "query")
     if "v" in q and q["v"] not in {str(v) for v in SUPPORTED_VERSIONS}:
         raise UnsupportedVersionError("share link", _uint(q["v"], "v"), SUPPORTED_VERSIONS)
-    if set(q) != _QUERY_KEYS:
-        missing, extra = _QUERY_KEYS - set(q), set(q) - _QUERY_KEYS
+    version = int(q.get("v", LINK_VERSION))
+    required, optional = _QUERY_KEYS[version], _QUERY_OPTIONAL[version]
+    if not set(q) >= required or not set(q) <= required | optional:
+        missing, extra = required - set(q), set(q) - required - optional
         raise FormatError(f"share link: query fields missing {sorted(missing)} / unknown {sorted(extra)}")
     f = _pairs(fragment, "fragment")
     if not set(f) >= _FRAGMENT_REQUIRED or not set(f) <= _FRAGMENT_REQUIRED | _FRAGMENT_OPTIONAL:
@@ -207,7 +281,14 @@ def parse_share_link(url: str) -> ShareLink:
         raise FormatError("share link: name or type is not valid percent-encoded UTF-8") from None
     shards = tuple(q["shards"].split(","))
     try:
+        hosts = tuple(unquote(h, errors="strict") for h in q["hosts"].split(",")) if "hosts" in q else ()
+    except UnicodeDecodeError:
+        raise FormatError("share link: hosts are not valid percent-encoded UTF-8") from None
+    try:
         link = ShareLink(
+            chain_id=_uint(q["chain"], "chain") if version == 2 else None,
+            market=q["market"] if version == 2 else None,
+            hosts=hosts,
             k=_uint(q["k"], "k"),
             n=_uint(q["n"], "n"),
             shards=shards,
@@ -216,7 +297,7 @@ def parse_share_link(url: str) -> ShareLink:
             media_type=media_type,
             size=_uint(f["size"], "size") if "size" in f else None,
             sha256=sha,
-            version=int(q["v"]),
+            version=version,
         )
     except InvalidParametersError as exc:
         raise FormatError(str(exc)) from None

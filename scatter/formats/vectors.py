@@ -134,6 +134,20 @@ def sharelink_vector() -> dict[str, Any]:
     }
 
 
+def sharelink_v2_vector() -> dict[str, Any]:
+    link = sharelink.ShareLink.for_file(
+        sample_metadata(),
+        chain_id=11155111,
+        market="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        hosts=("https://hoster-a.example:8443", "http://203.0.113.7:9010/base"),
+    )
+    return {
+        "format": "share link v2",
+        "url": link.to_url(),
+        "https_url": link.to_url("https://app.scatter.example/open"),
+    }
+
+
 #: Shard sizes of the possession vectors: edges of one and two segments, odd tails, ~64 KiB.
 POSSESSION_SIZES = (1, 127, 128, 129, 256, 384, 128 * 5 + 7, 4096 + 3, 65536 + 77)
 
@@ -187,6 +201,7 @@ VECTORS = {
     "metadata_key_v1.json": metadata_key_vector,
     "metadata_v1.json": metadata_vector,
     "sharelink_v1.json": sharelink_vector,
+    "sharelink_v2.json": sharelink_v2_vector,
 }
 
 

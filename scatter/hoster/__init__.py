@@ -4,11 +4,13 @@ possession proof, serve shards, answer challenges, get paid, heal.
 Modules, one job each:
 
 - :mod:`~scatter.hoster.config`     settings from flags, environment, ``.env`` and TOML; the bid filter
+- :mod:`~scatter.hoster.economics`  the gas a slot costs against its pay: the break-even price
 - :mod:`~scatter.hoster.state`      the hoster's SQLite tables (its deals, operator requests, status facts)
 - :mod:`~scatter.hoster.txjournal`  each transaction recorded before it is broadcast, reconciled after a crash
 - :mod:`~scatter.hoster.content`    signed CAR uploads, verified fetches, healing a lost shard
 - :mod:`~scatter.hoster.possess`    check a shard against its slot (size, possession root); proofs
 - :mod:`~scatter.hoster.attest`     range attestations from validators, and which range a quorum can sign
+- :mod:`~scatter.hoster.endpoint`   refuse to register an endpoint others cannot reach (0.0.0.0, loopback)
 - :mod:`~scatter.hoster.api`        the HTTP endpoint: gateway, upload, pin status, ``/healthz``, ``/metrics``
 - :mod:`~scatter.hoster.metrics`    Prometheus metrics
 - :mod:`~scatter.hoster.daemon`     :class:`Hoster` (the loop) and :class:`HosterThread`

@@ -7,7 +7,9 @@ level). ``SCATTER_RPC_URL`` is also read for ``rpc_url``. Keys come from
 keystore) or, on a local anvil, ``dev_account``; they are never stored here.
 
 Amounts: ``stake`` in ETH (``"1.5"``), ``withdraw_threshold`` in ETH,
-``min_price`` in wei per GiB per epoch (``"2gwei"`` also works), ``max_fee_gwei``
+``min_price`` in wei per GiB per epoch (``"2gwei"`` also works; ``break_even``, on by
+default, also refuses any slot paying less than its gas at the current gas price:
+``scatter hoster quote``), ``max_fee_gwei``
 (the most any transaction, fee-bumped ones too, offers per gas) in gwei; sizes in bytes or
 with a unit (``"10GiB"``, ``"512MiB"``); times in seconds (``"0.5"``, ``"30s"``, ``"5m"``);
 booleans ``true``/``false`` (``yes``/``no``, ``on``/``off``, ``1``/``0``); an optional
@@ -70,14 +72,19 @@ class BidFilter:
     deny_cids: CidSet = frozenset()
     allow_clients: Addresses = frozenset()  # lower-case addresses; empty: any client
     deny_clients: Addresses = frozenset()
+    # refuse slots paying less than their gas at the current gas price (scatter.hoster.economics)
+    break_even: bool = True
 
     def rejects(self, *, size: int, price_per_epoch: int, duration: int, client: str,
-                cid: str) -> str | None:  # fmt: skip
-        """Why a slot does not match, or None when it does."""
+                cid: str, break_even: int = 0) -> str | None:  # fmt: skip
+        """Why a slot does not match, or None when it does; ``break_even``: the slot's break-even
+        price in wei per GiB-epoch (refused below it when ``self.break_even``)."""
         if self.max_size is not None and size > self.max_size:
             return f"size {size} > max {self.max_size}"
         if price_per_epoch * GIB < self.min_price * size:
             return "price per GiB-epoch below minimum"
+        if self.break_even and price_per_epoch * GIB < break_even * size:
+            return f"price per GiB-epoch below break-even ({break_even} wei at the current gas price)"
         if duration < self.min_duration:
             return f"duration {duration} < min {self.min_duration}"
         if self.max_duration is not None and duration > self.max_duration:

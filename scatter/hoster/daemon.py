@@ -43,7 +43,7 @@ from web3.types import TxReceipt
 
 from scatter.chain import wallet
 from scatter.chain.deploy import connect
-from scatter.chain.deployments import Deployment, find_deployment
+from scatter.chain.deployments import Deployment, Source, find_deployment
 from scatter.chain.index import IndexedBid, MarketIndex
 from scatter.chain.market import (
     MAX_PROOF_BATCH,
@@ -77,6 +77,8 @@ from scatter.hoster.content import (
     import_checked_car,
     spool_body,
 )
+from scatter.hoster.economics import break_even_price, current_gas_price
+from scatter.hoster.endpoint import check_endpoint
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.gc import StoreJanitor
 from scatter.hoster.metrics import HosterMetrics
@@ -264,8 +266,9 @@ class Hoster:
 
         self.w3 = await self._retrying("connecting", lambda: self._chain(connect, cfg.rpc_url))
         chain_id = await self._retrying("chain id", lambda: self._chain(lambda: int(self.w3.eth.chain_id)))
-        paths = [cfg.deployments] if cfg.deployments else None
-        self.deployment = find_deployment(chain_id, paths)
+        check_endpoint(self.endpoint, chain_id)
+        paths: list[Source] | None = [cfg.deployments] if cfg.deployments else None
+        self.deployment = await self._chain(find_deployment, chain_id, paths, w3=self.w3)
         self.market = Market(self.w3, self.deployment.market)
         self.params = await self._retrying("params", lambda: self._chain(self.market.params))
         self.db = StateDB(cfg.state_dir / "hoster.db")
@@ -606,8 +609,9 @@ class Hoster:
             return FETCH, ""
         return PUSH, ""
 
-    def _choose_slot(self, bid: IndexedBid) -> tuple[int | None, str, str]:
-        """(slot, mode, why not) for an open slot this hoster would take."""
+    def _choose_slot(self, bid: IndexedBid, gas_price: int = 0) -> tuple[int | None, str, str]:
+        """(slot, mode, why not) for an open slot this hoster would take (``gas_price``: for the
+        filter's break-even price, scatter.hoster.economics; 0 skips it)."""
         if bid.client == self.address:
             return None, "", "own bid"
         if self.state.in_bid(bid.bid_id):
@@ -620,9 +624,11 @@ class Hoster:
                 reason = "reserved by another hoster"
                 continue
             cid = cid_str(parse_cid(bid.cid_of_slot(slot)))
+            floor = break_even_price(self.params, size=bid.size, duration=bid.duration_epochs,
+                                     gas_price=gas_price, settle_every=self.config.settle_every)  # fmt: skip
             why = self.config.filter.rejects(
                 size=bid.size, price_per_epoch=bid.price_per_epoch, duration=bid.duration_epochs,
-                client=bid.client, cid=cid,
+                client=bid.client, cid=cid, break_even=floor,
             )  # fmt: skip
             if why is not None:
                 reason = why
@@ -645,11 +651,15 @@ class Hoster:
         free = self.config.capacity - self.state.used_bytes()
         stake: int | None = None
         started = 0
+        gas_price: int | None = None
         for bid in self.index.open_bids():
             key = f"take:{bid.bid_id}"
             if started >= 64 or not self._due(key) or bid.size > free:
                 continue
-            slot, mode, why = self._choose_slot(bid)
+            if gas_price is None:  # one read per pass, only when a bid is looked at
+                use = self.config.filter.break_even
+                gas_price = await self._chain(current_gas_price, self.w3) if use else 0
+            slot, mode, why = self._choose_slot(bid, gas_price)
             if slot is None:
                 self._later(key, 3600.0 if why == "own bid" else RECHECK_S)
                 continue

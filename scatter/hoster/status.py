@@ -1,5 +1,6 @@
 """``scatter hoster status``: what the daemon recorded in its state directory, and its block store
-on disk beside what is pinned (read-only)."""
+on disk beside what is pinned (read-only). Keys are snake_case; amounts of wei are integers
+named ``*_wei``."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def read_status(db: StateDB, state_dir: Path) -> dict[str, Any]:
     pending = db.query("SELECT COUNT(*) FROM txs WHERE status IN ('signed', 'sent')") if _has_txs(db) else []
     return {
         **facts,
+        # amounts of wei as integers (older daemons wrote them as strings)
+        **{k: int(v) for k, v in facts.items() if k.endswith("_wei")},
         "running": _running(state_dir),
         "deals": state.counts(),
         "pending_transactions": int(pending[0][0]) if pending else 0,

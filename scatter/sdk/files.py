@@ -126,11 +126,23 @@ class FileEntries(Payments):
         )
 
     def share(self, ref: int | str, *, base: str = "scatter:file") -> str:
-        """A link that lets anyone fetch and decrypt the current version of one file (key in the fragment)."""
-        from scatter.formats.sharelink import ShareLink
+        """A link that lets anyone — no wallet, no deployment record — fetch and decrypt the current
+        version of one file: chain, Market, shard CIDs, the endpoints of the hosters holding them
+        now as hints, and the key in the fragment (:mod:`scatter.formats.sharelink` v2)."""
+        from web3 import Web3
+
+        from scatter.chain.market import DealStatus
+        from scatter.formats.sharelink import MAX_HOSTS, ShareLink, valid_host
 
         record = self._metadata(self.resolve_file(ref))
-        return ShareLink.for_file(record).to_url(base)
+        bid_id = record.current.bid_id
+        deals = self.deals_of_bid(bid_id) if bid_id is not None else []
+        live = sorted({d.hoster for d in deals if d.status == DealStatus.ACTIVE})
+        hosts = tuple(dict.fromkeys(e for e in (self._endpoint(h) for h in live) if valid_host(e)))
+        market = Web3.to_checksum_address(self.deployment.market)
+        return ShareLink.for_file(
+            record, chain_id=self.network.chain_id, market=market, hosts=hosts[:MAX_HOSTS]
+        ).to_url(base)
 
     def extend_file(self, ref: int | str, duration: str | int) -> ExtendResult:
         """:meth:`extend` the bid of a file's current version."""

@@ -1,4 +1,9 @@
-"""What the SDK returns: frozen dataclasses with a ``to_json()`` for the CLI and the web API."""
+"""What the SDK returns: frozen dataclasses with a ``to_json()`` for the CLI and the web API.
+
+One JSON style everywhere: snake_case keys (the field names), bytes as 0x-hex, and
+amounts of wei as JSON integers under the field's name plus ``_wei`` (each class
+lists its wei fields in ``WEI``): ``BidInfo.escrow`` is ``"escrow_wei"``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,18 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON types: bytes as 0x-hex, paths as strings, enums by name, big ints as they are."""
+    """Plain JSON types: bytes as 0x-hex, paths as strings, enums by name, big ints as they are;
+    a dataclass's wei fields (its ``WEI``) named ``<field>_wei``."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        wei: frozenset[str] = getattr(value, "WEI", frozenset())
+        return {
+            f"{f.name}_wei" if f.name in wei else f.name: jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+        }
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -29,6 +39,9 @@ def jsonable(value: Any) -> Any:
 
 
 class _Json:
+    #: The fields holding amounts of wei: ``<name>_wei`` in JSON.
+    WEI: ClassVar[frozenset[str]] = frozenset()
+
     def to_json(self) -> dict[str, Any]:
         data = jsonable(self)
         assert isinstance(data, dict)
@@ -37,6 +50,8 @@ class _Json:
 
 @dataclass(frozen=True)
 class DealInfo(_Json):
+    WEI = frozenset({"collateral"})
+
     deal_id: int
     bid_id: int
     slot: int
@@ -67,6 +82,8 @@ class FileHealth(_Json):
 
 @dataclass(frozen=True)
 class BidInfo(_Json):
+    WEI = frozenset({"price_per_epoch", "escrow"})
+
     bid_id: int
     client: str
     size: int
@@ -111,6 +128,8 @@ class FileStatus(_Json):
 
 @dataclass(frozen=True)
 class UploadResult(_Json):
+    WEI = frozenset({"price_per_epoch", "escrow"})
+
     file_id: int
     bid_id: int
     name: str
@@ -138,6 +157,8 @@ class DownloadResult(_Json):
 
 @dataclass(frozen=True)
 class PinResult(_Json):
+    WEI = frozenset({"price_per_epoch", "escrow"})
+
     bid_id: int
     cid: str
     replicas: int
@@ -151,6 +172,8 @@ class PinResult(_Json):
 
 @dataclass(frozen=True)
 class CancelResult(_Json):
+    WEI = frozenset({"refund"})
+
     bid_id: int
     cancelled_slots: tuple[int, ...]
     refund: int
@@ -166,6 +189,8 @@ class RemoveResult(_Json):
 
 @dataclass(frozen=True)
 class ExtendResult(_Json):
+    WEI = frozenset({"paid"})
+
     bid_id: int
     extra_epochs: int
     slots: tuple[int, ...]  # the open, unreserved slots whose budget grew
@@ -175,6 +200,8 @@ class ExtendResult(_Json):
 
 @dataclass(frozen=True)
 class Balance(_Json):
+    WEI = frozenset({"wallet", "withdrawable", "escrow"})
+
     address: str
     wallet: int  # ETH in the account
     withdrawable: int  # credited by the Market (refunds, earnings), taken out with withdraw
@@ -183,6 +210,8 @@ class Balance(_Json):
 
 @dataclass(frozen=True)
 class WithdrawResult(_Json):
+    WEI = frozenset({"amount"})
+
     address: str
     to: str
     amount: int
@@ -191,6 +220,8 @@ class WithdrawResult(_Json):
 
 @dataclass(frozen=True)
 class MarketStatus(_Json):
+    WEI = frozenset({"contract_balance"})
+
     chain_id: int
     rpc_url: str
     market: str
@@ -207,6 +238,8 @@ class MarketStatus(_Json):
 
 @dataclass(frozen=True)
 class NodeInfo(_Json):
+    WEI = frozenset({"stake", "locked"})
+
     role: str
     address: str
     endpoint: str

@@ -7,6 +7,8 @@ Order, first match wins:
   else ``http://127.0.0.1:8545``.
 - Contracts: the dev summary when it describes the connected chain, else the
   deployment records (:func:`scatter.chain.deployments.find_deployment`).
+  A share link needs neither: it names its chain and Market
+  (:func:`scatter.sdk.download.download_link`).
 - Account: an explicit key, keystore or dev-account index; ``SCATTER_PRIVATE_KEY``
   or ``SCATTER_KEYSTORE``; on the dev chain only, dev account 1.
 """
@@ -44,6 +46,22 @@ def dev_summary(path: Path | None = None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "rpcUrl" in data else None
 
 
+def dev_state_dir(role: str, index: int) -> Path:
+    """The state directory of the dev network's ``role`` (``hoster``/``validator``) number ``index``
+    in this directory: as ``dev.json`` names it, else ``./.scatter/dev/<role>s/<index>``."""
+    summary = dev_summary() or {}
+    for node in summary.get(f"{role}s", []):
+        if isinstance(node, dict) and node.get("name") == f"{role}-{index}" and node.get("stateDir"):
+            return Path(str(node["stateDir"]))
+    path = Path.cwd() / DEV_SUMMARY.parent / f"{role}s" / str(index)
+    if not path.is_dir():
+        raise ScatterValueError(
+            f"no {role} {index} in the dev network of this directory ({path} does not exist): "
+            f"run it in the directory where `scatter dev` runs, or give --state-dir"
+        )
+    return path
+
+
 def resolve_rpc_url(explicit: str | None = None) -> tuple[str, dict[str, Any] | None]:
     """The RPC URL to use, and the dev summary when the URL came from (or matches) it."""
     summary = dev_summary()
@@ -55,10 +73,12 @@ def resolve_rpc_url(explicit: str | None = None) -> tuple[str, dict[str, Any] | 
     return url, summary
 
 
-def resolve_deployment(chain_id: int, summary: dict[str, Any] | None) -> Deployment:
+def resolve_deployment(chain_id: int, summary: dict[str, Any] | None, w3: Web3 | None = None) -> Deployment:
+    """The dev summary's contracts when it describes ``chain_id``, else the deployment records
+    (``w3``, connected to ``chain_id``, reads the Market ``SCATTER_MARKET`` names)."""
     if summary is not None and int(summary.get("chainId", -1)) == chain_id and "contracts" in summary:
         return Deployment.from_json(chain_id, summary["contracts"])
-    return find_deployment(chain_id)
+    return find_deployment(chain_id, w3=w3)
 
 
 def resolve_account(

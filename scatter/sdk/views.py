@@ -14,10 +14,20 @@ from scatter.sdk.models import BidInfo, DealInfo, MarketStatus, NodeInfo
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from scatter.chain.market import Bid, Deal
+    from scatter.chain.market import Bid, Deal, Market
 
 #: The Market event that names a bid's CIDs, roots and origins.
 _POSTED = "BidPosted"
+
+
+def registered_hosters(market: Market) -> dict[str, str]:
+    """Every hoster registered in ``market`` (not exited) and its public endpoint (read only)."""
+    found = {}
+    for address in market.nodes(Role.HOSTER):
+        node = market.node(Role.HOSTER, address)
+        if node.status != NodeStatus.NONE:
+            found[address] = node.endpoint
+    return found
 
 
 def _cid_text(raw: bytes) -> str:
@@ -146,12 +156,7 @@ class MarketViews(ScatterBase):
 
     def hoster_endpoints(self) -> dict[str, str]:
         """Active hosters and their public endpoints."""
-        found = {}
-        for address in self.market.nodes(Role.HOSTER):
-            node = self.market.node(Role.HOSTER, address)
-            if node.status != NodeStatus.NONE:
-                found[address] = node.endpoint
-        return found
+        return registered_hosters(self.market)
 
     def nodes(self, role: Role) -> list[NodeInfo]:
         out = []

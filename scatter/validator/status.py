@@ -52,7 +52,8 @@ def read_status(state_dir: Path) -> dict[str, Any]:
     path = state_dir / "validator.db"
     if not path.exists():
         raise ScatterValueError(
-            f"no validator state in {state_dir}; give --state-dir of a validator that has run"
+            f"no validator state in {state_dir}; give --state-dir of a validator that has run "
+            "(or --dev N in a directory where `scatter dev` runs)"
         )
     info: dict[str, Any] = {}
     if (state_dir / INFO_FILE).exists():
@@ -70,18 +71,18 @@ def read_status(state_dir: Path) -> dict[str, Any]:
         db.close()
     report: dict[str, Any] = {
         "address": identity[0] if identity else info.get("address"),
-        "chainId": identity[1] if identity else None,
+        "chain_id": identity[1] if identity else None,
         "market": identity[2] if identity else None,
         "api": info.get("api"),
         "endpoint": info.get("endpoint"),
         "running": _alive(info.get("pid")),
-        "checkpointBlock": checkpoint[0] if checkpoint else None,
-        "activeDeals": deals[0] if deals else 0,
+        "checkpoint_block": checkpoint[0] if checkpoint else None,
+        "active_deals": deals[0] if deals else 0,
         "verdicts": {"ok": verdicts[1], "fail": verdicts[0] - verdicts[1]} if verdicts else {},
-        "lastEpochChecked": verdicts[2] if verdicts else None,
+        "last_epoch_checked": verdicts[2] if verdicts else None,
         "signatures": {"total": sigs[0], "ranges": sigs[1]} if sigs else {},
-        "faultReports": {f"{r['kind']}/{r['state']}": r["n"] for r in faults},  # requestProof, audits...
-        "unknownEpochs": {str(r["label"]): r["n"] for r in unknown},
+        "fault_reports": {f"{r['kind']}/{r['state']}": r["n"] for r in faults},  # requestProof, audits...
+        "unknown_epochs": {str(r["label"]): r["n"] for r in unknown},
     }
     if report["running"] and info.get("api"):
         try:

@@ -79,6 +79,35 @@ def test_dev_runs_the_marketplace_restarts_crashed_children_and_stops_cleanly(tm
         assert bal.returncode == 0, bal.stderr
         assert json.loads(bal.stdout)["address"] == summary["clients"][0]["address"]
 
+        # Operators' view of the dev daemons: --dev N finds .scatter/dev/<role>s/N; one JSON style.
+        def scatter_json(*args: str) -> dict[str, object]:
+            done = subprocess.run(
+                [sys.executable, "-m", "scatter", *args, "--json"],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, (args, done.stderr)
+            out: dict[str, object] = json.loads(done.stdout)
+            return out
+
+        _wait_for(
+            lambda: "balance_wei" in scatter_json("hoster", "status", "--dev", "1"), 120, "hoster status"
+        )
+        hoster = scatter_json("hoster", "status", "--dev", "1")
+        assert hoster["address"] == summary["hosters"][1]["address"]
+        assert isinstance(hoster["balance_wei"], int) and isinstance(hoster["earned_wei"], int)
+        validator = scatter_json("validator", "status", "--dev", "0")
+        assert validator["address"] == summary["validators"][0]["address"]
+        assert validator["chain_id"] == 31337 and "active_deals" in validator
+        for role in ("hoster", "validator"):  # the human views read the same keys
+            human = subprocess.run(
+                [sys.executable, "-m", "scatter", role, "status", "--dev", "0"],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert human.returncode == 0 and "running" in human.stdout, human.stderr
+        quote = scatter_json("hoster", "quote", "--size", "1MiB", "--duration", "1h")
+        rows: list[dict[str, int]] = quote["slots"]  # type: ignore[assignment]
+        assert quote["gas_price_wei"] != 0 and rows[0]["break_even_wei_per_gib_epoch"] > 0
+
         # A crashed hoster is reported and restarted.
         victim = summary["hosters"][1]
         os.kill(victim["pid"], signal.SIGKILL)

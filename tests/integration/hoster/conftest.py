@@ -120,7 +120,7 @@ def hoster_config(chain: Chain, tmp_path: Path, account: int, **changes: Any) ->
     base: dict[str, Any] = dict(
         state_dir=tmp_path / f"hoster-{account}", rpc_url=chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
         dev_account=account, deployments=record, confirmations=0, poll_interval=0.05, stake=5 * ETHER,
-        capacity=1 << 30, settle_every=2, filter=BidFilter(),
+        capacity=1 << 30, settle_every=2, filter=BidFilter(break_even=False),
     )  # fmt: skip
     base.update(changes)
     return HosterConfig(**base)
@@ -233,7 +233,7 @@ class HosterProcess:
             sys.executable, "-m", "scatter", "hoster", "run", "--rpc-url", cfg.rpc_url,
             "--dev-account", str(account), "--state-dir", str(cfg.state_dir), "--port", "0",
             "--deployments", str(cfg.deployments), "--confirmations", "0", "--poll-interval", "0.05",
-            "--stake", "5", "--settle-every", "2", *extra,
+            "--stake", "5", "--settle-every", "2", "--no-break-even", *extra,
         ]  # fmt: skip
         self.proc: Any = None
         self.url = ""

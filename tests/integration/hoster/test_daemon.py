@@ -142,7 +142,8 @@ def test_filter_capacity_and_stake_decide_which_slots_are_taken(
     chain: Chain, start_hoster: Callable[..., HosterThread]
 ) -> None:
     denied = chain.account(7).address
-    rules = BidFilter(max_size=2000, min_price=PRICE * 1000, deny_clients=frozenset({denied.lower()}))
+    rules = BidFilter(max_size=2000, min_price=PRICE * 1000, deny_clients=frozenset({denied.lower()}),
+                      break_even=False)  # fmt: skip
     h = start_hoster(H, capacity=3000, filter=rules)
     c = [make_content(bytes([i]) * 1500) for i in range(6)]
     too_big = post_bid(chain, [c[0]], size=2001)

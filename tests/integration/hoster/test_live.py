@@ -14,7 +14,7 @@ from scatter.chain.deployments import record_deployment
 from scatter.chain.market import Market
 from scatter.chain.params import ETHER, preset
 from scatter.chain.tx import Transactor
-from scatter.hoster.config import HosterConfig
+from scatter.hoster.config import BidFilter, HosterConfig
 from scatter.hoster.daemon import HosterThread
 from scatter.validator.config import ValidatorConfig
 from scatter.validator.daemon import ValidatorThread
@@ -48,7 +48,7 @@ def test_hoster_daemon_settles_ranges_with_real_validator_daemons(
             validators.append(ValidatorThread(cfg).start())
         hcfg = HosterConfig(state_dir=tmp_path / "hoster", rpc_url=node.url, dev_account=2,
                             deployments=record, confirmations=1, poll_interval=0.2, stake=5 * ETHER,
-                            settle_every=3)  # fmt: skip
+                            settle_every=3, filter=BidFilter(break_even=False))  # fmt: skip
         with HosterThread(hcfg) as h:
             wait_until(lambda: h.hoster._joined, what="join")
             content = make_content(b"paid by real validators " * 20_000)

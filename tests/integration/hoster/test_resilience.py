@@ -15,7 +15,7 @@ from scatter.chain.deployments import record_deployment
 from scatter.chain.market import Market, Role
 from scatter.chain.params import ETHER, preset
 from scatter.chain.tx import Transactor
-from scatter.hoster.config import HosterConfig
+from scatter.hoster.config import BidFilter, HosterConfig
 from scatter.hoster.daemon import HosterThread
 from tests.conftest import Chain
 from tests.integration.hoster.conftest import (
@@ -39,7 +39,7 @@ def test_rpc_outage_is_waited_out_and_the_daemon_resumes(tmp_path: Path) -> None
         record_deployment(d, tmp_path / "deployments.json")
         cfg = HosterConfig(state_dir=tmp_path / "h", rpc_url=node.url, dev_account=2, confirmations=0,
                            deployments=tmp_path / "deployments.json", poll_interval=0.05,
-                           stake=2 * ETHER)  # fmt: skip
+                           stake=2 * ETHER, filter=BidFilter(break_even=False))  # fmt: skip
         with HosterThread(cfg) as h:
             wait_until(lambda: h.hoster._joined, what="join")
             node.stop()  # the RPC node goes away (its state is dumped)

@@ -60,6 +60,8 @@ def test_ls_status_share_download_through_the_cli(run, stored_file: StoredFile, 
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["size"] == len(stored_file.data)
     assert (tmp_path / "copy.bin").read_bytes() == stored_file.data
+    shown = run("status", "report.bin")
+    assert shown.returncode == 0 and all(s.url in shown.stdout for s in stored_file.servers)  # endpoints
     human = run("download", str(stored_file.file_id), "-o", str(tmp_path / "copy2.bin"))
     assert human.returncode == 0 and "sha256 verified" in human.stdout
 
@@ -108,13 +110,13 @@ def test_upload_without_hosters_says_how_to_resume_or_abort_and_abort_refunds(  
     assert done.returncode == 1
     assert "run the same upload again" in done.stderr and "scatter cancel 1" in done.stderr
     pending = run("ls", "--pending", "--json")
-    assert [p["bidId"] for p in json.loads(pending.stdout)] == [1]
+    assert [p["bid_id"] for p in json.loads(pending.stdout)] == [1]
     abort = run("upload", str(src), "--abort", "--json")
     assert abort.returncode == 0, abort.stderr
-    refund = json.loads(abort.stdout)["cancel"]["refund"]
+    refund = json.loads(abort.stdout)["cancel"]["refund_wei"]
     assert refund > 0
     bal = json.loads(run("balance", "--json").stdout)
-    assert bal["withdrawable"] == refund and bal["escrow"] == 0
+    assert bal["withdrawable_wei"] == refund and bal["escrow_wei"] == 0
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def test_download_by_id_name_and_share_link_gives_identical_bytes(
     sdk.download("report.bin", tmp_path / "b.bin")
     assert (tmp_path / "b.bin").read_bytes() == stored_file.data
     link = sdk.share(stored_file.file_id)
-    assert link.startswith("scatter:file?v=1&k=3&n=6&shards=") and "#key=" in link
+    assert link.startswith("scatter:file?v=2&chain=") and "#key=" in link
     out_dir = tmp_path / "dir"
     out_dir.mkdir()
     res = sdk.download(link, out_dir)

@@ -53,7 +53,7 @@ def test_scatter_cancel_on_the_command_line_leaves_an_empty_upload_cache(  # typ
     done = run("upload", str(src), "--timeout", "1s", "--duration", "10m")
     assert done.returncode == 1, done.stderr
     cache = tmp_path / ".scatter" / "uploads"
-    [bid_id] = [p["bidId"] for p in json.loads(run("ls", "--pending", "--json").stdout)]
+    [bid_id] = [p["bid_id"] for p in json.loads(run("ls", "--pending", "--json").stdout)]
     assert any(cache.iterdir())
 
     cancelled = run("cancel", str(bid_id), "--json")

@@ -26,7 +26,7 @@ def test_web_api_lists_the_market(client: httpx.Client, sdk: Scatter, stored_fil
     status = client.get("/api/status").json()
     assert status["market"] == sdk.deployment.market
     assert (status["bids"], status["deals"], status["hosters"]) == (1, 6, 6)
-    assert status["contract_balance"] > 0
+    assert status["contract_balance_wei"] > 0
     [bid] = client.get("/api/bids").json()
     assert bid["bid_id"] == stored_file.bid_id and bid["cids"] == stored_file.cids and bid["open_slots"] == []
     assert len(bid["roots"]) == 6 and bid["reserved_slots"] == []
@@ -36,7 +36,7 @@ def test_web_api_lists_the_market(client: httpx.Client, sdk: Scatter, stored_fil
     assert [d["deal_id"] for d in deals] == [6, 5, 4, 3]
     hosters = client.get("/api/hosters").json()
     assert {h["endpoint"] for h in hosters} == {s.url for s in stored_file.servers}
-    assert all(h["locked"] > 0 for h in hosters)
+    assert all(h["locked_wei"] > 0 for h in hosters)
     assert client.get("/api/validators").json() == []
 
 
