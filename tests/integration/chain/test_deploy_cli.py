@@ -92,7 +92,7 @@ def test_dev_network_starts_and_keeps_its_deployment_across_restarts(tmp_path: P
     # the endpoints the daemons registered on chain keep answering: same ports after a restart
     urls = [n["url"] for n in summary["hosters"] + summary["validators"]]
     assert len(urls) == 2 and [n["url"] for n in again["hosters"] + again["validators"]] == urls
-    record = json.loads((tmp_path / ".scatter" / "deployments.json").read_text())
+    record = json.loads((tmp_path / ".scatter" / "dev" / "deployments.json").read_text())
     assert record["chains"]["31337"]["market"] == summary["contracts"]["market"]
 
 
