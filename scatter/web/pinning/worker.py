@@ -1,0 +1,278 @@
+"""The worker: turns pin requests into bids on the market, paid from the node's wallet.
+
+One thread makes every spending decision, in order, so that a token's spend cap is
+checked against everything it spent before. A pin's life:
+
+==========  ==================================================================
+``queued``  accepted; waiting for the worker (or for its content to be reachable)
+``pinning`` the content is being read (the bid commits to its possession root),
+            or the bid is posted and not every replica is filled yet
+``pinned``  every replica's slot is filled: its hoster proved possession on chain
+``failed``  no origin served the content, it is too big, the token's spend cap
+            or the wallet ran out, or no hoster filled a slot in ``fill_timeout``
+==========  ==================================================================
+
+``info`` carries ``status_details``, ``bid_id``, ``replicas`` (filled/wanted),
+``dag_size`` and ``escrow_wei``. A removed (or replaced) pin's open slots are
+cancelled and their escrow comes back to the wallet and to the token's budget;
+filled deals run to their end (the Market has no early termination by the client).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from scatter.errors import ScatterError
+from scatter.web.pinning.addresses import endpoint_multiaddr, origin_urls
+from scatter.web.pinning.settings import PinSettings
+from scatter.web.pinning.store import PinRecord, PinStore, SpendCapError
+
+if TYPE_CHECKING:
+    from scatter.client import Scatter
+
+log = logging.getLogger("scatter.pins")
+
+RECHECK_PINNED_MS = 60_000  # a pinned pin is looked at again this often (a lost replica: pinning)
+RETRY_BASE_MS = 5_000  # the first retry of an unreachable origin; doubled each time
+_NO_ORIGIN = (
+    "no origin the node can read: give an HTTP(S) origin (/dns4/HOST/tcp/443/https or https://HOST) "
+    "that serves the CID"
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a bid for the content costs, from its size and the node's settings."""
+
+    size: int
+    root: bytes
+    price_per_slot: int  # wei per slot per epoch
+    epochs: int
+    escrow: int  # price_per_slot x replicas x epochs
+
+
+@dataclass(frozen=True)
+class Progress:
+    slots: int
+    filled: int  # slots with a live deal
+    open: int  # slots still open (a hoster may fill them)
+    endpoints: tuple[str, ...]  # the filling hosters' HTTP endpoints
+
+
+class Backend(Protocol):
+    """The market as the worker uses it (:class:`SdkBackend` over the SDK; tests use a fake)."""
+
+    def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote: ...
+
+    def post(self, cid: str, quote: Quote, replicas: int, origins: Sequence[str]) -> int: ...
+
+    def progress(self, bid_id: int) -> Progress: ...
+
+    def cancel(self, bid_id: int) -> tuple[int, bool]:
+        """(wei refunded, whether every open slot is now closed)."""
+        ...
+
+
+class SdkBackend:
+    """:class:`Backend` over :class:`scatter.Scatter` (the node's wallet is the SDK's account)."""
+
+    def __init__(self, sdk: Scatter) -> None:
+        self.sdk = sdk
+
+    def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
+        from scatter.sdk import units
+
+        size, root = self.sdk.possession_of(cid, gateways)
+        per_slot = units.slot_price(settings.price, size)
+        epochs = self.sdk.epochs(settings.duration)
+        return Quote(size, root, per_slot, epochs, per_slot * settings.replicas * epochs)
+
+    def post(self, cid: str, quote: Quote, replicas: int, origins: Sequence[str]) -> int:
+        from multiformats import CID
+
+        return self.sdk.market.bid(
+            [bytes(CID.decode(cid))],
+            roots=[quote.root],
+            size=quote.size,
+            slot_count=replicas,
+            price_per_epoch=quote.price_per_slot,
+            duration_epochs=quote.epochs,
+            origins=list(origins),
+        )
+
+    def progress(self, bid_id: int) -> Progress:
+        bid, deals = self.sdk.bid_status(bid_id, ask_hosters=False)
+        live = {d.slot: d for d in deals if d.live}
+        return Progress(
+            slots=bid.slot_count,
+            filled=len(live),
+            open=len(bid.open_slots),
+            endpoints=tuple(dict.fromkeys(d.endpoint for d in live.values() if d.endpoint)),
+        )
+
+    def cancel(self, bid_id: int) -> tuple[int, bool]:
+        bid = self.sdk.market.get_bid(bid_id)
+        if not bid.open_slot_indexes():
+            return 0, True
+        result = self.sdk.cancel(bid_id)
+        return result.refund, not result.reserved_slots
+
+
+class PinWorker:
+    """Advances pins in the store; :meth:`run_once` is one pass, :meth:`start` a thread of passes."""
+
+    def __init__(self, store: PinStore, backend: Backend, settings: PinSettings) -> None:
+        self.store = store
+        self.backend = backend
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> PinWorker:
+        self._thread = threading.Thread(target=self._loop, name="scatter-pins", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a pass that failed is retried on the next; the thread must live
+                log.exception("pinning worker pass failed")
+            self._stop.wait(self.settings.poll_interval)
+
+    def run_once(self, now_ms: int | None = None) -> int:
+        """Settle removals, then advance every due pin; returns how many pins were looked at."""
+        seen = 0
+        for rec in self.store.unsettled_removals():
+            self._settle_removal(rec)
+            seen += 1
+        for rec in self.store.due(now_ms if now_ms is not None else _now_ms()):
+            if self._stop.is_set():
+                break
+            now = now_ms if now_ms is not None else _now_ms()
+            try:
+                self._advance(rec, now)
+            except Exception as exc:  # the chain node away, or a bug: this pin waits, the others go on
+                trace = not isinstance(exc, ScatterError)
+                log.warning("pin %s: %s", rec.requestid, _line(exc), exc_info=trace)
+                info = {**rec.info, "status_details": f"retrying: {_line(exc)}"}
+                self.store.update(rec.requestid, next_try=now + RETRY_BASE_MS, info=info)
+            seen += 1
+        return seen
+
+    # ------------------------------------------------------------------ steps
+
+    def _advance(self, rec: PinRecord, now: int) -> None:
+        if rec.bid_id is None:
+            self._buy(rec, now)
+        else:
+            self._follow(rec, now)
+
+    def _buy(self, rec: PinRecord, now: int) -> None:
+        s = self.settings
+        gateways = [*origin_urls(rec.pin.origins, allow_private=s.allow_private_origins), *s.gateways]
+        if not gateways:
+            self._fail(rec, "NO_ORIGIN", _NO_ORIGIN)
+            return
+        reading = f"reading the content once from {len(gateways)} origin(s) to compute its possession root"
+        self.store.update(rec.requestid, status="pinning", info={"status_details": reading})
+        try:
+            quote = self.backend.quote(rec.pin.cid, gateways, s)
+        except ScatterError as exc:
+            attempts = rec.attempts + 1
+            if attempts >= s.fetch_attempts:
+                self._fail(rec, "CONTENT_UNREACHABLE", f"after {attempts} attempts: {_line(exc)}")
+                return
+            details = f"attempt {attempts} of {s.fetch_attempts}: {_line(exc)}"
+            retry = now + RETRY_BASE_MS * 2 ** (attempts - 1)
+            info = {"status_details": details}
+            self.store.update(rec.requestid, status="queued", attempts=attempts, next_try=retry, info=info)
+            return
+        if quote.size > s.max_size:
+            self._fail(rec, "DAG_TOO_BIG", f"{quote.size} bytes; this node pins at most {s.max_size}")
+            return
+        try:
+            self.store.charge(rec.token_id, quote.escrow)
+        except SpendCapError as exc:
+            self._fail(rec, "INSUFFICIENT_FUNDS", str(exc))
+            return
+        try:
+            bid_id = self.backend.post(rec.pin.cid, quote, s.replicas, gateways)
+        except ScatterError as exc:
+            self.store.refund(rec.token_id, quote.escrow)
+            self._fail(rec, "BID_FAILED", _line(exc))
+            return
+        self.store.update(
+            rec.requestid,
+            status="pinning",
+            bid_id=bid_id,
+            escrow=quote.escrow,
+            attempts=0,
+            next_try=now,
+            info={
+                "status_details": f"bid {bid_id} posted: waiting for hosters to fill {s.replicas} slots",
+                "bid_id": str(bid_id),
+                "dag_size": str(quote.size),
+                "escrow_wei": str(quote.escrow),
+                "replicas": f"0/{s.replicas}",
+            },
+        )
+
+    def _follow(self, rec: PinRecord, now: int) -> None:
+        assert rec.bid_id is not None
+        p = self.backend.progress(rec.bid_id)
+        info = {**rec.info, "replicas": f"{p.filled}/{p.slots}"}
+        delegates = tuple(m for m in (endpoint_multiaddr(e) for e in p.endpoints) if m)[:20]
+        if p.filled == p.slots:
+            info["status_details"] = f"every replica is held under a deal of bid {rec.bid_id}"
+            again = now + RECHECK_PINNED_MS
+            self.store.update(rec.requestid, status="pinned", info=info, delegates=delegates, next_try=again)
+            return
+        waited = now - rec.created
+        if p.filled == 0 and (p.open == 0 or waited > self.settings.fill_timeout * 1000):
+            refund, _closed = self.backend.cancel(rec.bid_id)
+            self.store.refund(rec.token_id, refund)
+            why = "its slots closed" if p.open == 0 else f"no hoster filled a slot in {waited // 1000} s"
+            self._fail(rec, "NOT_FILLED", f"bid {rec.bid_id}: {why}; its escrow was refunded")
+            return
+        info["status_details"] = f"bid {rec.bid_id}: {p.filled} of {p.slots} replicas filled"
+        again = now + int(self.settings.poll_interval * 1000)
+        self.store.update(rec.requestid, status="pinning", info=info, delegates=delegates, next_try=again)
+
+    def _settle_removal(self, rec: PinRecord) -> None:
+        if rec.bid_id is None or rec.status == "failed":
+            self.store.update(rec.requestid, settled=True)
+            return
+        try:
+            refund, closed = self.backend.cancel(rec.bid_id)
+        except Exception as exc:  # tried again on the next pass
+            log.warning("pin %s: cancelling bid %s failed: %s", rec.requestid, rec.bid_id, _line(exc))
+            return
+        self.store.refund(rec.token_id, refund)
+        self.store.update(rec.requestid, settled=closed)
+
+    def _fail(self, rec: PinRecord, reason: str, details: str) -> None:
+        log.info("pin %s of %s failed: %s: %s", rec.requestid, rec.pin.cid, reason, details)
+        info = {**rec.info, "status_details": f"{reason}: {details}"[:500]}
+        self.store.update(rec.requestid, status="failed", info=info)
+
+
+def _line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,237 @@
+"""The pinning worker over a real SQLite store and a fake market: pin requests become bids,
+deal states become queued/pinning/pinned/failed, each token's spend cap holds, removals cancel
+and refund. Origins: which the node reads, which it refuses. (The real market: tests/e2e.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from scatter.errors import ScatterConnectionError, ScatterValueError
+from scatter.web.pinning import PinningService
+from scatter.web.pinning.addresses import endpoint_multiaddr, origin_url
+from scatter.web.pinning.models import Pin
+from scatter.web.pinning.settings import PinSettings
+from scatter.web.pinning.store import PinStore
+from scatter.web.pinning.worker import PinWorker, Progress, Quote
+
+CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+ORIGIN = "/dns4/gw.example/tcp/443/https"
+
+
+@dataclass
+class FakeMarket:
+    escrow: int = 1000
+    size: int = 100
+    unreachable: int = 0  # quotes that fail before one succeeds
+    filled: int = 0
+    open_slots: int = 3
+    bids: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    read_from: list[tuple[str, ...]] = field(default_factory=list)
+
+    def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
+        self.read_from.append(tuple(gateways))
+        if self.unreachable:
+            self.unreachable -= 1
+            raise ScatterConnectionError("could not read it")
+        return Quote(self.size, b"\x01" * 32, 1, self.escrow // settings.replicas, self.escrow)
+
+    def post(self, cid: str, quote: Quote, replicas: int, origins: Sequence[str]) -> int:
+        self.bids.append((cid, replicas, tuple(origins)))
+        return len(self.bids)
+
+    def progress(self, bid_id: int) -> Progress:
+        endpoints = tuple(f"http://127.0.0.1:{8710 + i}" for i in range(self.filled))
+        return Progress(slots=3, filled=self.filled, open=self.open_slots, endpoints=endpoints)
+
+    def cancel(self, bid_id: int) -> tuple[int, bool]:
+        self.cancelled.append(bid_id)
+        return self.escrow, True
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[PinStore]:
+    s = PinStore(tmp_path / "pins.sqlite")
+    yield s
+    s.close()
+
+
+def _worker(store: PinStore, market: FakeMarket, **settings: object) -> PinWorker:
+    return PinWorker(store, market, PinSettings(db=store.path, **settings))  # type: ignore[arg-type]
+
+
+def _pin(store: PinStore, cap: int = 10_000, origins: tuple[str, ...] = (ORIGIN,)) -> tuple[int, str]:
+    token, _ = store.create_token("t", cap)
+    rec = store.add(token.id, Pin(cid=CID, origins=origins), max_pending=10)
+    return token.id, rec.requestid
+
+
+def test_a_pin_goes_queued_pinning_pinned_as_the_bid_fills(store: PinStore) -> None:
+    market = FakeMarket()
+    token_id, rid = _pin(store)
+    worker = _worker(store, market)
+    assert store.get(token_id, rid).status == "queued"
+    worker.run_once(now_ms=10**13)
+    rec = store.get(token_id, rid)
+    assert rec.status == "pinning" and rec.bid_id == 1 and rec.info["replicas"] == "0/3"
+    assert market.bids == [(CID, 3, ("https://gw.example",))]  # origins become the bid's
+    assert store.token(token_id).spent == market.escrow
+    market.filled = 2
+    worker.run_once(now_ms=10**13 + 10_000)
+    assert store.get(token_id, rid).status == "pinning"
+    market.filled, market.open_slots = 3, 0
+    worker.run_once(now_ms=10**13 + 20_000)
+    rec = store.get(token_id, rid)
+    assert rec.status == "pinned" and rec.info["replicas"] == "3/3"
+    assert rec.delegates == tuple(f"/ip4/127.0.0.1/tcp/{8710 + i}/http" for i in range(3))
+
+
+def test_the_spend_cap_fails_a_pin_before_any_bid(store: PinStore) -> None:
+    market = FakeMarket(escrow=600)
+    token_id, first = _pin(store, cap=1000)
+    second = store.add(token_id, Pin(cid=CID, origins=(ORIGIN,)), max_pending=10).requestid
+    _worker(store, market).run_once(now_ms=10**13)
+    assert store.get(token_id, first).status == "pinning"
+    rec = store.get(token_id, second)
+    assert rec.status == "failed" and rec.info["status_details"].startswith("INSUFFICIENT_FUNDS")
+    assert len(market.bids) == 1 and store.token(token_id).spent == 600
+
+
+def test_a_removed_pin_cancels_its_open_slots_and_gives_the_budget_back(store: PinStore) -> None:
+    market = FakeMarket()
+    token_id, rid = _pin(store)
+    worker = _worker(store, market)
+    worker.run_once(now_ms=10**13)
+    store.remove(token_id, rid)
+    worker.run_once(now_ms=10**13)
+    assert market.cancelled == [1] and store.token(token_id).spent == 0
+    assert store.unsettled_removals() == []
+
+
+def test_unreachable_content_is_retried_then_failed(store: PinStore) -> None:
+    market = FakeMarket(unreachable=5)
+    token_id, rid = _pin(store)
+    worker = _worker(store, market, fetch_attempts=3)
+    now = 10**13
+    worker.run_once(now_ms=now)
+    rec = store.get(token_id, rid)
+    assert rec.status == "queued" and "attempt 1 of 3" in rec.info["status_details"]
+    worker.run_once(now_ms=now)  # not due yet: no second read
+    assert len(market.read_from) == 1
+    for _ in range(2):
+        now += 10**6
+        worker.run_once(now_ms=now)
+    rec = store.get(token_id, rid)
+    assert rec.status == "failed" and "CONTENT_UNREACHABLE" in rec.info["status_details"]
+    assert market.bids == [] and store.token(token_id).spent == 0
+
+
+def test_a_pin_no_hoster_fills_fails_after_the_fill_timeout_with_a_refund(store: PinStore) -> None:
+    market = FakeMarket()
+    token_id, rid = _pin(store)
+    worker = _worker(store, market, fill_timeout=60.0)
+    created = store.get(token_id, rid).created
+    worker.run_once(now_ms=created + 1)
+    worker.run_once(now_ms=created + 30_000)
+    assert store.get(token_id, rid).status == "pinning"
+    worker.run_once(now_ms=created + 61_000)
+    rec = store.get(token_id, rid)
+    assert rec.status == "failed" and "NOT_FILLED" in rec.info["status_details"]
+    assert market.cancelled == [1] and store.token(token_id).spent == 0
+
+
+def test_too_big_content_fails_without_a_bid(store: PinStore) -> None:
+    market = FakeMarket(size=2000)
+    token_id, rid = _pin(store)
+    _worker(store, market, max_size=1000).run_once(now_ms=10**13)
+    assert store.get(token_id, rid).status == "failed" and market.bids == []
+
+
+@pytest.mark.parametrize(
+    "origins,private,read",
+    [
+        ((), False, None),  # nothing to read: failed, no gateway
+        (("/ip4/1.2.3.4/tcp/4001/p2p/QmPeer",), False, None),  # libp2p only
+        (("/ip4/127.0.0.1/tcp/8080/http",), False, None),  # loopback: refused off dev networks
+        (("http://169.254.169.254",), False, None),  # cloud metadata address
+        (("/ip4/127.0.0.1/tcp/8080/http",), True, ("http://127.0.0.1:8080",)),
+        (("https://gw.example/", "/dns/gw.example/https"), False, ("https://gw.example",)),
+    ],
+)
+def test_which_origins_the_node_reads(
+    store: PinStore, origins: tuple[str, ...], private: bool, read: tuple[str, ...] | None
+) -> None:
+    market = FakeMarket()
+    token_id, rid = _pin(store, origins=origins)
+    _worker(store, market, allow_private_origins=private).run_once(now_ms=10**13)
+    if read is None:
+        rec = store.get(token_id, rid)
+        assert rec.status == "failed" and "NO_ORIGIN" in rec.info["status_details"]
+        assert market.read_from == []
+    else:
+        assert market.read_from == [read]
+
+
+def test_configured_gateways_are_read_after_the_pins_own_origins(store: PinStore) -> None:
+    market = FakeMarket()
+    _pin(store, origins=(ORIGIN,))
+    _worker(store, market, gateways=("https://trustless.example",)).run_once(now_ms=10**13)
+    assert market.read_from == [("https://gw.example", "https://trustless.example")]
+
+
+@pytest.mark.parametrize(
+    "url,addr",
+    [("http://127.0.0.1:8710", "/ip4/127.0.0.1/tcp/8710/http"),
+     ("https://h.example", "/dns/h.example/tcp/443/https"), ("http://[::1]:5/", "/ip6/::1/tcp/5/http"),
+     ("ftp://x", None), ("http://h:99999", None), ("http://[x", None)],
+)  # fmt: skip
+def test_hoster_endpoints_as_delegate_multiaddrs(url: str, addr: str | None) -> None:
+    assert endpoint_multiaddr(url) == addr
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://u:p@gw.example", "https://gw.example/ipfs/x", "/ip4/999.1.1.1/tcp/80/http", "/tcp/80/http",
+     "/ip4/1.2.3.4/tcp/0/http", "/ip4/1.2.3.4/udp/80/quic", "http://[bad"],
+)  # fmt: skip
+def test_malformed_origins_are_skipped(origin: str) -> None:
+    assert origin_url(origin, allow_private=True) is None
+
+
+def test_a_pin_whose_handling_breaks_waits_while_the_others_go_on(store: PinStore) -> None:
+    market = FakeMarket()
+    token_id, broken = _pin(store)
+    fine = store.add(token_id, Pin(cid=CID, origins=("https://other.example",)), max_pending=10).requestid
+    real_quote = market.quote
+
+    def quote(cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
+        if gateways[0] == "https://gw.example":
+            raise RuntimeError("a bug")
+        return real_quote(cid, gateways, settings)
+
+    market.quote = quote  # type: ignore[method-assign]
+    worker = _worker(store, market)
+    for step in range(3):
+        worker.run_once(now_ms=10**13 + step * 10_000)
+    rec = store.get(token_id, broken)
+    assert rec.status == "pinning" and rec.bid_id is None and "a bug" in rec.info["status_details"]
+    assert store.get(token_id, fine).bid_id == 1
+
+
+def test_one_worker_per_store(tmp_path: Path) -> None:
+    settings = PinSettings(db=tmp_path / "pins.sqlite", poll_interval=0.05)
+    first = PinningService(settings, cast(Any, object())).start()  # no due pin: the SDK is never used
+    second = PinningService(settings, cast(Any, object()))
+    try:
+        with pytest.raises(ScatterValueError, match="one worker per store"):
+            second.start()
+        first.stop()
+        second.start()  # the lock went with the first
+    finally:
+        first.stop()
+        second.stop()
