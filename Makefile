@@ -15,30 +15,49 @@ export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 PYTEST_ARGS ?= -n 2
 BENCH_ADD_MIB ?= 1024
 
-.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm native soak clean
+.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm dapp-wasm dapp chromium native soak clean
 
-install: $(VENV)/.installed node_modules/.installed build/solcx/.installed
+install: $(VENV)/.installed node_modules/.installed build/solcx/.installed dapp/node_modules/.installed
 
+# Quiet: one line per step; pip and npm print errors only. setuptools' notice that an editable
+# install is editable (informational, nothing to do) is not shown.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "Python: $(VENV) with scatter and its dev tools"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	touch $@
+	@echo "JavaScript: node_modules (solc, anvil/forge, Helia, test tools)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+dapp/node_modules/.installed: dapp/package.json dapp/package-lock.json
+	@echo "JavaScript: dapp/node_modules (Vite, TypeScript, viem)"
+	@cd dapp && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The dapp (dapp/) built into the Python package (scatter/web/dapp, committed: `pip install` needs
+# no Node; tests/dapp/test_build.py fails when it is stale).
+dapp: dapp/node_modules/.installed
+	cd dapp && npm run --silent build
+
+# The browser tests drive Debian's Chromium (never a browser downloaded at run time).
+chromium:
+	@command -v /usr/bin/chromium >/dev/null || { echo "installing Debian's chromium (apt-get)"; \
+		$$(command -v sudo) apt-get install -y --no-install-recommends chromium; }
 
 # py-solc-x (and ape-solidity through it) find compilers in SOLCX_BINARY_PATH as solc-v<version>.
 build/solcx/.installed: tools/solc package.json
-	mkdir -p build/solcx
-	ln -sf $(CURDIR)/tools/solc build/solcx/solc-v$$(node -p 'require("./node_modules/solc/package.json").version')
-	touch $@
+	@mkdir -p build/solcx
+	@ln -sf $(CURDIR)/tools/solc build/solcx/solc-v$$(node -p 'require("./node_modules/solc/package.json").version')
+	@touch $@
 
 dev: install
 	$(BIN)/scatter dev
 
-test: install lint typecheck forge-test pytest
+test: install chromium lint typecheck forge-test pytest
 
 # Market and MarketExtension (DELEGATECALL) must keep one storage layout.
 LAYOUT = python3 -c 'import json,sys; print(json.dumps([(v["label"], v["slot"], v["offset"], v["type"]) for v in json.load(sys.stdin)["storage"]]))'
@@ -78,6 +97,11 @@ wasm: $(WASM_DIR)/merkle.wasm
 $(WASM_DIR)/merkle.wasm: $(WASM_DIR)/merkle.c
 	clang --target=wasm32 -nostdlib -fno-builtin -O3 -Wl,--no-entry -Wl,--export-dynamic \
 		-Wl,--strip-all -o $@ $<
+
+# The dapp's wasm (zfec's fec.c + the possession tree's merkle.c, no libc), committed like merkle.wasm.
+dapp-wasm: dapp/wasm/scatter.wasm
+dapp/wasm/scatter.wasm: dapp/wasm/build.sh dapp/wasm/glue.c dapp/wasm/zfec/fec.c $(WASM_DIR)/merkle.c
+	dapp/wasm/build.sh
 
 # The native SIMD build of the same tree (optional C extension, not committed): pip install -e
 # builds it; this rebuilds it in place after an edit of _native.c. Without it, merkle.wasm runs.

@@ -11,7 +11,7 @@ Accounts (anvil's public test mnemonic; dev chains only):
 
 =============  ==========================================
 index 0        deployer
-index 1..9     clients (1 is the CLI's default on the dev chain)
+index 1..9     clients (1 is the CLI's default on the dev chain; 9 pays the web node's /pins)
 index 10..49   hosters (hoster i uses 10 + i)
 index 50..79   validators (validator j uses 50 + j)
 =============  ==========================================
@@ -50,6 +50,8 @@ from scatter.errors import ScatterError, ScatterTimeoutError, ScatterValueError
 
 SUMMARY_VERSION = 2
 CLIENT_ACCOUNTS = range(1, 10)
+PIN_ACCOUNT = 9  # the web node's pinning wallet (/pins): never the CLI's default client
+PINS_TOKEN_FILE = "pins-token"  # in state_dir: the dev token of /pins (mode 0600)
 HOSTER_BASE = 10
 MAX_HOSTERS = 40
 VALIDATOR_BASE = 50
@@ -73,7 +75,8 @@ LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and empt
 #: late (unpaid epochs, never a fault). The dev network checks 5 leaves with 0.8 s to answer;
 #: possession proofs and audits still cover every segment.
 DEV_DAEMON_ARGS: dict[str, list[str]] = {
-    "hoster": ["--confirmations", "0", "--poll-interval", "0.5"],
+    # dev bids pay far less than a dev hoster's gas (2 s epochs): take them anyway
+    "hoster": ["--confirmations", "0", "--poll-interval", "0.5", "--no-break-even"],
     "validator": [
         "--confirmations",
         "0",
@@ -187,6 +190,7 @@ class DevNetwork:
     deployment: Deployment | None = None
     children: list[Child] = field(default_factory=list)
     _web_server: Any = None
+    _pinning: Any = None
 
     @property
     def summary_path(self) -> Path:
@@ -194,7 +198,7 @@ class DevNetwork:
 
     @property
     def record_path(self) -> Path:
-        return self.state_dir.parent / "deployments.json"
+        return self.state_dir / "deployments.json"  # its own: deploys elsewhere never clobber it
 
     @property
     def rpc_url(self) -> str:
@@ -378,8 +382,38 @@ class DevNetwork:
         assert self.deployment is not None
         network = Network(connect(self.rpc_url), self.rpc_url, self.deployment, True)
         sdk = Scatter(network, wallet.dev_account(CLIENT_ACCOUNTS[0]), state_root=self.state_dir / "web")
-        app = create_app(sdk, **settings_from_env())
+        web = settings_from_env()
+        self._pinning = self._start_pinning(network)
+        app = create_app(
+            sdk,
+            allowed_hosts=web["allowed_hosts"],
+            allowed_origins=web["allowed_origins"],
+            pinning=self._pinning,
+        )
         self._web_server = GatewayServer(app, "127.0.0.1", self._port_for(0)).start()
+
+    def _start_pinning(self, network: Any) -> Any:
+        """The Pinning Service API's store and worker (wallet: dev account PIN_ACCOUNT; loopback
+        origins allowed; SCATTER_PINS_* apply), and the dev token in ``state_dir/pins-token``."""
+        from scatter.client import Scatter
+        from scatter.web.pinning import PinningService, PinSettings
+        from scatter.web.pinning.settings import DEV_DB
+
+        raw = {
+            "db": str(self.state_dir / DEV_DB),
+            "allow_private_origins": "true",
+            **PinSettings.raw_settings(),
+        }
+        pin_sdk = Scatter(network, wallet.dev_account(PIN_ACCOUNT), state_root=self.state_dir / "web")
+        service = PinningService(PinSettings.parse(raw), pin_sdk)
+        token_file = self.state_dir / PINS_TOKEN_FILE
+        known = token_file.read_text().strip() if token_file.exists() else ""
+        if not known or service.store.token_for(known) is None:
+            _token, secret = service.store.create_token("dev", service.settings.spend_cap)
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secret + "\n")
+        return service.start()
 
     def wait_ready(self, timeout: float) -> None:
         """Until every daemon has joined the market with its endpoint and answers on its port."""
@@ -418,6 +452,10 @@ class DevNetwork:
             "epochSeconds": self.deployment.params.get("epoch_seconds"),
             "contracts": self.deployment.to_json(),
             "web": {"url": self.web_url, "api": f"{self.web_url}/api" if self.web_url else None},
+            "pins": {
+                "url": self.web_url,
+                "tokenFile": str(self.state_dir / PINS_TOKEN_FILE) if self._pinning is not None else None,
+            },
             "hosters": hosters,
             "validators": validators,
             "clients": [
@@ -484,6 +522,9 @@ class DevNetwork:
         if self._web_server is not None:
             self._web_server.stop()
             self._web_server = None
+        if self._pinning is not None:
+            self._pinning.stop()
+            self._pinning = None
         for child in self.children:
             child.stopped = True
             child.terminate()

@@ -24,9 +24,9 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     # One line per command-group module; keep alphabetical.
-    from scatter.cli import client, contracts, deploy, dev, formats, hoster, ipfs, validator
+    from scatter.cli import client, contracts, deploy, dev, formats, hoster, ipfs, pins, validator, web
 
-    for module in (client, contracts, deploy, dev, formats, hoster, ipfs, validator):
+    for module in (client, contracts, deploy, dev, formats, hoster, ipfs, pins, validator, web):
         module.register(app)
 
 

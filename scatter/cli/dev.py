@@ -86,6 +86,8 @@ def _print_summary(summary: dict[str, Any], path: Path) -> None:
     console.print(f"  FileRegistry  {summary['contracts']['fileRegistry']}")
     if summary["web"]["url"]:
         console.print(f"  web node API  {summary['web']['api']}")
+    if summary.get("pins", {}).get("tokenFile"):
+        console.print(f"  pinning API   {summary['pins']['url']}  token in {summary['pins']['tokenFile']}")
     for role in ("hosters", "validators"):
         for node in summary[role]:
             console.print(

@@ -13,6 +13,7 @@ from typing import Final, Protocol
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -23,7 +24,7 @@ from scatter.ipfs.abc import BlockSource
 from scatter.ipfs.gateway.server import create_gateway_app
 from scatter.protocol import API_PREFIX
 from scatter.protocol.hoster_api import SlotStatus
-from scatter.protocol.upload import EXPIRES_HEADER
+from scatter.protocol.upload import EXPIRES_HEADER, SHA256_HEADER, SIGNATURE_HEADER
 
 _MAX_ID: Final = 2**63 - 1  # SQLite's largest integer
 _MAX_SLOT: Final = 255  # uint8 on chain
@@ -109,4 +110,13 @@ def create_app(service: HosterService, store: BlockSource) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),
         Mount("/", app=create_gateway_app(store)),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(ErrorGuard)], exception_handlers=TEXT_ERRORS)
+    # Any page may call the endpoint (the dapp pushes, reads health and content from the visitor's
+    # browser): uploads are authorised by the client's EIP-712 signature, never by cookies.
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "PUT"],
+        allow_headers=["content-type", SIGNATURE_HEADER, SHA256_HEADER, EXPIRES_HEADER],
+        max_age=600,
+    )
+    return Starlette(routes=routes, middleware=[Middleware(ErrorGuard), cors], exception_handlers=TEXT_ERRORS)

@@ -45,7 +45,7 @@ from web3 import Web3
 
 from scatter.chain import wallet
 from scatter.chain.deploy import connect
-from scatter.chain.deployments import Deployment, find_deployment
+from scatter.chain.deployments import Deployment, Source, find_deployment
 from scatter.chain.follower import ChainEvent
 from scatter.chain.index import MarketIndex
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
@@ -132,7 +132,7 @@ class ValidatorDaemon:
         self._stop = asyncio.Event()
         w3 = await self._until_connected()
         chain_id = int(await self._rpc("reading the chain id", lambda: w3.eth.chain_id))
-        deployment = self._deployment(chain_id)
+        deployment = await asyncio.to_thread(self._deployment, chain_id, w3)
         market = Market(w3, deployment.market, Transactor(w3, self.account))
         params = await self._rpc("reading Market params", market.params)
         state_dir = Path(self.config.state_dir)
@@ -218,9 +218,9 @@ class ValidatorDaemon:
             db.close()
             log_event(log, "validator_stopped", address=self.address)
 
-    def _deployment(self, chain_id: int) -> Deployment:
-        paths = [self.config.deployments] if self.config.deployments else None
-        deployment = find_deployment(chain_id, paths)
+    def _deployment(self, chain_id: int, w3: Web3) -> Deployment:
+        paths: list[Source] | None = [self.config.deployments] if self.config.deployments else None
+        deployment = find_deployment(chain_id, paths, w3=w3)
         if self.config.market and Web3.to_checksum_address(self.config.market) != deployment.market:
             raise ScatterError(
                 f"market {self.config.market} is not the recorded deployment on chain {chain_id}"

@@ -220,7 +220,9 @@ def create_publish_app(
         report = {"status": "ok", "validator": ledger.address}
         if health is not None:
             report.update(health())
-        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503)
+        # readable from any page (the dapp shows each validator's health from the visitor's browser)
+        cors = {"Access-Control-Allow-Origin": "*"}
+        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503, headers=cors)
 
     def metrics_route(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,1 +1,2 @@
-"""The web node: a small HTTP API over the SDK (the dapp joins it in a later release)."""
+"""The web node: a small HTTP API over the SDK (:mod:`scatter.web.app`) and the dapp's static files
+(:mod:`scatter.web.dapp`, built from ``dapp/`` into ``scatter/web/dapp``)."""

@@ -8,6 +8,8 @@
 ``GET /api/deals?limit=100``   the newest deals
 ``GET /api/hosters``           registered hosters (endpoint, stake, locked, status)
 ``GET /api/validators``        registered validators
+``/pins``                      the IPFS Pinning Service API (:mod:`scatter.web.pinning`)
+``GET /``                      the dapp, its ``/assets`` and ``/deployment.json`` (:mod:`scatter.web.dapp`)
 =============================  ==================================================
 
 Every answer is JSON; wei amounts are integers (they exceed 2^53: parse them as
@@ -41,6 +43,7 @@ from scatter.errors import ScatterError, ScatterNotFoundError, ScatterValueError
 
 if TYPE_CHECKING:
     from scatter.client import Scatter
+    from scatter.web.pinning import PinningService
 
 API_VERSION = 1
 LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
@@ -131,9 +134,16 @@ class HostAndOrigin:
 
 
 def create_app(
-    sdk: Scatter, *, allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = ()
+    sdk: Scatter,
+    *,
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
+    pinning: PinningService | None = None,
+    dapp: bool = True,
+    public_rpc_url: str | None = None,
 ) -> FastAPI:
-    """The web node's app over ``sdk`` (``allowed_hosts``, ``allowed_origins``: see the module)."""
+    """The web node's app over ``sdk`` (``allowed_hosts``, ``allowed_origins``: see the module);
+    with ``pinning``, also the IPFS Pinning Service API at ``/pins`` (docs/pinning.md)."""
     from scatter.chain.market import Role
 
     app = FastAPI(
@@ -194,5 +204,12 @@ def create_app(
     @app.get("/api/validators")
     def validators() -> list[dict[str, Any]]:
         return [n.to_json() for n in sdk.nodes(Role.VALIDATOR)]
+
+    if pinning is not None:
+        pinning.mount(app)
+    if dapp:  # exact paths (/, /index.html, /deployment.json, /assets/*): nothing above is shadowed
+        from scatter.web.dapp import dapp_routes
+
+        app.router.routes.extend(dapp_routes(lambda: sdk.network, public_rpc_url=public_rpc_url))
 
     return app

@@ -1,0 +1,156 @@
+/**
+ * Possession tree, format version 1 (scatter/formats/possession.py, docs/trust.md): the shard's
+ * bytes in 128-byte segments (the last zero-padded), H(x) = keccak256(x)[0:24], leaves H(segment),
+ * nodes H(left || right), 2^D leaves with D = max(1, ceil(log2 N)) (zero segments past N), root =
+ * the top node then 8 zero bytes. Hashing runs in scatter.wasm (merkle.c), a 256 KiB subtree per call.
+ */
+import { type Bytes, concat, type Hex, toHex } from "./bytes";
+import { FormatError } from "./errors";
+import { loadWasm, type ScatterWasm } from "./wasm";
+
+export const SEGMENT = 128;
+export const NODE = 24;
+export const ROOT_SIZE = 32;
+/** Height of the subtrees hashed in one call (2048 segments, 256 KiB). */
+const CHUNK_HEIGHT = 11;
+const CHUNK = SEGMENT << CHUNK_HEIGHT;
+
+export function segmentCount(size: number): number {
+  if (size <= 0) throw new FormatError(`a possession tree needs at least one byte, not ${size}`);
+  return Math.ceil(size / SEGMENT);
+}
+
+/** D = max(1, ceil(log2 N)). */
+export function depth(size: number): number {
+  const n = segmentCount(size);
+  let d = 0;
+  while (2 ** d < n) d++;
+  return Math.max(1, d);
+}
+
+class Hasher {
+  private readonly zeros: Bytes[] = [];
+  constructor(private readonly wasm: ScatterWasm) {}
+
+  /** H(data) for a short input (a pair of nodes, or one segment). */
+  h(data: Bytes): Bytes {
+    const input = this.wasm.scratch("keccak-in", 256);
+    const out = this.wasm.scratch("keccak-out", 32);
+    input.view(data.length).set(data);
+    this.wasm.exports.keccak256(input.ptr, data.length, out.ptr);
+    return out.view(NODE).slice();
+  }
+
+  /** The node over 2^height segments. */
+  subtree(segments: Bytes, height: number): Bytes {
+    const input = this.wasm.scratch("merkle-in", CHUNK);
+    const tmp = this.wasm.scratch("merkle-tmp", NODE << CHUNK_HEIGHT);
+    input.view(segments.length).set(segments);
+    this.wasm.exports.subtree_root(input.ptr, height, tmp.ptr);
+    return tmp.view(NODE).slice();
+  }
+
+  /** The node over 2^level zero segments (the tree's padding). */
+  zero(level: number): Bytes {
+    while (this.zeros.length <= level) {
+      const below = this.zeros[this.zeros.length - 1];
+      this.zeros.push(below === undefined ? this.h(new Uint8Array(SEGMENT)) : this.h(concat([below, below])));
+    }
+    return this.zeros[level] as Bytes;
+  }
+}
+
+/** Streams a shard's bytes into its possession root; memory O(log N) plus one 256 KiB chunk. */
+export class PossessionRoot {
+  private readonly buf: Bytes = new Uint8Array(CHUNK);
+  private fill = 0;
+  /** levels[l]: a left node at level l waiting for its right sibling (a binary counter). */
+  private readonly levels: (Bytes | null)[] = [];
+  private result: Bytes | null = null;
+  size = 0;
+
+  private constructor(private readonly hasher: Hasher) {}
+
+  static async create(): Promise<PossessionRoot> {
+    return new PossessionRoot(new Hasher(await loadWasm()));
+  }
+
+  update(data: Bytes): void {
+    if (this.result !== null) throw new FormatError("PossessionRoot.update after finish");
+    this.size += data.length;
+    let pos = 0;
+    while (pos < data.length) {
+      if (this.fill === 0 && data.length - pos >= CHUNK) {
+        this.push(this.hasher.subtree(data.subarray(pos, pos + CHUNK), CHUNK_HEIGHT));
+        pos += CHUNK;
+        continue;
+      }
+      const take = Math.min(CHUNK - this.fill, data.length - pos);
+      this.buf.set(data.subarray(pos, pos + take), this.fill);
+      this.fill += take;
+      pos += take;
+      if (this.fill === CHUNK) {
+        this.push(this.hasher.subtree(this.buf, CHUNK_HEIGHT));
+        this.fill = 0;
+      }
+    }
+  }
+
+  private push(node: Bytes): void {
+    let level = CHUNK_HEIGHT;
+    let carry = node;
+    for (;;) {
+      while (this.levels.length <= level) this.levels.push(null);
+      const left = this.levels[level] ?? null;
+      if (left === null) {
+        this.levels[level] = carry;
+        return;
+      }
+      this.levels[level] = null;
+      carry = this.hasher.h(concat([left, carry]));
+      level++;
+    }
+  }
+
+  /** The root as 32 bytes (the 24-byte node, then 8 zero bytes). */
+  finish(): Bytes {
+    if (this.result !== null) return this.result;
+    const d = depth(this.size);
+    if (d < CHUNK_HEIGHT) {
+      // Everything is in the buffer: one subtree of 2^d padded segments.
+      const segments = new Uint8Array(SEGMENT << d);
+      segments.set(this.buf.subarray(0, this.fill));
+      return (this.result = asRoot(this.hasher.subtree(segments, d)));
+    }
+    if (this.fill > 0) {
+      this.buf.fill(0, this.fill); // zero segments past N are the tree's own padding
+      this.push(this.hasher.subtree(this.buf, CHUNK_HEIGHT));
+      this.fill = 0;
+    }
+    while (this.levels.length <= d) this.levels.push(null);
+    let carry: Bytes | null = null;
+    for (let level = CHUNK_HEIGHT; level < d; level++) {
+      const left = this.levels[level] ?? null;
+      if (left !== null) carry = this.hasher.h(concat([left, carry ?? this.hasher.zero(level)]));
+      else if (carry !== null) carry = this.hasher.h(concat([carry, this.hasher.zero(level)]));
+    }
+    const top = carry ?? this.levels[d] ?? null;
+    if (top === null) throw new FormatError("possession tree: no top node (internal error)");
+    return (this.result = asRoot(top));
+  }
+}
+
+function asRoot(node: Bytes): Bytes {
+  const out = new Uint8Array(ROOT_SIZE);
+  out.set(node);
+  return out;
+}
+
+export const rootHex = (root: Bytes): Hex => `0x${toHex(root)}`;
+
+/** The root of a whole buffer. */
+export async function possessionRoot(data: Bytes): Promise<Bytes> {
+  const builder = await PossessionRoot.create();
+  builder.update(data);
+  return builder.finish();
+}

@@ -1,0 +1,127 @@
+"""Benchmark of the dapp's in-browser pipeline: ``python -m scatter.bench.dapp [--size 100MiB]``.
+
+Builds ``dapp/test/bench`` with Vite (needs ``dapp/node_modules``), serves it on 127.0.0.1, and in
+Debian's headless Chromium encodes generated data with ``encodeFile`` (AES-256-GCM in WebCrypto,
+zfec and keccak in wasm, UnixFS CIDs and CARs, possession roots) and decodes it from the parity
+shards' CARs with ``decodeFile``; each as MiB/s and as a ratio to WebCrypto's sha256 of the same
+bytes in the same page (the yardstick: the machine is shared, ratios are what compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scatter.bench.formats import parse_size
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+DAPP = Path(__file__).resolve().parents[2] / "dapp"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def build(out: Path) -> None:
+    vite = DAPP / "node_modules" / ".bin" / "vite"
+    if not vite.exists():
+        raise SystemExit(f"{vite} is missing: run `npm ci` in dapp/ first")
+    subprocess.run(
+        [str(vite), "build", "--config", "test/bench/vite.config.ts"],
+        cwd=DAPP,
+        env={**os.environ, "SCATTER_BENCH_OUT": str(out)},
+        check=True,
+    )
+
+
+@contextlib.contextmanager
+def bench_page() -> Iterator[Page]:
+    """The built bench page, served on 127.0.0.1, open in headless Chromium (window.runBench ready)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="scatter-dapp-bench-") as tmp:
+        out = Path(tmp)
+        build(out)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    page = browser.new_page()
+                    page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+                    page.wait_for_function("typeof window.runBench === 'function'")
+                    yield page
+                finally:
+                    browser.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+
+def run(size_mib: int, k: int, n: int) -> dict[str, Any]:
+    with bench_page() as page:
+        page.set_default_timeout(0)
+        result: dict[str, Any] = page.evaluate(
+            "([mib, k, n]) => window.runBench(mib, k, n)", [size_mib, k, n]
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--size", type=parse_size, default=parse_size("100MiB"), help="input size (default 100MiB)"
+    )
+    parser.add_argument("--shards", default="3/6", help="k/n (default 3/6)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    k, n = (int(x) for x in args.shards.split("/"))
+    result = run(max(1, args.size >> 20), k, n)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"dapp pipeline in headless Chromium, {result['mib']} MiB, {k}/{n}:")
+    print(f"  sha256 (WebCrypto, yardstick)   {result['sha256_mib_s']:8.1f} MiB/s")
+    print(
+        f"  encode, {result['workers']} worker(s)              {result['encode_mib_s']:8.1f} MiB/s"
+        f"  = {result['encode_over_sha256']:.3f} x sha256"
+    )
+    print(
+        f"  encode, one thread              {result['encode_one_thread_mib_s']:8.1f} MiB/s"
+        f"  = {result['encode_one_thread_over_sha256']:.3f} x sha256"
+    )
+    print(
+        f"  decode from parity CARs         {result['decode_parity_mib_s']:8.1f} MiB/s"
+        f"  = {result['decode_over_sha256']:.3f} x sha256"
+    )
+    if result.get("heap_mib_after_encode") is not None:
+        print(f"  JS heap after encode            {result['heap_mib_after_encode']:8.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The dapp in a real browser: Debian's Chromium (headless, never downloaded) driven by Playwright
+against a real ``scatter dev`` network (anvil, hoster and validator processes, the web node that
+serves the built dapp), with an injected EIP-1193 wallet backed by anvil's dev accounts.
+
+The wallet (:data:`PROVIDER_JS`) forwards every ``eth_*`` call to anvil's RPC, where anvil signs
+``eth_sendTransaction`` and ``eth_signTypedData_v4`` for its unlocked dev accounts. A test steers it
+through ``window.__wallet``: ``reject`` (the next signature request is refused with code 4001),
+``locked`` (no account until unlocked), ``chainId`` (the chain it claims to be on; switching
+changes it), and it counts what was asked of it in ``window.__wallet.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+
+from scatter.chain import wallet
+from scatter.chain.anvil import free_port
+from scatter.dev import DevNetwork
+from scatter.ipfs.embedded import EmbeddedBlockStore
+from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
+from scatter.ipfs.unixfs import import_bytes
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+#: Screenshots of each page (linked from the README): kept after the run.
+SCREENSHOTS = Path(os.environ.get("SCATTER_SCREENSHOTS", ROOT / "build" / "screenshots"))
+#: The dapp account: dev client 2 (1 is the CLI's default; the web node's /pins uses 9).
+DAPP_ACCOUNT = 2
+#: Bounds on waits for outcomes on a loaded machine; never asserted on.
+PATIENCE = 180_000  # ms
+
+T = TypeVar("T")
+
+PROVIDER_JS = """
+(() => {
+  const cfg = %(config)s;
+  const state = { account: cfg.account, chainId: cfg.chainId, reject: false, locked: !!cfg.locked, log: [] };
+  const listeners = {};
+  const emit = (name, value) => (listeners[name] || []).forEach((fn) => fn(value));
+  let id = 0;
+  const rpc = async (method, params) => {
+    const r = await fetch(cfg.rpcUrl, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params || [] }),
+    });
+    const body = await r.json();
+    if (body.error) {
+      const e = new Error(body.error.message); e.code = body.error.code; e.data = body.error.data; throw e;
+    }
+    return body.result;
+  };
+  const refuse = (code, message) => { const e = new Error(message); e.code = code; return e; };
+  const SIGNING = ["eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_sign"];
+  window.__wallet = Object.assign(state, {
+    setChain(chainId) { state.chainId = chainId; emit("chainChanged", "0x" + chainId.toString(16)); },
+    unlock() { state.locked = false; emit("accountsChanged", [state.account]); },
+  });
+  window.ethereum = {
+    isScatterTestWallet: true,
+    on(name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
+    removeListener(name, fn) { listeners[name] = (listeners[name] || []).filter((f) => f !== fn); },
+    async request({ method, params }) {
+      state.log.push(method);
+      switch (method) {
+        case "eth_requestAccounts":
+          if (state.reject) { state.reject = false; throw refuse(4001, "User rejected the request."); }
+          if (state.locked) throw refuse(-32002, "A request is already pending: unlock the wallet");
+          state.connected = true;
+          return [state.account];
+        case "eth_accounts":
+          return state.connected && !state.locked ? [state.account] : [];
+        case "eth_chainId":
+          return "0x" + state.chainId.toString(16);
+        case "net_version":
+          return String(state.chainId);
+        case "wallet_switchEthereumChain": {
+          const want = parseInt(params[0].chainId, 16);
+          if (want !== cfg.realChainId) throw refuse(4902, "Unrecognized chain ID");
+          window.__wallet.setChain(want);
+          return null;
+        }
+        case "wallet_addEthereumChain":
+          return null;
+      }
+      if (SIGNING.includes(method)) {
+        if (state.reject) { state.reject = false; throw refuse(4001, "User rejected the request."); }
+        if (state.chainId !== cfg.realChainId) throw refuse(4901, "wrong chain");
+      }
+      return rpc(method, params);
+    },
+  };
+})();
+"""
+
+
+@dataclass
+class DappEnv:
+    net: DevNetwork
+    origin: GatewayServer
+    origin_store: EmbeddedBlockStore
+    url: str
+    rpc_url: str
+    chain_id: int
+    account: str
+    requests: list[str] = field(default_factory=list)
+
+    def public_content(self, size: int) -> str:
+        """A random UnixFS file of ``size`` bytes that only the origin serves; its CID."""
+        root, blocks = import_bytes(os.urandom(size), cid_version=1)
+        for block in blocks:
+            self.origin_store.put(block)
+        self.origin_store.pin(root)
+        return str(root)
+
+    def allowed_hosts(self) -> set[str]:
+        """Where the dapp may send requests: itself, the chain RPC, hosters' endpoints, the origin."""
+        urls = [self.url, self.rpc_url, self.origin.url]
+        urls += [c.url for c in self.net.children]
+        return {urlsplit(u).netloc for u in urls}
+
+
+@pytest.fixture(scope="session")
+def dapp_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DappEnv]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from scatter.web.dapp import dapp_built
+
+    assert dapp_built(), "the dapp is not built: run `make dapp`"
+    state = tmp_path_factory.mktemp("dapp") / ".scatter" / "dev"
+    net = DevNetwork(state_dir=state, epoch_seconds=2, rpc_port=free_port(), hosters=3, validators=3, port=0)
+    origin_store = EmbeddedBlockStore(state.parent / "origin", durable=False)
+    origin = GatewayServer(create_gateway_app(origin_store)).start()
+    try:
+        net.start(ready_timeout=600)
+        assert net.web_url is not None and net.deployment is not None
+        yield DappEnv(
+            net=net,
+            origin=origin,
+            origin_store=origin_store,
+            url=net.web_url,
+            rpc_url=net.rpc_url,
+            chain_id=net.deployment.chain_id,
+            account=str(wallet.dev_account(DAPP_ACCOUNT).address),
+        )
+    finally:
+        origin.stop()
+        net.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=PATIENCE)  # a bound on waits for outcomes, never asserted on
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+PageFactory = Callable[..., Any]
+
+
+@pytest.fixture()
+def open_dapp(browser: Any, dapp_env: DappEnv) -> Iterator[PageFactory]:
+    """``open_dapp(wallet=True, chain_id=None, locked=False, path="#/market", width=1280)``: a fresh
+    browser context on the dapp; every request it makes is recorded in ``dapp_env.requests``."""
+    contexts: list[Any] = []
+
+    def make(
+        *,
+        wallet: bool = True,
+        chain_id: int | None = None,
+        locked: bool = False,
+        path: str = "#/market",
+        width: int = 1280,
+        dark: bool = False,
+    ) -> Any:
+        ctx = browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light"
+        )
+        contexts.append(ctx)
+        ctx.set_default_timeout(PATIENCE)
+        ctx.on("request", lambda request: dapp_env.requests.append(request.url))
+        if wallet:
+            config = {
+                "account": dapp_env.account,
+                "chainId": chain_id or dapp_env.chain_id,
+                "realChainId": dapp_env.chain_id,
+                "rpcUrl": dapp_env.rpc_url,
+                "locked": locked,
+            }
+            ctx.add_init_script(PROVIDER_JS % {"config": json.dumps(config)})
+        page = ctx.new_page()
+        page.goto(f"{dapp_env.url}/{path}")
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot under build/screenshots (the README links them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def have_chromium() -> bool:
+    return shutil.which(CHROMIUM) is not None

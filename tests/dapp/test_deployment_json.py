@@ -1,0 +1,39 @@
+"""deployment.json: which RPC URL the page's visitors are handed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scatter.chain.deployments import Deployment
+from scatter.web.dapp import deployment_document
+
+
+class _Network:
+    def __init__(self, rpc_url: str) -> None:
+        self.rpc_url = rpc_url
+        self.deployment = Deployment(11155111, "0x" + "1" * 40, "0x" + "2" * 40, 7, "0x" + "3" * 40)
+        self.epoch_seconds = 3600
+
+
+@pytest.mark.parametrize(
+    ("node_rpc", "public", "handed"),
+    [
+        ("http://127.0.0.1:8545", None, "http://127.0.0.1:8545"),
+        ("http://localhost:8545", None, "http://localhost:8545"),
+        ("https://sepolia.provider.example/v3/SECRET-KEY", None, None),  # never hand out a keyed URL
+        (
+            "https://sepolia.provider.example/v3/SECRET-KEY",
+            "https://rpc.sepolia.org",
+            "https://rpc.sepolia.org",
+        ),
+    ],
+)
+def test_the_page_gets_a_loopback_or_public_rpc_never_the_nodes_own(
+    node_rpc: str, public: str | None, handed: str | None
+) -> None:
+    doc: dict[str, Any] = deployment_document(_Network(node_rpc), public)  # type: ignore[arg-type]
+    chain = doc["chains"]["11155111"]
+    assert (doc["version"], doc["default"], chain["rpcUrl"]) == (1, 11155111, handed)
+    assert (chain["block"], chain["epochSeconds"], chain["name"]) == (7, 3600, "Sepolia")

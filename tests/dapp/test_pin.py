@@ -1,0 +1,143 @@
+"""Pin a CID from the dapp: the possession root computed in the browser, the cost before signing,
+the deals appearing live; a rejected signature leaves nothing behind; cancel an open slot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from multiformats import CID
+from playwright.sync_api import expect
+from web3 import Web3
+
+from scatter.chain.market import DealStatus, Market
+from scatter.formats.possession import root_of_cid
+from scatter.sdk.units import DEFAULT_PRICE_PER_GIB_EPOCH, slot_price
+from tests.dapp.conftest import DappEnv, PageFactory, screenshot, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _market(env: DappEnv) -> Market:
+    assert env.net.deployment is not None
+    return Market(Web3(Web3.HTTPProvider(env.rpc_url)), env.net.deployment.market)
+
+
+def _quote(page: Any, env: DappEnv, cid: str, replicas: int, hours: int) -> None:
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("wallet-account")).to_be_visible()
+    page.get_by_test_id("pin-cid").fill(cid)
+    page.get_by_test_id("pin-origin").fill(env.origin.url)
+    page.get_by_test_id("pin-replicas").fill(str(replicas))
+    page.get_by_test_id("pin-duration").fill(str(hours))
+    page.get_by_test_id("pin-unit").select_option("hours")
+    page.get_by_test_id("pin-check").click()
+    expect(page.get_by_test_id("pin-root")).to_be_visible()
+
+
+def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appear(
+    open_dapp: PageFactory, dapp_env: DappEnv
+) -> None:
+    cid = dapp_env.public_content(300_000)
+    size, root = root_of_cid(dapp_env.origin_store, CID.decode(cid))
+    epochs = -(-3600 // 2)
+    per_slot = slot_price(DEFAULT_PRICE_PER_GIB_EPOCH, size)
+    market = _market(dapp_env)
+    bids_before = market.bid_count()
+
+    page = open_dapp(path="#/pin")
+    _quote(page, dapp_env, cid, replicas=3, hours=1)
+    expect(page.get_by_test_id("pin-root")).to_have_text("0x" + root.hex())  # same root as Python's
+    expect(page.get_by_test_id("pin-total")).to_have_attribute("data-wei", str(per_slot * 3 * epochs))
+    screenshot(page, "pin-quote")
+    page.get_by_test_id("pin-sign").click()
+
+    expect(page.get_by_test_id("tx").first).to_have_attribute("data-status", "confirmed")
+    expect(page.get_by_role("heading", name="3 of 3 replicas filled")).to_be_visible()
+    screenshot(page, "pin-filled")
+
+    bid_id = bids_before + 1  # ids run from 1
+    assert market.bid_count() == bids_before + 1
+    bid = market.get_bid(bid_id)
+    assert (bid.client.lower(), bid.size, bid.slot_count, bid.price_per_epoch, bid.duration_epochs) == (
+        dapp_env.account.lower(),
+        size,
+        3,
+        per_slot,
+        epochs,
+    )
+    assert market.slot_root(bid_id, 0) == root.ljust(32, b"\0")
+    deals = [market.get_deal(i) for i in range(1, market.deal_count() + 1)]
+    assert sorted(d.slot for d in deals if d.bid_id == bid_id and d.status == DealStatus.ACTIVE) == [0, 1, 2]
+
+    market_page = open_dapp(path="#/market")
+    expect(market_page.get_by_test_id("deal-states")).to_contain_text("active: 3")
+    expect(market_page.get_by_test_id("activity")).to_contain_text(f"bid #{bid_id} slot")
+    screenshot(market_page, "market")
+
+
+def test_a_rejected_signature_leaves_nothing_behind(open_dapp: PageFactory, dapp_env: DappEnv) -> None:
+    cid = dapp_env.public_content(50_000)
+    market = _market(dapp_env)
+    w3 = market.w3
+    bids_before = market.bid_count()
+    nonce_before = w3.eth.get_transaction_count(Web3.to_checksum_address(dapp_env.account))
+    balance_before = w3.eth.get_balance(Web3.to_checksum_address(dapp_env.account))
+
+    page = open_dapp(path="#/pin")
+    _quote(page, dapp_env, cid, replicas=2, hours=1)
+    page.evaluate("window.__wallet.reject = true")
+    page.get_by_test_id("pin-sign").click()
+
+    expect(page.get_by_test_id("tx").first).to_have_attribute("data-status", "failed")
+    expect(page.get_by_test_id("tx").first).to_contain_text("You rejected the request")
+    expect(page.get_by_test_id("pin-error")).to_contain_text("You rejected the request")
+    expect(page.get_by_test_id("pin-live")).to_be_empty()
+    screenshot(page, "pin-rejected")
+    assert market.bid_count() == bids_before
+    assert w3.eth.get_transaction_count(Web3.to_checksum_address(dapp_env.account)) == nonce_before
+    assert w3.eth.get_balance(Web3.to_checksum_address(dapp_env.account)) == balance_before
+
+
+def test_cancel_an_open_slot_refunds_it_and_withdraw_pays_it_out(
+    open_dapp: PageFactory, dapp_env: DappEnv
+) -> None:
+    """Four replicas on three hosters: one slot stays open; cancel it, then withdraw its escrow."""
+    cid = dapp_env.public_content(80_000)
+    market = _market(dapp_env)
+    bid_id = market.bid_count() + 1
+    page = open_dapp(path="#/pin")
+    _quote(page, dapp_env, cid, replicas=4, hours=1)
+    page.get_by_test_id("pin-sign").click()
+    expect(page.get_by_role("heading", name="3 of 4 replicas filled")).to_be_visible()
+    expect(page.get_by_test_id("cancel-open")).to_have_text("Cancel 1 open slot (refund their escrow)")
+    page.get_by_test_id("cancel-open").click()
+    expect(page.get_by_test_id("slot-state").filter(has_text="closed")).to_have_count(1)
+    expect(page.get_by_test_id("cancel-open")).to_have_count(0)
+    bid = market.get_bid(bid_id)
+    assert bid.open_slots == 0 and bin(bid.closed_slots).count("1") == 1
+    refund = market.balance_of(dapp_env.account)
+    assert refund > 0
+
+    ops = open_dapp(path="#/operators")
+    ops.get_by_test_id("connect").click()
+    expect(ops.get_by_test_id("op-withdrawable")).not_to_have_text("0 ETH")
+    ops.get_by_test_id("op-withdraw").click()
+    expect(ops.get_by_test_id("tx").first).to_have_attribute("data-status", "confirmed")
+    wait_until(lambda: market.balance_of(dapp_env.account) == 0, 60, "the withdrawal")
+
+
+def test_a_revert_is_explained_in_words_before_anything_is_signed(
+    open_dapp: PageFactory, dapp_env: DappEnv
+) -> None:
+    market = _market(dapp_env)
+    wait_until(lambda: market.balance_of(dapp_env.account) == 0, 60, "an empty Market balance")
+    page = open_dapp(path="#/operators")
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("op-withdrawable")).to_have_text("0 ETH")
+    page.get_by_test_id("op-withdraw").click()
+    tx = page.get_by_test_id("tx").first
+    expect(tx).to_have_attribute("data-status", "failed")
+    expect(tx).to_contain_text("There is nothing to withdraw: the balance is zero.")
+    assert "eth_sendTransaction" not in page.evaluate("window.__wallet.log")
+    screenshot(page, "revert-in-words")

@@ -1,0 +1,81 @@
+"""The Store and My files pages wired to the formats pipeline: a file stored from the browser is
+filled by the hosters and recorded; a file stored with the SDK shows in My files (decrypted in the
+browser, its health from the chain) and downloads with identical bytes, and its share link opens
+in the dapp and downloads with no wallet. (The 5 MiB round trips
+between the browser and the CLI are tests/dapp/test_files*.py.)"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from scatter.chain import wallet
+from scatter.chain.deploy import connect
+from scatter.client import Scatter
+from scatter.sdk.network import Network
+from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, screenshot
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _sdk(env: DappEnv, tmp_path: Path) -> Scatter:
+    net = env.net
+    assert net.deployment is not None
+    network = Network(connect(net.rpc_url), net.rpc_url, net.deployment, True)
+    return Scatter(network, wallet.dev_account(DAPP_ACCOUNT), state_root=tmp_path / "sdk")
+
+
+def test_a_file_stored_in_the_browser_is_filled_and_recorded(
+    open_dapp: PageFactory, dapp_env: DappEnv, tmp_path: Path
+) -> None:
+    sdk = _sdk(dapp_env, tmp_path)
+    before = {f.file_id for f in sdk.ls(health=False)}
+    source = tmp_path / "notes.bin"
+    source.write_bytes(os.urandom(200_000))
+    page = open_dapp(path="#/store")
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("wallet-account")).to_be_visible()
+    page.get_by_test_id("store-file").set_input_files(str(source))
+    page.get_by_test_id("store-shards").select_option("1/3")
+    page.get_by_test_id("store-encode").click()
+    expect(page.get_by_test_id("store-total")).to_be_visible()
+    screenshot(page, "store-quote")
+    page.get_by_test_id("store-sign").click()
+    expect(page.get_by_test_id("store-done")).to_be_visible()
+    screenshot(page, "store-done")
+    added = [f for f in sdk.ls(health=False) if f.file_id not in before]
+    assert [(f.name, f.size) for f in added] == [("notes.bin", 200_000)]
+
+
+def test_my_files_decrypts_an_sdk_upload_downloads_it_and_shares_it(
+    open_dapp: PageFactory, dapp_env: DappEnv, tmp_path: Path
+) -> None:
+    data = os.urandom(300_000)
+    (tmp_path / "report.bin").write_bytes(data)
+    _sdk(dapp_env, tmp_path).upload(tmp_path / "report.bin", shards=(2, 3), duration="1h", timeout=600)
+    page = open_dapp(path="#/files")
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("wallet-account")).to_be_visible()
+    page.get_by_test_id("files-unlock").click()
+    row = page.get_by_role("row").filter(has_text="report.bin")
+    expect(row.get_by_test_id("file-health")).to_have_text("3/3 live")
+    with page.expect_download() as download:
+        row.get_by_test_id("file-download").click()
+    assert Path(download.value.path()).read_bytes() == data
+    row.get_by_test_id("file-share").click()
+    expect(row.get_by_test_id("file-share-link")).to_be_visible()
+    assert row.get_by_test_id("file-share-link").input_value().startswith("scatter:file?")
+    web_link = row.get_by_test_id("file-share-web").input_value()
+    screenshot(page, "my-files")
+
+    # the share link opens in the dapp and downloads with no wallet at all
+    shared = open_dapp(wallet=False, path=web_link.removeprefix(dapp_env.url + "/"))
+    expect(shared.get_by_test_id("share-name")).to_have_text("report.bin")
+    with shared.expect_download() as download:
+        shared.get_by_test_id("share-download").click()
+    assert Path(download.value.path()).read_bytes() == data
+    expect(shared.get_by_test_id("share-status")).to_contain_text("sha256 checked")
+    screenshot(shared, "share-link")
