@@ -14,31 +14,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from scatter.bench.dapp import CHROMIUM, CHROMIUM_ARGS
 from scatter.chain import wallet
 from scatter.chain.anvil import free_port
 from scatter.dev import DevNetwork
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
 from scatter.ipfs.unixfs import import_bytes
+from tests.waiting import wait_until as wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parents[2]
 #: Screenshots of each page (linked from the README): kept after the run.
 SCREENSHOTS = Path(os.environ.get("SCATTER_SCREENSHOTS", ROOT / "build" / "screenshots"))
@@ -47,7 +39,6 @@ DAPP_ACCOUNT = 2
 #: Bounds on waits for outcomes on a loaded machine; never asserted on.
 PATIENCE = 180_000  # ms
 
-T = TypeVar("T")
 
 PROVIDER_JS = """
 (() => {
@@ -230,17 +221,6 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def have_chromium() -> bool:

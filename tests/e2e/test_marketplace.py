@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from web3 import Web3
@@ -40,25 +40,14 @@ from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
 from scatter.ipfs.unixfs import import_bytes
 from scatter.sdk.network import Network
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-T = TypeVar("T")
 MIB = 1 << 20
 #: Every wait below is for an outcome on chain, bounded only to fail rather than hang: the bounds are
 #: generous (a shared, loaded machine runs the daemons slowly) and no assertion depends on them.
 PATIENCE = 3
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +202,7 @@ def _run(
     def first_settled() -> bool:
         return any(d.paid_epochs > 0 for d in sdk.deals_of_bid(up.bid_id))
 
-    wait_for(first_settled, 60 * PATIENCE, "the first settlement of the upload's deals", interval=0.2)
+    wait_until(first_settled, 60 * PATIENCE, "the first settlement of the upload's deals", interval=0.2)
     # The goal (<= 30 s) is a measured figure (printed below with -s), not a timed assertion:
     # the suite must not fail because a shared machine is slow.
     figures["upload_to_first_settlement_s"] = round(time.monotonic() - t0, 1)
@@ -226,7 +215,9 @@ def _run(
     hosters_a = {h: credited(sdk, h, start_block) for h in bid_hosters}
     fees_a = sum(credited(sdk, v, start_block) for v in validators)
     epoch_a = sdk.market.current_epoch()
-    wait_for(lambda: all(p > paid_a[d] for d, p in paid().items()), 40 * PATIENCE, "every deal paid further")
+    wait_until(
+        lambda: all(p > paid_a[d] for d, p in paid().items()), 40 * PATIENCE, "every deal paid further"
+    )
     figures["epochs_for_every_deal_to_be_paid_again"] = sdk.market.current_epoch() - epoch_a
     assert all(credited(sdk, h, start_block) > hosters_a[h] for h in bid_hosters)
     assert sum(credited(sdk, v, start_block) for v in validators) > fees_a
@@ -259,7 +250,7 @@ def _run(
         return live if ok else None
 
     try:
-        live = wait_for(
+        live = wait_until(
             healed,
             bound * epoch_s * PATIENCE,
             "the three lost shards to be rebuilt and filled by spare hosters",
@@ -298,7 +289,7 @@ def _run(
     extra = 2
     wide_cid = _public_content(origin_store, 100_000)
     wide = sdk.pin(wide_cid, replicas=alive + extra, duration="1h", origins=[origin.url])
-    wait_for(lambda: len(sdk.deals_of_bid(wide.bid_id)) == alive, 30 * PATIENCE, "every live hoster's slot")
+    wait_until(lambda: len(sdk.deals_of_bid(wide.bid_id)) == alive, 30 * PATIENCE, "every live hoster's slot")
     before = sdk.market.balance_of(sdk.address)
     cancelled = sdk.cancel(wide.bid_id)
     assert len(cancelled.cancelled_slots) == extra
@@ -312,7 +303,7 @@ def _run(
         end = max(end, deal.end_epoch)
     window = sdk.params.proof_window_epochs
     # chain time (a block a second, whatever the load): the wait bounds only a frozen chain
-    wait_for(lambda: sdk.market.current_epoch() > end + window, 120 * PATIENCE, "the short bid to be over")
+    wait_until(lambda: sdk.market.current_epoch() > end + window, 120 * PATIENCE, "the short bid to be over")
     assert short_end == 12
     sdk.finish_deals(short.bid_id)  # anyone may; hosters usually have already
     if sdk.market.get_bid(short.bid_id).open_slots:  # a slot reopened by a fault and not retaken

@@ -11,9 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -24,22 +22,11 @@ from scatter.chain.market import DealStatus
 from scatter.client import Scatter
 from scatter.dev import DevNetwork
 from scatter.sdk.network import Network
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
-T = TypeVar("T")
 DOWNTIME = 12.0  # seconds: six 2-second epochs (at least: the stop and the start add to it)
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
 
 
 def _net(state: Path, rpc_port: int) -> DevNetwork:
@@ -61,7 +48,7 @@ def test_a_restart_of_the_dev_network_faults_nothing(tmp_path: Path) -> None:
         sdk = _sdk(net, tmp_path)
         start_block = sdk.w3.eth.block_number
         up = sdk.upload(src, shards="2/3", duration="1h", timeout=180)
-        wait_for(lambda: all(d.paid_epochs > 0 for d in sdk.deals_of_bid(up.bid_id)), 180, "first pay")
+        wait_until(lambda: all(d.paid_epochs > 0 for d in sdk.deals_of_bid(up.bid_id)), 180, "first pay")
         ports = {c.name: c.port for c in net.children}
         last = int(sdk.w3.eth.block_number)
     time.sleep(DOWNTIME)  # the network is down for real: the wall clock moves on, not the chain's
@@ -70,11 +57,11 @@ def test_a_restart_of_the_dev_network_faults_nothing(tmp_path: Path) -> None:
         assert {c.name: c.port for c in net.children} == ports  # the endpoints on chain still answer
         # The downtime is not chain time: no two blocks from before the stop to after the start
         # are as far apart as the network was down (their gaps are the one-second block time).
-        wait_for(lambda: sdk.w3.eth.block_number > last + 3, 60, "blocks after the restart")
+        wait_until(lambda: sdk.w3.eth.block_number > last + 3, 60, "blocks after the restart")
         stamps = [int(sdk.w3.eth.get_block(n)["timestamp"]) for n in range(last, sdk.w3.eth.block_number + 1)]
         assert max(b - a for a, b in itertools.pairwise(stamps)) < DOWNTIME
         restart_epoch = sdk.market.current_epoch()
-        wait_for(
+        wait_until(
             lambda: all(d.paid_through >= restart_epoch for d in sdk.deals_of_bid(up.bid_id)),
             600,
             "every deal to be paid past the restart",

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -33,22 +33,11 @@ from scatter.validator.ledger import SigningLedger, Verdict
 from scatter.validator.publish import create_publish_app
 from scatter.validator.signer import AttestationSigner
 from tests.conftest import Chain
+from tests.waiting import wait_until as wait_until
 
-T = TypeVar("T")
 PRICE = 10**12  # wei per slot per epoch
 CLIENT = 1
 VALIDATORS = (4, 5)
-
-
-def wait_until(check: Callable[[], T], timeout: float = 90.0, what: str = "condition") -> T:
-    """Poll until ``check`` is truthy; the timeout only bounds a failure (a loaded machine is slow)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass(frozen=True)

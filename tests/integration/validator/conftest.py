@@ -3,11 +3,10 @@ second, short epochs, validators and hosters as real daemons on loopback."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from web3 import Web3
@@ -24,8 +23,8 @@ from scatter.ipfs.cid import cid_bytes
 from scatter.validator.config import ValidatorConfig
 from scatter.validator.daemon import ValidatorThread
 from tests.integration.validator.helpers import Shard
+from tests.waiting import wait_until as wait_until
 
-T = TypeVar("T")
 EPOCH_SECONDS = 5
 MARKET = {  # what the validator tests' market differs in from the devnet preset; override per test
     "epoch_seconds": EPOCH_SECONDS,
@@ -38,17 +37,6 @@ MARKET = {  # what the validator tests' market differs in from the devnet preset
     "audit_every_blocks": 5,
     "validator_bonding_seconds": 0,
 }
-
-
-def wait_until(check: Callable[[], T], timeout: float = 90.0, what: str = "condition") -> T:
-    """Poll until ``check`` is truthy; the timeout only bounds a failure (a loaded machine is slow)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def prove(data: bytes, seed: bytes) -> bytes:
