@@ -28,7 +28,7 @@ from typing import Any, Literal
 from scatter.errors import ScatterNotFoundError, ScatterValueError
 from scatter.web.pinning.models import PENDING, Pin, PinStatus, Status, cid_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pins.bid_block (a bid may be out since this block)
 TOKEN_PREFIX = "scatter_pins_"
 Match = Literal["exact", "iexact", "partial", "ipartial"]
 
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS pins (
     delegates TEXT NOT NULL DEFAULT '[]',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_try INTEGER NOT NULL DEFAULT 0,
-    settled INTEGER NOT NULL DEFAULT 0
+    settled INTEGER NOT NULL DEFAULT 0,
+    bid_block INTEGER
 );
 CREATE INDEX IF NOT EXISTS pins_by_token ON pins (token_id, removed, created);
 CREATE INDEX IF NOT EXISTS pins_due ON pins (removed, status, next_try);
@@ -109,6 +110,9 @@ class PinRecord:
     attempts: int = 0
     next_try: int = 0
     settled: bool = False  # removed and its bid's open slots cancelled (or none to cancel)
+    # set (with ``escrow`` charged to the token) just before the bid is sent: from this block on
+    # a bid of this pin may be on chain although ``bid_id`` is not known (a crash in between)
+    bid_block: int | None = None
 
     def status_object(self, default_delegates: Sequence[str]) -> PinStatus:
         return PinStatus(
@@ -152,10 +156,12 @@ class PinStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version not in (0, SCHEMA_VERSION):
+        if version not in (0, 1, SCHEMA_VERSION):
             raise ScatterValueError(
                 f"{path} is a pin store of version {version}; this release reads version {SCHEMA_VERSION}"
             )
+        if version == 1:
+            self._db.execute("ALTER TABLE pins ADD COLUMN bid_block INTEGER")
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         path.chmod(0o600)
@@ -224,14 +230,42 @@ class PinStore:
     def charge(self, token_id: int, amount: int) -> None:
         """Record ``amount`` wei spent by the token, or raise :class:`SpendCapError` past its cap."""
         with self._tx() as db:
-            row = db.execute("SELECT spend_cap, spent FROM tokens WHERE id = ?", (token_id,)).fetchone()
-            cap, spent = int(row["spend_cap"]), int(row["spent"])
-            if spent + amount > cap:
-                raise SpendCapError(
-                    f"this pin's escrow ({amount} wei) would take the token past its spend cap "
-                    f"({spent} of {cap} wei spent)"
-                )
-            db.execute("UPDATE tokens SET spent = ? WHERE id = ?", (str(spent + amount), token_id))
+            self._charge(db, token_id, amount)
+
+    @staticmethod
+    def _charge(db: sqlite3.Connection, token_id: int, amount: int) -> None:
+        row = db.execute("SELECT spend_cap, spent FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        cap, spent = int(row["spend_cap"]), int(row["spent"])
+        if spent + amount > cap:
+            raise SpendCapError(
+                f"this pin's escrow ({amount} wei) would take the token past its spend cap "
+                f"({spent} of {cap} wei spent)"
+            )
+        db.execute("UPDATE tokens SET spent = ? WHERE id = ?", (str(spent + amount), token_id))
+
+    def charge_for_bid(self, rec: PinRecord, amount: int, bid_block: int) -> None:
+        """Charge the token for the bid the worker is about to send, and record that a bid may be
+        out from ``bid_block`` on: in one transaction, so a crash leaves both or neither."""
+        with self._tx() as db:
+            self._charge(db, rec.token_id, amount)
+            db.execute(
+                "UPDATE pins SET escrow = ?, bid_block = ? WHERE requestid = ?",
+                (str(amount), bid_block, rec.requestid),
+            )
+
+    def release_charge(self, rec: PinRecord) -> None:
+        """Undo :meth:`charge_for_bid` when no bid went out: give the escrow back to the token."""
+        with self._tx() as db:
+            row = db.execute("SELECT spent FROM tokens WHERE id = ?", (rec.token_id,)).fetchone()
+            left = max(0, int(row["spent"]) - rec.escrow)
+            db.execute("UPDATE tokens SET spent = ? WHERE id = ?", (str(left), rec.token_id))
+            db.execute("UPDATE pins SET escrow = '0', bid_block = NULL WHERE requestid = ?", (rec.requestid,))
+
+    def known_bids(self) -> set[int]:
+        """Every bid id some pin of this store holds."""
+        with self._lock:
+            rows = self._db.execute("SELECT bid_id FROM pins WHERE bid_id IS NOT NULL").fetchall()
+        return {int(r[0]) for r in rows}
 
     def refund(self, token_id: int, amount: int) -> None:
         with self._tx() as db:
@@ -259,6 +293,14 @@ class PinStore:
         with self._tx() as db:
             self._own(db, token_id, requestid)
             db.execute("UPDATE pins SET removed = 1 WHERE requestid = ?", (requestid,))
+
+    def record(self, requestid: str) -> PinRecord:
+        """Pin ``requestid`` of any token, removed or not (for the worker)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM pins WHERE requestid = ?", (requestid,)).fetchone()
+        if row is None:
+            raise ScatterNotFoundError(f"no pin request {requestid[:80]!r}")
+        return _record(row)
 
     def get(self, token_id: int, requestid: str) -> PinRecord:
         with self._lock:
@@ -438,4 +480,5 @@ def _record(row: sqlite3.Row) -> PinRecord:
         attempts=int(row["attempts"]),
         next_try=int(row["next_try"]),
         settled=bool(row["settled"]),
+        bid_block=int(row["bid_block"]) if row["bid_block"] is not None else None,
     )

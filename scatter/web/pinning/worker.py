@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from scatter.chain.tx import rpc_guard
 from scatter.errors import ScatterError
 from scatter.web.pinning.addresses import endpoint_multiaddr, origin_urls
 from scatter.web.pinning.settings import PinSettings
@@ -77,6 +78,14 @@ class Backend(Protocol):
         """(wei refunded, whether every open slot is now closed)."""
         ...
 
+    def head(self) -> int:
+        """The chain's latest block number."""
+        ...
+
+    def find_posted(self, cid: str, from_block: int, exclude: set[int]) -> int | None:
+        """A bid of the node's wallet for ``cid`` posted since ``from_block``, not in ``exclude``."""
+        ...
+
 
 class SdkBackend:
     """:class:`Backend` over :class:`scatter.Scatter` (the node's wallet is the SDK's account)."""
@@ -114,6 +123,24 @@ class SdkBackend:
             open=len(bid.open_slots),
             endpoints=tuple(dict.fromkeys(d.endpoint for d in live.values() if d.endpoint)),
         )
+
+    def head(self) -> int:
+        return int(rpc_guard("reading the block number", lambda: self.sdk.w3.eth.block_number))
+
+    def find_posted(self, cid: str, from_block: int, exclude: set[int]) -> int | None:
+        from multiformats import CID
+
+        want = [bytes(CID.decode(cid))]
+        event = self.sdk.market.contract.events.BidPosted()
+        logs = rpc_guard(
+            "reading BidPosted events",
+            lambda: event.get_logs(from_block=from_block, argument_filters={"client": self.sdk.address}),
+        )
+        for entry in logs:
+            bid_id = int(entry["args"]["bidId"])
+            if bid_id not in exclude and [bytes(c) for c in entry["args"]["cids"]] == want:
+                return bid_id
+        return None
 
     def cancel(self, bid_id: int) -> tuple[int, bool]:
         bid = self.sdk.market.get_bid(bid_id)
@@ -182,6 +209,8 @@ class PinWorker:
 
     def _buy(self, rec: PinRecord, now: int) -> None:
         s = self.settings
+        if rec.bid_block is not None and self._recover(rec, now):
+            return
         gateways = [*origin_urls(rec.pin.origins, allow_private=s.allow_private_origins), *s.gateways]
         if not gateways:
             self._fail(rec, "NO_ORIGIN", _NO_ORIGIN)
@@ -191,44 +220,67 @@ class PinWorker:
         try:
             quote = self.backend.quote(rec.pin.cid, gateways, s)
         except ScatterError as exc:
-            attempts = rec.attempts + 1
-            if attempts >= s.fetch_attempts:
-                self._fail(rec, "CONTENT_UNREACHABLE", f"after {attempts} attempts: {_line(exc)}")
-                return
-            details = f"attempt {attempts} of {s.fetch_attempts}: {_line(exc)}"
-            retry = now + RETRY_BASE_MS * 2 ** (attempts - 1)
-            info = {"status_details": details}
-            self.store.update(rec.requestid, status="queued", attempts=attempts, next_try=retry, info=info)
+            self._retry_or_fail(rec, now, "CONTENT_UNREACHABLE", exc)
             return
         if quote.size > s.max_size:
             self._fail(rec, "DAG_TOO_BIG", f"{quote.size} bytes; this node pins at most {s.max_size}")
             return
+        if rec.bid_block is not None:  # charged before a crash or a failed send, and no bid is out
+            self.store.release_charge(rec)
         try:
-            self.store.charge(rec.token_id, quote.escrow)
+            self.store.charge_for_bid(rec, quote.escrow, self.backend.head())
         except SpendCapError as exc:
             self._fail(rec, "INSUFFICIENT_FUNDS", str(exc))
             return
         try:
             bid_id = self.backend.post(rec.pin.cid, quote, s.replicas, gateways)
         except ScatterError as exc:
-            self.store.refund(rec.token_id, quote.escrow)
-            self._fail(rec, "BID_FAILED", _line(exc))
+            # the transaction may still be mined (a lost receipt): the next pass looks for it first
+            self._retry_or_fail(self.store.record(rec.requestid), now, "BID_FAILED", exc)
             return
+        self._posted(rec, bid_id, quote.escrow, now, {"dag_size": str(quote.size)})
+
+    def _recover(self, rec: PinRecord, now: int) -> bool:
+        """After a crash (or a send that failed) between charging a bid and recording its id: find
+        the bid if it went out, rather than post a second one."""
+        assert rec.bid_block is not None
+        found = self.backend.find_posted(rec.pin.cid, rec.bid_block, self.store.known_bids())
+        if found is None:
+            return False
+        log.info("pin %s: found its bid %s, posted before a restart", rec.requestid, found)
+        self._posted(rec, found, rec.escrow, now, {})
+        return True
+
+    def _posted(self, rec: PinRecord, bid_id: int, escrow: int, now: int, extra: dict[str, str]) -> None:
+        s = self.settings
         self.store.update(
             rec.requestid,
             status="pinning",
             bid_id=bid_id,
-            escrow=quote.escrow,
             attempts=0,
             next_try=now,
             info={
                 "status_details": f"bid {bid_id} posted: waiting for hosters to fill {s.replicas} slots",
                 "bid_id": str(bid_id),
-                "dag_size": str(quote.size),
-                "escrow_wei": str(quote.escrow),
+                **extra,
+                "escrow_wei": str(escrow),
                 "replicas": f"0/{s.replicas}",
             },
         )
+
+    def _retry_or_fail(self, rec: PinRecord, now: int, reason: str, exc: ScatterError) -> None:
+        attempts = rec.attempts + 1
+        if attempts >= self.settings.fetch_attempts:
+            if rec.bid_block is not None:
+                if self._recover(rec, now):
+                    return
+                self.store.release_charge(rec)
+            self._fail(rec, reason, f"after {attempts} attempts: {_line(exc)}")
+            return
+        details = f"attempt {attempts} of {self.settings.fetch_attempts}: {_line(exc)}"
+        retry = now + RETRY_BASE_MS * 2 ** (attempts - 1)
+        info = {"status_details": details}
+        self.store.update(rec.requestid, status="queued", attempts=attempts, next_try=retry, info=info)
 
     def _follow(self, rec: PinRecord, now: int) -> None:
         assert rec.bid_id is not None
@@ -252,6 +304,14 @@ class PinWorker:
         self.store.update(rec.requestid, status="pinning", info=info, delegates=delegates, next_try=again)
 
     def _settle_removal(self, rec: PinRecord) -> None:
+        if rec.bid_id is None and rec.bid_block is not None:  # a bid may be out, its id unrecorded
+            found = self.backend.find_posted(rec.pin.cid, rec.bid_block, self.store.known_bids())
+            if found is None:
+                self.store.release_charge(rec)
+                self.store.update(rec.requestid, settled=True)
+                return
+            self.store.update(rec.requestid, bid_id=found)
+            rec = self.store.record(rec.requestid)
         if rec.bid_id is None or rec.status == "failed":
             self.store.update(rec.requestid, settled=True)
             return

@@ -4,6 +4,7 @@ and refund. Origins: which the node reads, which it refuses. (The real market: t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,12 @@ class FakeMarket:
     bids: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
     read_from: list[tuple[str, ...]] = field(default_factory=list)
+    block: int = 100
+    posted_at: dict[int, int] = field(default_factory=dict)  # bid id -> block
+    # how the next post goes wrong: "crash-before" (the node dies before sending), "crash-after"
+    # (dies once it is mined, before the worker records its id), "lost-receipt" (mined; the
+    # receipt never comes back)
+    mishap: str | None = None
 
     def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
         self.read_from.append(tuple(gateways))
@@ -42,8 +49,26 @@ class FakeMarket:
         return Quote(self.size, b"\x01" * 32, 1, self.escrow // settings.replicas, self.escrow)
 
     def post(self, cid: str, quote: Quote, replicas: int, origins: Sequence[str]) -> int:
+        mishap, self.mishap = self.mishap, None
+        if mishap == "crash-before":
+            raise Crash
+        self.block += 1
         self.bids.append((cid, replicas, tuple(origins)))
+        self.posted_at[len(self.bids)] = self.block
+        if mishap == "crash-after":
+            raise Crash
+        if mishap == "lost-receipt":
+            raise ScatterConnectionError("no receipt within 120 s")
         return len(self.bids)
+
+    def head(self) -> int:
+        return self.block
+
+    def find_posted(self, cid: str, from_block: int, exclude: set[int]) -> int | None:
+        for bid_id, (bid_cid, _, _) in enumerate(self.bids, start=1):
+            if bid_cid == cid and self.posted_at[bid_id] >= from_block and bid_id not in exclude:
+                return bid_id
+        return None
 
     def progress(self, bid_id: int) -> Progress:
         endpoints = tuple(f"http://127.0.0.1:{8710 + i}" for i in range(self.filled))
@@ -52,6 +77,10 @@ class FakeMarket:
     def cancel(self, bid_id: int) -> tuple[int, bool]:
         self.cancelled.append(bid_id)
         return self.escrow, True
+
+
+class Crash(BaseException):
+    """The node's process dies here (nothing in the worker catches it)."""
 
 
 @pytest.fixture()
@@ -235,3 +264,55 @@ def test_one_worker_per_store(tmp_path: Path) -> None:
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.parametrize("mishap", ["crash-after", "lost-receipt"])
+def test_a_bid_sent_but_not_recorded_is_found_not_posted_again(store: PinStore, mishap: str) -> None:
+    market = FakeMarket(mishap=mishap)
+    token_id, rid = _pin(store)
+    with contextlib.suppress(Crash):  # the process died; a new worker starts on the same store
+        _worker(store, market).run_once(now_ms=10**13)
+    _worker(store, market).run_once(now_ms=10**13 + 60_000)
+    rec = store.get(token_id, rid)
+    assert len(market.bids) == 1, "a second bid was posted for the same pin"
+    assert rec.bid_id == 1 and rec.status == "pinning"
+    assert store.token(token_id).spent == market.escrow  # charged once
+
+
+def test_a_crash_before_the_bid_went_out_posts_it_once_and_charges_once(store: PinStore) -> None:
+    market = FakeMarket(mishap="crash-before")
+    token_id, rid = _pin(store)
+    with pytest.raises(Crash):
+        _worker(store, market).run_once(now_ms=10**13)
+    assert store.token(token_id).spent == market.escrow and market.bids == []
+    _worker(store, market).run_once(now_ms=10**13 + 60_000)
+    assert len(market.bids) == 1 and store.get(token_id, rid).bid_id == 1
+    assert store.token(token_id).spent == market.escrow
+
+
+def test_a_pin_removed_while_its_bid_is_unrecorded_cancels_that_bid(store: PinStore) -> None:
+    market = FakeMarket(mishap="crash-after")
+    token_id, rid = _pin(store)
+    with pytest.raises(Crash):
+        _worker(store, market).run_once(now_ms=10**13)
+    store.remove(token_id, rid)
+    _worker(store, market).run_once(now_ms=10**13 + 60_000)
+    assert market.cancelled == [1] and store.token(token_id).spent == 0
+    assert store.unsettled_removals() == []
+
+
+def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "pins.sqlite"
+    PinStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE pins DROP COLUMN bid_block")
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    s = PinStore(path)
+    try:
+        token_id, rid = _pin(s)
+        assert s.get(token_id, rid).bid_block is None
+    finally:
+        s.close()
