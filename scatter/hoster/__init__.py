@@ -10,7 +10,6 @@ Modules, one job each:
 - :mod:`~scatter.hoster.content`    signed CAR uploads, verified fetches, healing a lost shard
 - :mod:`~scatter.hoster.possess`    check a shard against its slot (size, possession root); proofs
 - :mod:`~scatter.hoster.attest`     range attestations from validators, and which range a quorum can sign
-- :mod:`~scatter.hoster.endpoint`   refuse to register an endpoint others cannot reach (0.0.0.0, loopback)
 - :mod:`~scatter.hoster.api`        the HTTP endpoint: gateway, upload, pin status, ``/healthz``, ``/metrics``
 - :mod:`~scatter.hoster.metrics`    Prometheus metrics
 - :mod:`~scatter.hoster.daemon`     :class:`Hoster` (the loop) and :class:`HosterThread`

@@ -59,6 +59,7 @@ from scatter.chain.market import (
 from scatter.chain.params import MarketParams
 from scatter.chain.tx import head_number, latest_head, rpc_guard
 from scatter.daemon.backoff import RETRYABLE, Backoff, retry
+from scatter.daemon.endpoint import check_endpoint
 from scatter.daemon.http import make_server
 from scatter.daemon.logs import RateLimitedLog, log_event
 from scatter.daemon.state import StateDB
@@ -78,7 +79,6 @@ from scatter.hoster.content import (
     spool_body,
 )
 from scatter.hoster.economics import break_even_price, current_gas_price
-from scatter.hoster.endpoint import check_endpoint
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.gc import StoreJanitor
 from scatter.hoster.metrics import HosterMetrics

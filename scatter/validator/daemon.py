@@ -51,6 +51,7 @@ from scatter.chain.index import MarketIndex
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
 from scatter.chain.tx import Transactor, head_number
 from scatter.daemon.backoff import Backoff, retry
+from scatter.daemon.endpoint import check_endpoint
 from scatter.daemon.http import make_server
 from scatter.daemon.logs import log_event
 from scatter.daemon.state import StateDB
@@ -192,6 +193,7 @@ class ValidatorDaemon:
                 api=self.url, endpoint=endpoint, samples=self.config.samples,
                 deadline_s=self.checker.deadline, epoch_seconds=params.epoch_seconds,
             )  # fmt: skip
+            check_endpoint(endpoint, chain_id, role="validator")
             await self._join(endpoint)
             info = {"address": self.address, "api": self.url, "endpoint": endpoint, "pid": os.getpid(),
                     "chainId": chain_id, "market": market.address}  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scatter.errors import ScatterValueError
-from scatter.hoster.endpoint import check_endpoint
+from scatter.daemon.endpoint import check_endpoint
 
 SEPOLIA, ANVIL = 11155111, 31337
 
@@ -53,3 +53,8 @@ def test_placeholders_and_documentation_addresses_are_refused_on_a_public_chain(
 def test_a_non_http_endpoint_is_refused(endpoint: str) -> None:
     with pytest.raises(ScatterValueError, match="not an http"):
         check_endpoint(endpoint, ANVIL)
+
+
+def test_a_validator_is_told_its_own_setting() -> None:
+    with pytest.raises(ScatterValueError, match="SCATTER_VALIDATOR_ENDPOINT"):
+        check_endpoint("http://0.0.0.0:8090", SEPOLIA, role="validator")

@@ -134,10 +134,16 @@ def test_validator_image_joins_given_rpc_key_and_a_mounted_record(
         find_deployment(SEPOLIA_CHAIN_ID, [config / "deployments.json"]).market
         == sepolia_deploy.out["market"]
     )
-    env = container_env("validator", tmp_path / "v", SCATTER_RPC_URL=sepolia_deploy.node.url,
-                        SCATTER_PRIVATE_KEY=account.key.hex(), SCATTER_MARKET="",
-                        SCATTER_DEPLOYMENTS=str(config / "deployments.json"))  # fmt: skip
-    proc = run_entrypoint("validator", env)
+    filled = {"SCATTER_RPC_URL": sepolia_deploy.node.url, "SCATTER_PRIVATE_KEY": account.key.hex(),
+              "SCATTER_MARKET": "", "SCATTER_DEPLOYMENTS": str(config / "deployments.json")}  # fmt: skip
+    # the example's placeholder endpoint is refused on a public chain: nothing registered
+    placeholder = run_entrypoint("validator", container_env("validator", tmp_path / "v0", **filled))
+    out, _ = placeholder.communicate(timeout=240)
+    assert placeholder.returncode != 0 and "SCATTER_VALIDATOR_ENDPOINT" in out, out[-2000:]
     market = Market(connect(sepolia_deploy.node.url), sepolia_deploy.out["market"])
-    endpoint = env_file(REPO / "docker" / "validator" / "validator.env.example")["SCATTER_VALIDATOR_ENDPOINT"]
+    assert market.node(Role.VALIDATOR, account.address).status != NodeStatus.ACTIVE
+    # with the operator's public URL it joins
+    endpoint = "https://validator.scatter-operator.net"
+    env = container_env("validator", tmp_path / "v", SCATTER_VALIDATOR_ENDPOINT=endpoint, **filled)
+    proc = run_entrypoint("validator", env)
     assert wait_joined(market, Role.VALIDATOR, account.address, proc) == endpoint
