@@ -1,14 +1,15 @@
 """Taking content for a slot: the signed CAR upload, a verified fetch, and healing.
 
-Nothing reaches the hoster's store before it is verified. Content lands in a
-scratch store of its own (a temporary directory); there every block is checked
+Nothing reaches the hoster's store before it is verified. A pushed CAR is read
+where it was spooled (:class:`~scatter.ipfs.carfile.CarBlocks`), fetched content
+lands in a scratch store of its own (a temporary directory); every block is checked
 against its CID, the DAG's root must be the slot's CID, the DAG must be
 consistent and encode exactly the slot's size with no more block bytes than
 that needs, and its possession root must be the slot's
 (:func:`~scatter.hoster.possess.check_shard`). Only then are the DAG's blocks
 copied into the store and pinned; blocks of the CAR outside that DAG are never
-copied. Refused content leaves nothing behind: the scratch directory is removed
-whatever happens, and what a killed process left in ``STATE_DIR/tmp`` is removed
+copied. Refused content leaves nothing behind: the spooled CAR and the scratch
+directory are removed whatever happens, and what a killed process left in ``STATE_DIR/tmp`` is removed
 at the next start (:mod:`scatter.hoster.gc`).
 """
 
@@ -34,8 +35,9 @@ from scatter.formats.possession import PossessionCache
 from scatter.formats.shard_schema import HEADER_SIZE, ShardHeader
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.possess import ShardMismatch, check_shard
-from scatter.ipfs.abc import BlockStore
+from scatter.ipfs.abc import BlockSource, BlockStore
 from scatter.ipfs.car import read_car
+from scatter.ipfs.carfile import CarBlocks, CarV2Error
 from scatter.ipfs.cid import cid_bytes, cid_str, parse_cid
 from scatter.ipfs.dag import missing_blocks, walk_dag
 from scatter.ipfs.embedded import EmbeddedBlockStore
@@ -144,7 +146,7 @@ class Scratch:
 
 
 def keep_checked(
-    store: BlockStore, scratch: BlockStore, root: CID, size: int, possession_root: bytes
+    store: BlockStore, scratch: BlockSource, root: CID, size: int, possession_root: bytes
 ) -> Checked:
     """Check the DAG of ``root`` in ``scratch`` against the slot (:func:`check_shard`), then copy its
     blocks into ``store`` and pin it. Raises :class:`UploadRejected` (nothing copied) otherwise."""
@@ -173,7 +175,8 @@ def keep_checked(
 def import_checked_car(store: BlockStore, work: Path, path: Path, cid: str, size: int,
                        possession_root: bytes) -> Checked:  # fmt: skip
     """Import the CAR at ``path`` if its only root is ``cid`` and its DAG matches the slot
-    (exact ``size``, ``possession_root``); pin it. Nothing is kept otherwise."""
+    (exact ``size``, ``possession_root``); pin it. Nothing is kept otherwise. ``work`` is used
+    only for a CAR v2 (imported into a scratch store there and removed)."""
     want = parse_cid(cid)
     with path.open("rb") as f:
         try:
@@ -182,12 +185,19 @@ def import_checked_car(store: BlockStore, work: Path, path: Path, cid: str, size
             raise UploadRejected(400, f"not a valid CAR: {exc}") from None
     if roots != [want]:
         raise UploadRejected(400, f"CAR root is {', '.join(map(cid_str, roots))}, the slot names {cid}")
-    with Scratch(work) as scratch, path.open("rb") as f:
-        try:
-            scratch.import_car(f, pin=False)
-        except ScatterValueError as exc:  # a block that does not match its CID, a malformed section
-            raise UploadRejected(400, f"CAR rejected: {exc}") from None
-        return keep_checked(store, scratch, want, size, possession_root)
+    try:
+        blocks = CarBlocks(path)  # read in place: no copy of the blocks before they are checked
+    except CarV2Error:
+        with Scratch(work) as scratch, path.open("rb") as f:
+            try:
+                scratch.import_car(f, pin=False)
+            except ScatterValueError as exc:
+                raise UploadRejected(400, f"CAR rejected: {exc}") from None
+            return keep_checked(store, scratch, want, size, possession_root)
+    except ScatterValueError as exc:  # a block that does not match its CID, a malformed section
+        raise UploadRejected(400, f"CAR rejected: {exc}") from None
+    with blocks:
+        return keep_checked(store, blocks, want, size, possession_root)
 
 
 def multiaddr_url(addr: str) -> str | None:

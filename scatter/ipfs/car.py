@@ -41,7 +41,7 @@ __all__ = ["CarWriter", "decode_dag_cbor", "encode_header", "read_car", "write_c
 
 #: Longest accepted header (roots list); real headers are tens of bytes.
 MAX_HEADER_SIZE: Final = 1024 * 1024
-_CARV2_PRAGMA: Final = bytes.fromhex("0aa16776657273696f6e02")
+CARV2_PRAGMA: Final = bytes.fromhex("0aa16776657273696f6e02")
 _PLACEHOLDER_ROOT: Final = make_cid(1, CODEC_DAG_PB, b"\x12\x20" + bytes(32))
 _COPY_SIZE: Final = 1024 * 1024
 #: The CBOR tag of an IPLD link (a CID) in dag-cbor.
@@ -319,12 +319,12 @@ def read_car(
     raw = _read_exact(stream, length, "the header")
     version, roots = _decode_header(raw)
     if version == 2:
-        if uvarint(length) + raw != _CARV2_PRAGMA:
+        if uvarint(length) + raw != CARV2_PRAGMA:
             raise CarFormatError("malformed CAR v2 pragma")
         fixed = _read_exact(stream, 40, "the CAR v2 header")
         data_offset = int.from_bytes(fixed[16:24], "little")
         data_size = int.from_bytes(fixed[24:32], "little")
-        skip = data_offset - len(_CARV2_PRAGMA) - 40
+        skip = data_offset - len(CARV2_PRAGMA) - 40
         if skip < 0:
             raise CarFormatError("CAR v2 data offset points inside its header")
         _read_exact(stream, skip, "the CAR v2 padding")

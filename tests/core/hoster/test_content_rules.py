@@ -87,6 +87,14 @@ def test_only_the_slots_dag_is_kept_from_a_car_with_extra_blocks(
     assert store.stat().size_bytes == sum(len(b.data) for b in slot.blocks)
 
 
+def test_a_car_v2_is_taken_like_a_car_v1(tmp_path: Path, store: EmbeddedBlockStore, slot: Shard) -> None:
+    from tests.core.ipfs.test_carfile import car_v2
+
+    take(tmp_path, store, car_v2(car([slot.root], slot.blocks)), slot)
+    assert store.pins() == [slot.root]
+    assert not (tmp_path / "work").exists()  # its scratch store is gone
+
+
 def test_a_car_whose_root_is_not_the_slots_cid_is_refused_for_its_root(
     tmp_path: Path, store: EmbeddedBlockStore, slot: Shard
 ) -> None:
