@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from scatter.bench.formats import parse_size
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 DAPP = Path(__file__).resolve().parents[2] / "dapp"
 CHROMIUM = "/usr/bin/chromium"
@@ -57,8 +57,9 @@ def build(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def bench_page() -> Iterator[Page]:
-    """The built bench page, served on 127.0.0.1, open in headless Chromium (window.runBench ready)."""
+def bench_page(browser: Browser | None = None) -> Iterator[Page]:
+    """The built bench page, served on 127.0.0.1, open in headless Chromium (window.runBench ready):
+    a page of ``browser`` (one Playwright per process: the tests pass theirs), else of one launched here."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="scatter-dapp-bench-") as tmp:
@@ -68,15 +69,16 @@ def bench_page() -> Iterator[Page]:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                try:
-                    page = browser.new_page()
-                    page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-                    page.wait_for_function("typeof window.runBench === 'function'")
-                    yield page
-                finally:
-                    browser.close()
+            with contextlib.ExitStack() as stack:
+                if browser is None:
+                    pw = stack.enter_context(sync_playwright())
+                    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                    stack.callback(browser.close)
+                page = browser.new_page()
+                stack.callback(page.close)
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+                page.wait_for_function("typeof window.runBench === 'function'")
+                yield page
         finally:
             server.shutdown()
             server.server_close()

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scatter.chain.deploy import connect
-from scatter.chain.market import Market
+from scatter.chain.market import Bid, Market
 from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, screenshot, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -134,8 +134,10 @@ def test_extend_the_open_slots_then_cancel_one_slot_from_the_browser(
     screenshot(page, "bid-extend-quote")
     page.get_by_test_id("bid-extend").click()
     wait_until(lambda: market.slot_epochs(bid_id, waiting[0]) > bid.duration_epochs, 120, "the extension")
-    after = market.get_bid(bid_id)
-    assert after.escrow - bid.escrow == cost
+    mask = sum(1 << s for s in waiting)
+    assert _events(market, "BidExtended", bid) == [
+        {"bidId": bid_id, "extraEpochs": extra, "slots": mask, "paid": cost}
+    ]
     assert [market.slot_epochs(bid_id, s) for s in waiting] == [bid.duration_epochs + extra] * 2
     assert [market.slot_epochs(bid_id, s) for s in filled] == filled_budgets  # live deals unchanged
 
@@ -148,7 +150,7 @@ def test_extend_the_open_slots_then_cancel_one_slot_from_the_browser(
     end = market.get_bid(bid_id)
     assert end.closed_slots == 1 << waiting[0] and end.unreserved_slot_indexes() == [waiting[1]]
     refund = bid.price_per_epoch * (bid.duration_epochs + extra)
-    assert after.escrow - end.escrow == refund
+    assert _events(market, "SlotCancelled", bid) == [{"bidId": bid_id, "slot": waiting[0], "refund": refund}]
     assert market.balance_of(dapp_env.account) - credited == refund  # withdrawable (Operators)
     screenshot(page, "bid-slot-cancelled")
 
@@ -156,6 +158,13 @@ def test_extend_the_open_slots_then_cancel_one_slot_from_the_browser(
 def _market(env: DappEnv) -> Market:
     assert env.net.deployment is not None
     return Market(connect(env.rpc_url), env.net.deployment.market)
+
+
+def _events(market: Market, name: str, bid: Bid) -> list[dict[str, Any]]:
+    logs = market.contract.events[name]().get_logs(
+        from_block=bid.posted_block, argument_filters={"bidId": bid.bid_id}
+    )
+    return [dict(log["args"]) for log in logs]
 
 
 def _quote(page: Any, env: DappEnv, cid: str, replicas: int, hours: int) -> None:

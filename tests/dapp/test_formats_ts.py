@@ -17,6 +17,7 @@ import secrets
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,12 +74,12 @@ def _bench_data(size: int) -> bytes:
     return body + bytes(size - len(body))
 
 
-def test_chromium_encodes_as_python_in_workers_and_on_one_thread(tmp_path: Path) -> None:
+def test_chromium_encodes_as_python_in_workers_and_on_one_thread(tmp_path: Path, browser: Any) -> None:
     """encodeFile in Chromium (WebCrypto, wasm; shards hashed in Web Workers, then on the page's
     thread) gives the shards, CIDs, CARs and possession roots of the Python pipeline."""
     from scatter.bench.dapp import bench_page
 
-    with bench_page() as page:
+    with bench_page(browser) as page:
         result = page.evaluate("() => window.checkWorkers()")
     assert result["used"] == 2, "the shards were not hashed in Web Workers"
     assert result["same"], result

@@ -3,6 +3,7 @@ the deals appearing live; a rejected signature leaves nothing behind; cancel an 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -71,7 +72,8 @@ def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appea
     assert sorted(d.slot for d in deals if d.bid_id == bid_id and d.status == DealStatus.ACTIVE) == [0, 1, 2]
 
     market_page = open_dapp(path="#/market")
-    expect(market_page.get_by_test_id("deal-states")).to_contain_text("active: 3")
+    # at least this bid's 3 (other tests' deals start and end meanwhile)
+    expect(market_page.get_by_test_id("deal-states")).to_contain_text(re.compile(r"active: ([3-9]|\d{2,})\b"))
     expect(market_page.get_by_test_id("activity")).to_contain_text(f"bid #{bid_id} slot")
     screenshot(market_page, "market")
 
