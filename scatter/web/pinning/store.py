@@ -256,9 +256,7 @@ class PinStore:
     def release_charge(self, rec: PinRecord) -> None:
         """Undo :meth:`charge_for_bid` when no bid went out: give the escrow back to the token."""
         with self._tx() as db:
-            row = db.execute("SELECT spent FROM tokens WHERE id = ?", (rec.token_id,)).fetchone()
-            left = max(0, int(row["spent"]) - rec.escrow)
-            db.execute("UPDATE tokens SET spent = ? WHERE id = ?", (str(left), rec.token_id))
+            self._refund(db, rec.token_id, rec.escrow)
             db.execute("UPDATE pins SET escrow = '0', bid_block = NULL WHERE requestid = ?", (rec.requestid,))
 
     def known_bids(self) -> set[int]:
@@ -269,9 +267,13 @@ class PinStore:
 
     def refund(self, token_id: int, amount: int) -> None:
         with self._tx() as db:
-            row = db.execute("SELECT spent FROM tokens WHERE id = ?", (token_id,)).fetchone()
-            left = max(0, int(row["spent"]) - amount)
-            db.execute("UPDATE tokens SET spent = ? WHERE id = ?", (str(left), token_id))
+            self._refund(db, token_id, amount)
+
+    @staticmethod
+    def _refund(db: sqlite3.Connection, token_id: int, amount: int) -> None:
+        row = db.execute("SELECT spent FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        left = max(0, int(row["spent"]) - amount)
+        db.execute("UPDATE tokens SET spent = ? WHERE id = ?", (str(left), token_id))
 
     # ------------------------------------------------------------------ pins
 

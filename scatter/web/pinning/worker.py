@@ -243,13 +243,17 @@ class PinWorker:
     def _recover(self, rec: PinRecord, now: int) -> bool:
         """After a crash (or a send that failed) between charging a bid and recording its id: find
         the bid if it went out, rather than post a second one."""
-        assert rec.bid_block is not None
-        found = self.backend.find_posted(rec.pin.cid, rec.bid_block, self.store.known_bids())
+        found = self._unrecorded_bid(rec)
         if found is None:
             return False
         log.info("pin %s: found its bid %s, posted before a restart", rec.requestid, found)
         self._posted(rec, found, rec.escrow, now, {})
         return True
+
+    def _unrecorded_bid(self, rec: PinRecord) -> int | None:
+        """The bid of ``rec`` sent since its ``bid_block`` (and held by no other pin), if it is out."""
+        assert rec.bid_block is not None
+        return self.backend.find_posted(rec.pin.cid, rec.bid_block, self.store.known_bids())
 
     def _posted(self, rec: PinRecord, bid_id: int, escrow: int, now: int, extra: dict[str, str]) -> None:
         s = self.settings
@@ -305,7 +309,7 @@ class PinWorker:
 
     def _settle_removal(self, rec: PinRecord) -> None:
         if rec.bid_id is None and rec.bid_block is not None:  # a bid may be out, its id unrecorded
-            found = self.backend.find_posted(rec.pin.cid, rec.bid_block, self.store.known_bids())
+            found = self._unrecorded_bid(rec)
             if found is None:
                 self.store.release_charge(rec)
                 self.store.update(rec.requestid, settled=True)
