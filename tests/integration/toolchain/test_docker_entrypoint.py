@@ -110,17 +110,7 @@ def test_hoster_image_joins_given_rpc_key_and_market_address(
     account = wallet.dev_account(HOSTER_KEY)
     filled = {"SCATTER_RPC_URL": sepolia_deploy.node.url, "SCATTER_PRIVATE_KEY": account.key.hex(),
               "SCATTER_MARKET": sepolia_deploy.out["market"]}  # fmt: skip
-    # the example's placeholder endpoint is refused on a public chain: nothing registered
-    placeholder = run_entrypoint("hoster", container_env("hoster", tmp_path / "h0", **filled))
-    out, _ = placeholder.communicate(timeout=240)
-    assert placeholder.returncode != 0 and "SCATTER_HOSTER_ENDPOINT" in out, out[-2000:]
-    market = Market(connect(sepolia_deploy.node.url), sepolia_deploy.out["market"])
-    assert market.node(Role.HOSTER, account.address).status != NodeStatus.ACTIVE
-    # with the operator's public URL it joins
-    endpoint = "https://hoster.scatter-operator.net"
-    proc = run_entrypoint("hoster", container_env("hoster", tmp_path / "h1", SCATTER_HOSTER_ENDPOINT=endpoint,
-                                                  **filled))  # fmt: skip
-    assert wait_joined(market, Role.HOSTER, account.address, proc) == endpoint
+    refused_then_joined("hoster", filled, sepolia_deploy, run_entrypoint, tmp_path)
 
 
 def test_validator_image_joins_given_rpc_key_and_a_mounted_record(
@@ -136,14 +126,26 @@ def test_validator_image_joins_given_rpc_key_and_a_mounted_record(
     )
     filled = {"SCATTER_RPC_URL": sepolia_deploy.node.url, "SCATTER_PRIVATE_KEY": account.key.hex(),
               "SCATTER_MARKET": "", "SCATTER_DEPLOYMENTS": str(config / "deployments.json")}  # fmt: skip
-    # the example's placeholder endpoint is refused on a public chain: nothing registered
-    placeholder = run_entrypoint("validator", container_env("validator", tmp_path / "v0", **filled))
+    refused_then_joined("validator", filled, sepolia_deploy, run_entrypoint, tmp_path)
+
+
+def refused_then_joined(
+    role: str,
+    filled: dict[str, str],
+    deploy: SepoliaDeploy,
+    run_entrypoint: Callable[..., subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    """The image of ``role`` with the env example's placeholder endpoint is refused on a public chain
+    (nothing registered); with the operator's public URL it joins."""
+    setting = f"SCATTER_{role.upper()}_ENDPOINT"
+    placeholder = run_entrypoint(role, container_env(role, tmp_path / f"{role}-0", **filled))
     out, _ = placeholder.communicate(timeout=240)
-    assert placeholder.returncode != 0 and "SCATTER_VALIDATOR_ENDPOINT" in out, out[-2000:]
-    market = Market(connect(sepolia_deploy.node.url), sepolia_deploy.out["market"])
-    assert market.node(Role.VALIDATOR, account.address).status != NodeStatus.ACTIVE
-    # with the operator's public URL it joins
-    endpoint = "https://validator.scatter-operator.net"
-    env = container_env("validator", tmp_path / "v", SCATTER_VALIDATOR_ENDPOINT=endpoint, **filled)
-    proc = run_entrypoint("validator", env)
-    assert wait_joined(market, Role.VALIDATOR, account.address, proc) == endpoint
+    assert placeholder.returncode != 0 and setting in out, out[-2000:]
+    market = Market(connect(deploy.node.url), deploy.out["market"])
+    node_role = Role.HOSTER if role == "hoster" else Role.VALIDATOR
+    address = wallet.from_private_key(filled["SCATTER_PRIVATE_KEY"]).address
+    assert market.node(node_role, address).status != NodeStatus.ACTIVE
+    endpoint = f"https://{role}.scatter-operator.net"
+    proc = run_entrypoint(role, container_env(role, tmp_path / f"{role}-1", **{setting: endpoint}, **filled))
+    assert wait_joined(market, node_role, address, proc) == endpoint
