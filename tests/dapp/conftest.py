@@ -25,6 +25,8 @@ import pytest
 from scatter.bench.dapp import CHROMIUM, CHROMIUM_ARGS
 from scatter.chain import wallet
 from scatter.chain.anvil import free_port
+from scatter.chain.deploy import connect
+from scatter.chain.market import Market
 from scatter.dev import DevNetwork
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
@@ -120,6 +122,11 @@ class DappEnv:
             self.origin_store.put(block)
         self.origin_store.pin(root)
         return str(root)
+
+    def market(self) -> Market:
+        """The dev network's Market, read over the chain RPC."""
+        assert self.net.deployment is not None
+        return Market(connect(self.rpc_url), self.net.deployment.market)
 
     def allowed_hosts(self) -> set[str]:
         """Where the dapp may send requests: itself, the chain RPC, hosters' endpoints, the origin."""
@@ -221,6 +228,40 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def quote_pin(page: Any, env: DappEnv, cid: str, replicas: int, hours: int) -> None:
+    """On the pin page: connect, fill in a pin of ``cid`` from the test origin and read its root."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("wallet-account")).to_be_visible()
+    page.get_by_test_id("pin-cid").fill(cid)
+    page.get_by_test_id("pin-origin").fill(env.origin.url)
+    page.get_by_test_id("pin-replicas").fill(str(replicas))
+    page.get_by_test_id("pin-duration").fill(str(hours))
+    page.get_by_test_id("pin-unit").select_option("hours")
+    page.get_by_test_id("pin-check").click()
+    expect(page.get_by_test_id("pin-root")).to_be_visible()
+
+
+def store_file(page: Any, source: Path, *, screenshots: bool = False) -> None:
+    """On the store page: connect, store ``source`` as 1/3 shards, wait until it is done
+    (with ``screenshots``: of the quote and of the end, for the README)."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("wallet-account")).to_be_visible()
+    page.get_by_test_id("store-file").set_input_files(str(source))
+    page.get_by_test_id("store-shards").select_option("1/3")
+    page.get_by_test_id("store-encode").click()
+    expect(page.get_by_test_id("store-total")).to_be_visible()
+    if screenshots:
+        screenshot(page, "store-quote")
+    page.get_by_test_id("store-sign").click()
+    expect(page.get_by_test_id("store-done")).to_be_visible()
+    if screenshots:
+        screenshot(page, "store-done")
 
 
 def have_chromium() -> bool:

@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from scatter.chain.deploy import connect
 from scatter.chain.market import Bid, Market
-from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, screenshot, wait_until
+from tests.dapp.conftest import (
+    DAPP_ACCOUNT,
+    DappEnv,
+    PageFactory,
+    quote_pin,
+    screenshot,
+    store_file,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -64,14 +71,7 @@ def test_a_5mib_file_stored_in_the_browser_downloads_in_the_browser_and_with_the
     source = tmp_path / f"browser-{os.urandom(4).hex()}.bin"
     source.write_bytes(os.urandom(5 * MIB))
     page = open_dapp(path="#/store")
-    page.get_by_test_id("connect").click()
-    expect(page.get_by_test_id("wallet-account")).to_be_visible()
-    page.get_by_test_id("store-file").set_input_files(str(source))
-    page.get_by_test_id("store-shards").select_option("1/3")
-    page.get_by_test_id("store-encode").click()
-    expect(page.get_by_test_id("store-total")).to_be_visible()
-    page.get_by_test_id("store-sign").click()
-    expect(page.get_by_test_id("store-done")).to_be_visible()
+    store_file(page, source)
 
     files = _my_files(open_dapp)
     row = files.get_by_role("row").filter(has_text=source.name)
@@ -114,10 +114,10 @@ def test_extend_the_open_slots_then_cancel_one_slot_from_the_browser(
     """Five replicas on three hosters: two slots stay open. Extend them (the cost shown before
     signing is what the Market takes), then cancel one of them: its whole budget is credited and
     the other stays open."""
-    market = _market(dapp_env)
+    market = dapp_env.market()
     bid_id = market.bid_count() + 1
     page = open_dapp(path="#/pin")
-    _quote(page, dapp_env, dapp_env.public_content(60_000), replicas=5, hours=1)
+    quote_pin(page, dapp_env, dapp_env.public_content(60_000), replicas=5, hours=1)
     page.get_by_test_id("pin-sign").click()
     expect(page.get_by_role("heading", name=f"Bid #{bid_id}: 3 of 5 replicas filled")).to_be_visible()
     expect(page.get_by_test_id("slot-cancel")).to_have_count(2)
@@ -155,25 +155,8 @@ def test_extend_the_open_slots_then_cancel_one_slot_from_the_browser(
     screenshot(page, "bid-slot-cancelled")
 
 
-def _market(env: DappEnv) -> Market:
-    assert env.net.deployment is not None
-    return Market(connect(env.rpc_url), env.net.deployment.market)
-
-
 def _events(market: Market, name: str, bid: Bid) -> list[dict[str, Any]]:
     logs = market.contract.events[name]().get_logs(
         from_block=bid.posted_block, argument_filters={"bidId": bid.bid_id}
     )
     return [dict(log["args"]) for log in logs]
-
-
-def _quote(page: Any, env: DappEnv, cid: str, replicas: int, hours: int) -> None:
-    page.get_by_test_id("connect").click()
-    expect(page.get_by_test_id("wallet-account")).to_be_visible()
-    page.get_by_test_id("pin-cid").fill(cid)
-    page.get_by_test_id("pin-origin").fill(env.origin.url)
-    page.get_by_test_id("pin-replicas").fill(str(replicas))
-    page.get_by_test_id("pin-duration").fill(str(hours))
-    page.get_by_test_id("pin-unit").select_option("hours")
-    page.get_by_test_id("pin-check").click()
-    expect(page.get_by_test_id("pin-root")).to_be_visible()

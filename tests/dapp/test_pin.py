@@ -4,36 +4,18 @@ the deals appearing live; a rejected signature leaves nothing behind; cancel an 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from multiformats import CID
 from playwright.sync_api import expect
 from web3 import Web3
 
-from scatter.chain.market import DealStatus, Market
+from scatter.chain.market import DealStatus
 from scatter.formats.possession import root_of_cid
 from scatter.sdk.units import DEFAULT_PRICE_PER_GIB_EPOCH, slot_price
-from tests.dapp.conftest import DappEnv, PageFactory, screenshot, wait_until
+from tests.dapp.conftest import DappEnv, PageFactory, quote_pin, screenshot, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
-
-
-def _market(env: DappEnv) -> Market:
-    assert env.net.deployment is not None
-    return Market(Web3(Web3.HTTPProvider(env.rpc_url)), env.net.deployment.market)
-
-
-def _quote(page: Any, env: DappEnv, cid: str, replicas: int, hours: int) -> None:
-    page.get_by_test_id("connect").click()
-    expect(page.get_by_test_id("wallet-account")).to_be_visible()
-    page.get_by_test_id("pin-cid").fill(cid)
-    page.get_by_test_id("pin-origin").fill(env.origin.url)
-    page.get_by_test_id("pin-replicas").fill(str(replicas))
-    page.get_by_test_id("pin-duration").fill(str(hours))
-    page.get_by_test_id("pin-unit").select_option("hours")
-    page.get_by_test_id("pin-check").click()
-    expect(page.get_by_test_id("pin-root")).to_be_visible()
 
 
 def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appear(
@@ -43,11 +25,11 @@ def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appea
     size, root = root_of_cid(dapp_env.origin_store, CID.decode(cid))
     epochs = -(-3600 // 2)
     per_slot = slot_price(DEFAULT_PRICE_PER_GIB_EPOCH, size)
-    market = _market(dapp_env)
+    market = dapp_env.market()
     bids_before = market.bid_count()
 
     page = open_dapp(path="#/pin")
-    _quote(page, dapp_env, cid, replicas=3, hours=1)
+    quote_pin(page, dapp_env, cid, replicas=3, hours=1)
     expect(page.get_by_test_id("pin-root")).to_have_text("0x" + root.hex())  # same root as Python's
     expect(page.get_by_test_id("pin-total")).to_have_attribute("data-wei", str(per_slot * 3 * epochs))
     screenshot(page, "pin-quote")
@@ -81,14 +63,14 @@ def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appea
 
 def test_a_rejected_signature_leaves_nothing_behind(open_dapp: PageFactory, dapp_env: DappEnv) -> None:
     cid = dapp_env.public_content(50_000)
-    market = _market(dapp_env)
+    market = dapp_env.market()
     w3 = market.w3
     bids_before = market.bid_count()
     nonce_before = w3.eth.get_transaction_count(Web3.to_checksum_address(dapp_env.account))
     balance_before = w3.eth.get_balance(Web3.to_checksum_address(dapp_env.account))
 
     page = open_dapp(path="#/pin")
-    _quote(page, dapp_env, cid, replicas=2, hours=1)
+    quote_pin(page, dapp_env, cid, replicas=2, hours=1)
     page.evaluate("window.__wallet.reject = true")
     page.get_by_test_id("pin-sign").click()
 
@@ -107,10 +89,10 @@ def test_cancel_an_open_slot_refunds_it_and_withdraw_pays_it_out(
 ) -> None:
     """Four replicas on three hosters: one slot stays open; cancel it, then withdraw its escrow."""
     cid = dapp_env.public_content(80_000)
-    market = _market(dapp_env)
+    market = dapp_env.market()
     bid_id = market.bid_count() + 1
     page = open_dapp(path="#/pin")
-    _quote(page, dapp_env, cid, replicas=4, hours=1)
+    quote_pin(page, dapp_env, cid, replicas=4, hours=1)
     page.get_by_test_id("pin-sign").click()
     expect(page.get_by_role("heading", name="3 of 4 replicas filled")).to_be_visible()
     expect(page.get_by_test_id("cancel-open")).to_have_text("Cancel 1 open slot (refund their escrow)")
@@ -133,7 +115,7 @@ def test_cancel_an_open_slot_refunds_it_and_withdraw_pays_it_out(
 def test_a_revert_is_explained_in_words_before_anything_is_signed(
     open_dapp: PageFactory, dapp_env: DappEnv
 ) -> None:
-    market = _market(dapp_env)
+    market = dapp_env.market()
     wait_until(lambda: market.balance_of(dapp_env.account) == 0, 60, "an empty Market balance")
     page = open_dapp(path="#/operators")
     page.get_by_test_id("connect").click()

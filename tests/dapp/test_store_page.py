@@ -16,7 +16,7 @@ from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.client import Scatter
 from scatter.sdk.network import Network
-from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, screenshot
+from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, screenshot, store_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -36,16 +36,7 @@ def test_a_file_stored_in_the_browser_is_filled_and_recorded(
     source = tmp_path / "notes.bin"
     source.write_bytes(os.urandom(200_000))
     page = open_dapp(path="#/store")
-    page.get_by_test_id("connect").click()
-    expect(page.get_by_test_id("wallet-account")).to_be_visible()
-    page.get_by_test_id("store-file").set_input_files(str(source))
-    page.get_by_test_id("store-shards").select_option("1/3")
-    page.get_by_test_id("store-encode").click()
-    expect(page.get_by_test_id("store-total")).to_be_visible()
-    screenshot(page, "store-quote")
-    page.get_by_test_id("store-sign").click()
-    expect(page.get_by_test_id("store-done")).to_be_visible()
-    screenshot(page, "store-done")
+    store_file(page, source, screenshots=True)
     added = [f for f in sdk.ls(health=False) if f.file_id not in before]
     assert [(f.name, f.size) for f in added] == [("notes.bin", 200_000)]
 
