@@ -146,24 +146,25 @@ class Scratch:
 
 
 def keep_checked(
-    store: BlockStore, scratch: BlockSource, root: CID, size: int, possession_root: bytes
+    store: BlockStore, source: BlockSource, root: CID, size: int, possession_root: bytes
 ) -> Checked:
-    """Check the DAG of ``root`` in ``scratch`` against the slot (:func:`check_shard`), then copy its
-    blocks into ``store`` and pin it. Raises :class:`UploadRejected` (nothing copied) otherwise."""
+    """Check the DAG of ``root`` in ``source`` (the spooled CAR, or a scratch store) against the
+    slot (:func:`check_shard`), then copy its blocks into ``store`` and pin it. Raises
+    :class:`UploadRejected` (nothing copied) otherwise."""
     gaps: list[CID] = []
     with contextlib.suppress(ScatterError):  # a malformed DAG: check_shard names what is wrong
-        gaps = missing_blocks(root, scratch, limit=1)
+        gaps = missing_blocks(root, source, limit=1)
     if gaps:
         raise UploadRejected(400, f"the DAG of {cid_str(root)} lacks block {cid_str(gaps[0])}")
     try:
-        cache = check_shard(scratch, root, size, possession_root)
+        cache = check_shard(source, root, size, possession_root)
     except ShardMismatch as exc:
         raise UploadRejected(422, str(exc)) from None
-    # Only the DAG of the slot's CID is copied: other blocks in the CAR stay in the scratch store.
+    # Only the DAG of the slot's CID is copied: other blocks in the CAR are never copied.
     # GC waits while the blocks are stored and pinned (they are unpinned until then).
     guard = store.writing() if isinstance(store, EmbeddedBlockStore) else contextlib.nullcontext()
     with guard:
-        store.put_many(walk_dag(root, scratch, verify=False))
+        store.put_many(walk_dag(root, source, verify=False))
         crash_point("blocks_stored")
         try:
             store.pin(root)
