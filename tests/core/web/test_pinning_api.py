@@ -254,3 +254,24 @@ def test_times_as_go_and_javascript_clients_write_them_are_accepted(node: Node, 
     for name in ("before", "after"):
         r = node.call("GET", "/pins", params={name: moment, "status": "queued"})
         assert r.status_code == 200, r.text
+
+
+def test_no_request_to_pins_gets_a_5xx_with_or_without_a_token(node: Node) -> None:
+    """Random paths, queries, headers and bodies under /pins over a real socket: each answered below
+    500 with few log lines; half of them carry the node's valid token, so they reach the routes."""
+    import dataclasses
+
+    from hypothesis import strategies as st
+
+    from tests.http_fuzz import RawRequest, fuzz, requests
+
+    authorized = ("authorization", f"Bearer {node.token}")
+
+    def with_token(request: RawRequest, signed: bool) -> RawRequest:
+        headers = (authorized, *request.headers) if signed else request.headers
+        return dataclasses.replace(request, headers=headers, host=None)
+
+    strategy = st.builds(
+        with_token, requests(["/pins", "/pins/"], methods=("GET", "POST", "DELETE")), st.booleans()
+    )
+    fuzz(node.server.url, strategy)
