@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scatter.errors import ScatterValueError
 from scatter.daemon.endpoint import check_endpoint
+from scatter.errors import ScatterValueError
 
 SEPOLIA, ANVIL = 11155111, 31337
 
