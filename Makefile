@@ -59,16 +59,11 @@ dev: install
 
 test: install chromium lint typecheck forge-test pytest
 
-# Market and MarketExtension (DELEGATECALL) must keep one storage layout.
-LAYOUT = python3 -c 'import json,sys; print(json.dumps([(v["label"], v["slot"], v["offset"], v["type"]) for v in json.load(sys.stdin)["storage"]]))'
-
 forge-test: node_modules/.installed
 	forge test
 	forge snapshot --check --match-contract Gas --snap contracts/.gas-snapshot
-	mkdir -p build
-	forge inspect Market storageLayout --json | $(LAYOUT) > build/layout-Market.json
-	forge inspect MarketExtension storageLayout --json | $(LAYOUT) > build/layout-MarketExtension.json
-	cmp build/layout-Market.json build/layout-MarketExtension.json
+	# Market and MarketExtension (DELEGATECALL) must keep one storage layout.
+	python3 scripts/same_storage_layout.py .forge/out Market MarketExtension
 
 gas-snapshot: node_modules/.installed
 	forge snapshot --match-contract Gas --snap contracts/.gas-snapshot

@@ -52,6 +52,9 @@ def run_command(
     warmup_epochs: int | None = typer.Option(
         None, help="First epochs of a deal that never get fail (default 1)."
     ),
+    probe_every: int | None = typer.Option(
+        None, help="Probe each deal about once in N epochs; attest to those between ok probes (default 1)."
+    ),
     report_faults: bool | None = typer.Option(
         None, "--report-faults/--no-report-faults", help="Send proof requests and reports (default on)."
     ),
@@ -80,7 +83,8 @@ def run_command(
         "stake": stake, "dev_account": dev_account, "deployments": deployments,
         "confirmations": confirmations, "poll_interval": poll_interval, "samples": samples,
         "deadline": deadline, "attempts": attempts, "concurrency": concurrency, "max_cpu": max_cpu,
-        "max_bandwidth": max_bandwidth, "warmup_epochs": warmup_epochs, "report_faults": report_faults,
+        "max_bandwidth": max_bandwidth, "warmup_epochs": warmup_epochs, "probe_every": probe_every,
+        "report_faults": report_faults,
         "exclude": exclude, "log_level": log_level,
     }  # fmt: skip
     cfg = load_config(config_file=config, overrides=overrides)

@@ -16,7 +16,6 @@ sha256 is compared before anything is written.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import tempfile
@@ -25,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scatter.blocking import run_blocking
 from scatter.chain.market import DealStatus
 from scatter.errors import ScatterError, ScatterValueError
 from scatter.sdk.files import FileEntries
@@ -172,7 +172,7 @@ def _fetch_and_decode(
     with tempfile.TemporaryDirectory(prefix=".scatter-dl-", dir=target.parent) as work:
         expected = (size or 0) * len(sources) // max(k, 1) // max(len(sources), 1) * k or 1
         with rep.bar(f"fetching {k} of {len(sources)} shards", expected) as advance:
-            fetched = asyncio.run(
+            fetched = run_blocking(
                 fetch_any_k(
                     sources, k, Path(work), concurrency=concurrency, timeout=timeout, progress=advance
                 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from multiformats import CID
 
+from scatter.blocking import run_blocking
 from scatter.errors import ScatterConnectionError, ScatterError, ScatterValueError
 from scatter.sdk import units
 from scatter.sdk.base import POLL, FillTimeoutError
@@ -111,7 +111,7 @@ class Pinning(Payments):
             rep.step(f"reading {root_cid} once from {gateways[0]} to compute its possession root")
             with rep.bar(f"fetching {root_cid}", 0) as advance:
                 try:
-                    asyncio.run(fetch(store, advance))
+                    run_blocking(fetch(store, advance))
                 except ScatterError as exc:
                     raise ScatterConnectionError(
                         f"could not read {root_cid} from {', '.join(gateways)}: {exc}"

@@ -59,6 +59,9 @@ class ValidatorConfig(DaemonSettings):
     max_cpu: Annotated[float | None, Unset] = 0.5  # share of one core the daemon may use (None: no cap)
     max_bandwidth: Annotated[Size | None, Unset] = None  # bytes/s fetched from hosters (None: no cap)
     warmup_epochs: int = 1  # first epochs of a deal that never get a fail verdict
+    # Probe each deal about once per this many epochs and attest to the epochs between two ok
+    # probes (docs/validator.md, "Sampled probes"); 1: every epoch.
+    probe_every: int = 1
     report_faults: bool = True  # send proof requests, missed-proof reports and audits
     exclude: Names = ()  # more addresses of this operator (its hosters, clients)
     log_level: str = "info"
@@ -101,6 +104,8 @@ def _validate(c: ValidatorConfig) -> None:
         raise ScatterValueError("samples (c) must be at least 1")
     if c.attempts < 1:
         raise ScatterValueError("attempts must be at least 1")
+    if c.probe_every < 1:
+        raise ScatterValueError("probe_every must be at least 1 (1: probe every epoch)")
     if not 0 < c.spread <= 1:
         raise ScatterValueError("spread must be in (0, 1]")
     if c.concurrency < 1:

@@ -67,6 +67,7 @@ from scatter.validator.guard import ChallengeState, Refusal, SigningGuard
 from scatter.validator.ledger import ConflictingVerdictError, SigningLedger, Verdict
 from scatter.validator.limits import Caps, Throttle
 from scatter.validator.metrics import ValidatorMetrics
+from scatter.validator.probes import LastProbe, carried_range, probe_due
 from scatter.validator.publish import create_publish_app
 from scatter.validator.reports import Reporter
 from scatter.validator.rounds import Crawler, Job, Round
@@ -118,6 +119,7 @@ class ValidatorDaemon:
         self._head_seen = 0.0
         self._report_task: asyncio.Task[None] | None = None
         self._index_changed = True
+        self._probes: dict[int, LastProbe] = {}  # each deal's latest probe (sampled probes)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -413,8 +415,9 @@ class ValidatorDaemon:
         except ScatterError as exc:
             log_event(log, "reporting_failed", logging.WARNING, error=str(exc)[:300])
 
-    def _due_deals(self, epoch: int) -> list[tuple[int, CheckTarget]]:
-        out: list[tuple[int, CheckTarget]] = []
+    def _due_deals(self, epoch: int) -> list[tuple[int, int, CheckTarget]]:
+        """(start epoch, end epoch, target) of the deals this validator's committees cover now."""
+        out: list[tuple[int, int, CheckTarget]] = []
         hosters = {n.address: n for n in self.index.nodes(Role.HOSTER, active_only=False)}
         for deal in self.index.deals(status=DealStatus.ACTIVE):
             bid = self.index.bid(deal.bid_id)
@@ -432,19 +435,53 @@ class ValidatorDaemon:
             if not self.committee.member(deal.deal_id, epoch):
                 continue  # not drawn: another committee checks it this period
             target = CheckTarget(deal.deal_id, epoch, root, node.endpoint, size=bid.size)
-            out.append((deal.start_epoch, target))
+            out.append((deal.start_epoch, deal.end_epoch, target))
         return out
+
+    def _last_probe(self, deal_id: int, epoch: int) -> LastProbe | None:
+        last = self._probes.get(deal_id)
+        if last is None or last.epoch >= epoch:  # not seen since the start: the ledger knows
+            found = self.ledger.last_probe_before(deal_id, epoch)
+            last = LastProbe(*found) if found else None
+        return last
+
+    def _sampled(self, rnd: Round, due: list[tuple[int, int, CheckTarget]]) -> list[tuple[int, CheckTarget]]:
+        """The due deals this epoch probes (all of them unless ``probe_every`` > 1)."""
+        every = self.config.probe_every
+        out = []
+        for start, end, target in due:
+            if every > 1:
+                last = self._last_probe(target.deal_id, rnd.epoch)
+                seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
+                period = self.params.period_epochs
+                if not probe_due(epoch=rnd.epoch, deal_start=start, deal_end=end, period_epochs=period,
+                                 every=every, last=last, seed=seed):  # fmt: skip
+                    continue
+            out.append((start, target))
+        return out
+
+    def _carry(self, deal_id: int, epoch: int, evidence: bytes) -> int:
+        """After an ok probe in ``epoch``: attest to the epochs since the previous ok probe."""
+        found = self.ledger.last_probe_before(deal_id, epoch)
+        last = LastProbe(*found) if found else None
+        period, every = self.params.period_epochs, self.config.probe_every
+        span = carried_range(epoch=epoch, last=last, period_epochs=period, every=every)
+        if span is None or self.guard.refuse_ok(deal_id, span[0], span[1], fresh=True) is not None:
+            return 0
+        return self.ledger.record_carried(deal_id, span[0], span[1], evidence)
 
     async def _schedule(self, rnd: Round) -> None:
         """Add a job for each due deal not yet scheduled (new deals show up as the index syncs)."""
         due = await asyncio.to_thread(self._due_deals, rnd.epoch)
-        fresh = [(s, t) for s, t in due if t.deal_id not in rnd.jobs]
-        if not fresh:
+        fresh = [(s, e, t) for s, e, t in due if t.deal_id not in rnd.jobs and t.deal_id not in rnd.skipped]
+        sampled = await asyncio.to_thread(self._sampled, rnd, fresh) if fresh else []
+        rnd.skipped.update(t.deal_id for _, _, t in fresh)  # decided for this epoch, probed or not
+        if not sampled:
             return
         recorded = await asyncio.to_thread(self.ledger.has_verdicts, rnd.epoch)  # after a restart
         now = asyncio.get_running_loop().time()
         span = max(0.0, rnd.window_end - max(now, rnd.window_start)) * self.config.spread
-        for start_epoch, target in fresh:
+        for start_epoch, target in sampled:
             seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
             job = Job(target.deal_id, target, seed, max(now, rnd.window_start) + offset(seed) * span,
                       warmup=rnd.epoch < start_epoch + self.config.warmup_epochs)  # fmt: skip
@@ -476,11 +513,20 @@ class ValidatorDaemon:
             log_event(log, "verdict_conflict", logging.ERROR, deal_id=job.deal_id, epoch=rnd.epoch,
                       error=str(exc))  # fmt: skip
             return
+        self._probes[job.deal_id] = LastProbe(rnd.epoch, ok)
         if refusal is None:
             self.metrics.attestations.labels(ok=str(ok).lower(), kind="epoch").inc()
+        carried = 0
+        if ok and self.config.probe_every > 1:
+            try:
+                carried = await asyncio.to_thread(self._carry, job.deal_id, rnd.epoch, verdict.evidence)
+            except (*_RPC_ERRORS, ScatterError) as exc:  # carried later never: those epochs stay unpaid
+                log_event(log, "carry_failed", logging.WARNING, deal_id=job.deal_id, error=str(exc)[:200])
         fields = {"deal_id": job.deal_id, "epoch": rnd.epoch, "ok": ok, "result": outcome.result.label,
                   "attempts": job.attempts, "ms": round(outcome.seconds * 1000, 1),
                   "signed": refusal is None}  # fmt: skip
+        if carried:
+            fields["carried"] = carried
         if not ok:
             fields["reason"] = outcome.reason
         if refusal is not None:
@@ -491,6 +537,7 @@ class ValidatorDaemon:
         """Noted in memory and written in batches (:meth:`_flush_unknowns`): an unknown epoch
         never leaves the process, so it needs no write of its own before the next one."""
         self.metrics.unknown.labels(label=label).inc()
+        self._probes[job.deal_id] = LastProbe(rnd.epoch, False)
         reason = job.last.reason if job.last is not None else ""
         self._unknowns.append((job.deal_id, rnd.epoch, label, {"attempts": job.attempts, "reason": reason}))
 

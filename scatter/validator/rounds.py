@@ -59,6 +59,7 @@ class Round:
     jobs: dict[int, Job] = field(default_factory=dict)
     done: set[int] = field(default_factory=set)
     scheduled: bool = False
+    skipped: set[int] = field(default_factory=set)  # due deals this epoch does not probe (probes.py)
     closed: bool = False
     reported: bool = False  # the epoch's reports were started
     queue: list[tuple[float, int]] = field(default_factory=list)  # heap of (due, deal id)

@@ -163,8 +163,11 @@ def dapp_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DappEnv]:
         net.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: Playwright's sync API leaves an event
+    loop running in the worker's main thread while it is open, and every later test on that
+    worker that calls ``asyncio.run`` would fail."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

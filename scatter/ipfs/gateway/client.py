@@ -28,6 +28,7 @@ from typing import Final
 import httpx
 from multiformats import CID
 
+from scatter.blocking import run_blocking
 from scatter.errors import ScatterError, ScatterValueError
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.block import Block, verify_block
@@ -399,4 +400,4 @@ def fetch_dag(
         async with GatewayClient(gateways, concurrency=concurrency, timeout=timeout) as client:
             return await client.fetch_dag(root, store, pin=pin, prefer_car=prefer_car)
 
-    return asyncio.run(run())
+    return run_blocking(run())

@@ -166,7 +166,8 @@ def test_a_request_slower_to_answer_than_the_header_timeout_is_answered(serve: S
 
 
 def test_websocket_upgrades_do_not_leave_connections_counted(serve: Serve) -> None:
-    server = serve(HttpLimits(max_connections_per_client=3))
+    # A short idle timeout: the server may hold a refused upgrade open until then.
+    server = serve(HttpLimits(max_connections_per_client=3, keep_alive_timeout=3.0))
     key = b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     upgrade = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + key + b"\r\n"
     for _ in range(2):
