@@ -77,3 +77,35 @@ class Chain:
 
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
+
+
+# --------------------------------------------------------------------- scheduling (pytest-xdist)
+
+#: Modules that share one expensive session or module fixture (a dev network of the dapp's
+#: ``dapp_env``, the e2e market's ``net``): each group runs on one worker (``--dist loadgroup``),
+#: so a run starts one such network per group, not one per worker.
+XDIST_GROUPS: dict[str, str] = {
+    "tests/dapp/test_store_page.py": "dapp-a",
+    "tests/dapp/test_files_cross.py": "dapp-a",
+    "tests/dapp/test_pages.py": "dapp-a",
+    "tests/dapp/test_pin.py": "dapp-b",
+    "tests/dapp/test_wallet.py": "dapp-b",
+    "tests/dapp/test_web_cli.py": "dapp-b",
+    "tests/e2e/test_marketplace.py": "e2e-market",
+}
+
+#: Longest first: what starts last must be short, or one worker runs on alone at the end.
+_ORDER = ("tests/e2e/", "tests/dapp/", "tests/integration/", "tests/core/")
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::")[0]
+    return next((i for i, prefix in enumerate(_ORDER) if path.startswith(prefix)), len(_ORDER))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the order within each part is kept
+    for item in items:
+        group = XDIST_GROUPS.get(item.nodeid.split("::")[0])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
