@@ -12,20 +12,21 @@ export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 export SCATTER_SOLC := $(CURDIR)/tools/solc
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
-PYTEST_ARGS ?= -n 4 --dist loadgroup
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 BENCH_ADD_MIB ?= 1024
 
 .PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm dapp-wasm dapp chromium native soak clean
 
 install: $(VENV)/.installed node_modules/.installed build/solcx/.installed dapp/node_modules/.installed
 
-# Quiet: one line per step; pip and npm print errors only. setuptools' notice that an editable
+# Quiet: one line per step; pip and npm print errors only (pip -qq: a pip.conf naming an index
+# directory that lacks a package warns once per package otherwise). setuptools' notice that an editable
 # install is editable (informational, nothing to do) is not shown.
 $(VENV)/.installed: pyproject.toml
 	@echo "Python: $(VENV) with scatter and its dev tools"
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --upgrade pip
-	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[dev]'
+	@$(BIN)/pip install --quiet --quiet --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --quiet -e '.[dev]'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

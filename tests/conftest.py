@@ -103,6 +103,7 @@ def _rank(item: pytest.Item) -> int:
     return next((i for i, prefix in enumerate(_ORDER) if path.startswith(prefix)), len(_ORDER))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the group markers into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: the order within each part is kept
     for item in items:
