@@ -12,7 +12,7 @@ export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 export SCATTER_SOLC := $(CURDIR)/tools/solc
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
-PYTEST_ARGS ?= -n 3 --dist loadgroup
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 BENCH_ADD_MIB ?= 1024
 
 .PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm dapp-wasm dapp chromium native soak clean
