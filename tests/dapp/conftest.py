@@ -135,8 +135,10 @@ class DappEnv:
         return {urlsplit(u).netloc for u in urls}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dapp_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DappEnv]:
+    """A dev network (3 hosters, 3 validators) serving the dapp. Package-scoped: stopped after
+    the last dapp test of this worker, not kept running (and checking deals) to the session's end."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from scatter.web.dapp import dapp_built
