@@ -31,8 +31,15 @@ def ledger_rows(live: LiveMarket, account: int, deal_id: int) -> dict[int, tuple
     return {e: (bool(ok), "carried" in json.loads(detail)) for e, ok, detail in rows}
 
 
-def covered(rows: dict[int, tuple[bool, bool]], first: int, count: int) -> bool:
-    return all(rows.get(e, (False, False))[0] for e in range(first, first + count))
+def common_window(live: LiveMarket, deal_id: int, span: int) -> int | None:
+    """The first epoch of ``span`` consecutive epochs both validators attest ok (a slow epoch
+    on a loaded machine leaves a gap: the window may start after the deal's first epoch)."""
+    rows = [ledger_rows(live, v, deal_id) for v in (V1, V2)]
+    ok = sorted(e for e in rows[0] if rows[0][e][0] and rows[1].get(e, (False, False))[0])
+    for i in range(len(ok) - span + 1):
+        if ok[i + span - 1] - ok[i] == span - 1:
+            return ok[i]
+    return None
 
 
 @pytest.mark.parametrize("live", [{"epoch_seconds": 3, "period_epochs": 100}], indirect=True)
@@ -48,19 +55,20 @@ def test_sampled_probes_attest_every_epoch_between_ok_probes_and_a_loss_is_never
             live.start_validator(account, probe_every=EVERY)
 
         span = 9
-        wait_until(lambda: all(covered(ledger_rows(live, v, deal_id), start, span) for v in (V1, V2)),
-                   timeout=180, what=f"{span} epochs attested by both validators")  # fmt: skip
+        first = wait_until(lambda: common_window(live, deal_id, span), timeout=300,
+                           what=f"{span} consecutive epochs attested by both validators")  # fmt: skip
+        assert first >= start
         for v in (V1, V2):
             rows = ledger_rows(live, v, deal_id)
             assert any(carried for _, carried in rows.values()), "every epoch was probed"
-        last = start + span - 1
+        last = first + span - 1
         sigs = []
-        for v in live.validators:
-            resp = httpx.post(v.url + range_path(deal_id), json={"fromEpoch": start, "toEpoch": last})
+        for node in live.validators:
+            resp = httpx.post(node.url + range_path(deal_id), json={"fromEpoch": first, "toEpoch": last})
             assert resp.status_code == 200, resp.text
             d = live.deployment
             sigs.append(from_json(resp.json(), chain_id=d.chain_id, market=d.market))
-        live.market(HOSTER).settle(deal_id, start, last, sigs)
+        live.market(HOSTER).settle(deal_id, first, last, sigs)  # earlier epochs skipped: the hoster may
         assert live.market().get_deal(deal_id).paid_through == last
 
         # The hoster loses every leaf: the first probe after that fails, and from then on the deal
