@@ -69,9 +69,9 @@ LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and empt
 #: epochs it needs to fetch k shards and rebuild its own before it is checked. A poll with
 #: no new block costs one eth_blockNumber (the hosters poll half as often: nothing of
 #: theirs has a sub-second deadline); ``python -m scatter.bench.idle`` measures what an idle
-#: network costs. Every deal is checked every 2-second epoch by every
+#: network costs. Checking every deal every 2-second epoch by every
 #: validator on one 2-core machine: with 8 leaves per check a hundred deals are ~1,200
-#: requests a second to Python hosters, so the checks of a busy dev network were mostly
+#: requests a second to Python hosters: the checks of a busy dev network were mostly
 #: late (unpaid epochs, never a fault), and the missed quorums that followed asked the hosters for
 #: proofs under the same load. The dev network checks 5 leaves with 0.8 s to answer and probes
 #: each deal about once in 5 epochs, attesting to the epochs between two ok probes

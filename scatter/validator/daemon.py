@@ -445,25 +445,26 @@ class ValidatorDaemon:
             last = LastProbe(*found) if found else None
         return last
 
-    def _sampled(self, rnd: Round, due: list[tuple[int, int, CheckTarget]]) -> list[tuple[int, CheckTarget]]:
-        """The due deals this epoch probes (all of them unless ``probe_every`` > 1)."""
-        every = self.config.probe_every
+    def _sampled(
+        self, rnd: Round, due: list[tuple[int, int, CheckTarget]]
+    ) -> list[tuple[int, CheckTarget, bytes]]:
+        """(start epoch, target, challenge seed) of the due deals this epoch probes: all of them
+        unless ``probe_every`` > 1."""
+        every, period = self.config.probe_every, self.params.period_epochs
         out = []
         for start, end, target in due:
+            seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
             if every > 1:
                 last = self._last_probe(target.deal_id, rnd.epoch)
-                seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
-                period = self.params.period_epochs
                 if not probe_due(epoch=rnd.epoch, deal_start=start, deal_end=end, period_epochs=period,
                                  every=every, last=last, seed=seed):  # fmt: skip
                     continue
-            out.append((start, target))
+            out.append((start, target, seed))
         return out
 
     def _carry(self, deal_id: int, epoch: int, evidence: bytes) -> int:
         """After an ok probe in ``epoch``: attest to the epochs since the previous ok probe."""
-        found = self.ledger.last_probe_before(deal_id, epoch)
-        last = LastProbe(*found) if found else None
+        last = self._last_probe(deal_id, epoch)  # the cache holds this epoch's probe: read the ledger
         period, every = self.params.period_epochs, self.config.probe_every
         span = carried_range(epoch=epoch, last=last, period_epochs=period, every=every)
         if span is None or self.guard.refuse_ok(deal_id, span[0], span[1], fresh=True) is not None:
@@ -475,14 +476,13 @@ class ValidatorDaemon:
         due = await asyncio.to_thread(self._due_deals, rnd.epoch)
         fresh = [(s, e, t) for s, e, t in due if t.deal_id not in rnd.jobs and t.deal_id not in rnd.skipped]
         sampled = await asyncio.to_thread(self._sampled, rnd, fresh) if fresh else []
-        rnd.skipped.update(t.deal_id for _, _, t in fresh)  # decided for this epoch, probed or not
+        rnd.skipped.update({t.deal_id for _, _, t in fresh} - {t.deal_id for _, t, _ in sampled})
         if not sampled:
             return
         recorded = await asyncio.to_thread(self.ledger.has_verdicts, rnd.epoch)  # after a restart
         now = asyncio.get_running_loop().time()
         span = max(0.0, rnd.window_end - max(now, rnd.window_start)) * self.config.spread
-        for start_epoch, target in sampled:
-            seed = challenge_seed(rnd.randomness, target.deal_id, rnd.epoch, self.address)
+        for start_epoch, target, seed in sampled:
             job = Job(target.deal_id, target, seed, max(now, rnd.window_start) + offset(seed) * span,
                       warmup=rnd.epoch < start_epoch + self.config.warmup_epochs)  # fmt: skip
             rnd.add(job, done=target.deal_id in recorded)

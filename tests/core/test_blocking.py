@@ -35,7 +35,7 @@ def test_inside_a_running_loop_it_returns_and_raises_like_asyncio_run() -> None:
     assert asyncio.run(notebook_cell()).startswith("scatter-blocking")
 
 
-def test_fetch_dag_from_a_notebook_cell(tmp_path: object) -> None:
+def test_fetch_dag_from_a_notebook_cell() -> None:
     """The blocking gateway fetch (what ``download`` and ``pin`` use) inside a running loop,
     against a real gateway on loopback."""
     data = bytes(range(256)) * 5000
