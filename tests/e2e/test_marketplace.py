@@ -211,9 +211,11 @@ def _run(
     def paid() -> dict[int, int]:
         return {d.deal_id: d.paid_epochs for d in sdk.deals_of_bid(up.bid_id)}
 
-    paid_a = paid()
+    # Credits first, then paid epochs: a settlement between the two reads is then counted in
+    # paid_a, so the wait below needs one more, which credits every hoster again.
     hosters_a = {h: credited(sdk, h, start_block) for h in bid_hosters}
     fees_a = sum(credited(sdk, v, start_block) for v in validators)
+    paid_a = paid()
     epoch_a = sdk.market.current_epoch()
     wait_until(
         lambda: all(p > paid_a[d] for d, p in paid().items()), 40 * PATIENCE, "every deal paid further"
