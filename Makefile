@@ -112,6 +112,7 @@ bench: install  # BENCH_ADD_MIB: file size for `scatter ipfs add` against sha256
 	$(BIN)/python -m scatter.bench.hoster
 	$(BIN)/python -m scatter.bench.idle --minutes 5
 	$(BIN)/python -m scatter.bench.e2e --size 200MiB
+	$(BIN)/python -m scatter.bench.scale --bids 100 --minutes 3
 
 soak: install  # an hour of uploads and pins on scatter dev, a restart, a hoster that deletes data
 	$(BIN)/python -m scatter.bench.soak --minutes 60

@@ -6,7 +6,10 @@
 1. **Load**: ``scatter dev`` in-process (:class:`scatter.dev.DevNetwork`: anvil with 2-second
    epochs, 8 hoster and 3 validator daemons as processes) and, for the given time, private
    uploads of random sizes up to ``--max-size`` at 3/6 (log-uniform, so small and large files
-   both occur) interleaved with public pins of 3 replicas served by an origin gateway.
+   both occur) interleaved with public pins of 3 replicas served by an origin gateway, one
+   operation started every ``--interval`` seconds (60: an hour ends with about 300 live deals,
+   what ``python -m scatter.bench.scale`` measured 2 cores to keep paid; 0: back to back,
+   about 40 new deals a minute, which no 2-core machine pays for).
 2. **Restart** (``--restart``, default on): at half time the whole network stops as Ctrl-C
    stops it and starts again from its state directory; the chain's clock resumes where it
    stopped, so the restart must fault nothing.
@@ -257,10 +260,19 @@ class Soak:
         deadline = time.monotonic() + 60 * self.args.minutes
         restart_at = time.monotonic() + 30 * self.args.minutes if self.args.restart else math.inf
         n = 0
+        next_start = time.monotonic()
         while time.monotonic() < deadline:
             if time.monotonic() >= restart_at:
                 self.restart()
                 restart_at = math.inf
+            # paced: one operation starts every --interval seconds (the network's capacity on the
+            # machine is finite; `python -m scatter.bench.scale` measures it)
+            while time.monotonic() < min(next_start, deadline):
+                time.sleep(min(2.0, next_start - time.monotonic()))
+                self._supervise()
+            if time.monotonic() >= deadline:
+                break
+            next_start = time.monotonic() + self.args.interval
             op = self.pin_once() if n % 3 == 2 else self.upload_once()
             self.figures.ops.append(op)
             self._say(
@@ -505,6 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--minutes", type=float, default=60.0, help="How long the load runs.")
     parser.add_argument("--max-size", type=parse_size, default=200 * MIB, help="Largest upload (200MiB).")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=60.0,
+        help="Seconds from one operation's start to the next (0: back to back).",
+    )
     parser.add_argument("--hosters", type=int, default=8)
     parser.add_argument("--validators", type=int, default=3)
     parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=True,

@@ -23,7 +23,7 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
 from scatter.chain._abi import abi_type
-from scatter.chain.tx import block_hash_of, head_number, rpc_guard
+from scatter.chain.tx import block_hash_of, head_number, raw_call, rpc_guard
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,10 @@ class _EventDecoder:
                 )
 
     def decode(self, log: Any) -> ChainEvent | None:
-        topics = log["topics"]
+        topics = [_bytes(t) for t in log["topics"]]
         if not topics:
             return None
-        known = self._events.get(bytes(topics[0]))
+        known = self._events.get(topics[0])
         if known is None:
             return None
         name, inputs = known
@@ -83,18 +83,27 @@ class _EventDecoder:
         plain = [i for i in inputs if not i["indexed"]]
         args: dict[str, Any] = {}
         for param, topic in zip(indexed, topics[1:], strict=True):
-            (value,) = abi_decode([abi_type(param)], bytes(topic))
+            (value,) = abi_decode([abi_type(param)], topic)
             args[param["name"]] = _normalise(param, value)
-        values = abi_decode([abi_type(p) for p in plain], bytes(log["data"]))
+        values = abi_decode([abi_type(p) for p in plain], _bytes(log["data"]))
         args.update({p["name"]: _normalise(p, v) for p, v in zip(plain, values, strict=True)})
         return ChainEvent(
             contract=self.contract_name,
             name=name,
             args=args,
-            block=int(log["blockNumber"]),
-            log_index=int(log["logIndex"]),
-            tx_hash=bytes(log["transactionHash"]),
+            block=_int(log["blockNumber"]),
+            log_index=_int(log["logIndex"]),
+            tx_hash=_bytes(log["transactionHash"]),
         )
+
+
+def _bytes(value: Any) -> bytes:
+    """A log field as bytes: raw JSON-RPC gives ``0x`` hex, web3 gives bytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _normalise(param: dict[str, Any], value: Any) -> Any:
@@ -148,11 +157,10 @@ class EventFollower:
             return None
         first = checkpoint.block + 1
         last = min(head, checkpoint.block + self.max_range)
+        # raw eth_getLogs: web3's log formatters cost more CPU than decoding (every daemon, every block)
+        query = {"fromBlock": hex(first), "toBlock": hex(last), "address": list(self._decoders)}
         logs = rpc_guard(
-            f"reading logs of blocks {first}-{last}",
-            lambda: self.w3.eth.get_logs(
-                {"fromBlock": first, "toBlock": last, "address": list(self._decoders)}  # type: ignore[typeddict-item]
-            ),
+            f"reading logs of blocks {first}-{last}", lambda: raw_call(self.w3, "eth_getLogs", [query])
         )
         events: list[ChainEvent] = []
         for log in logs:

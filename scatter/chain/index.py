@@ -16,12 +16,15 @@ brings the index back to the canonical chain.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from eth_typing import ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
 from scatter.chain._abi import named_output
@@ -29,7 +32,7 @@ from scatter.chain.artifacts import load_artifact
 from scatter.chain.deployments import Deployment
 from scatter.chain.follower import Batch, ChainEvent, Checkpoint, EventFollower, Rewind
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role, reservation_from_named
-from scatter.chain.tx import rpc_guard
+from scatter.chain.tx import head_number, raw_call, rpc_guard
 from scatter.daemon.state import Migration, StateDB
 from scatter.errors import ScatterError
 
@@ -148,6 +151,16 @@ class IndexedNode:
     capacity: int
 
 
+@functools.cache
+def _market_topics(events: tuple[str, ...]) -> list[str]:
+    """topic0 (hex) of each named Market event."""
+    return [
+        "0x" + bytes(event_abi_to_log_topic(cast(ABIEvent, item))).hex()
+        for item in load_artifact("Market").abi
+        if item.get("type") == "event" and item.get("name") in events
+    ]
+
+
 SAVE_EMPTY_EVERY = 64  # blocks without events between checkpoint writes (see MarketIndex.apply)
 
 
@@ -205,6 +218,22 @@ class MarketIndex:
             applied.extend(result.events)
             batches += 1
         return applied
+
+    def unapplied_deals(self, events: tuple[str, ...]) -> frozenset[int]:
+        """The deals named (first indexed argument, ``dealId``) by Market ``events`` in the blocks
+        after the checkpoint up to the node's latest: what the index has not applied yet (its
+        confirmations, the blocks since the last sync). One ``eth_getLogs`` over those few blocks,
+        without web3's formatters. Thread-safe; read the index after calling it."""
+        first = self.checkpoint().block + 1
+        head = head_number(self.w3)
+        if head < first:
+            return frozenset()
+        query = {"address": self.deployment.market, "fromBlock": hex(first), "toBlock": hex(head),
+                 "topics": [_market_topics(events)]}  # fmt: skip
+        logs = rpc_guard(
+            f"reading logs of blocks {first}-{head}", lambda: raw_call(self.w3, "eth_getLogs", [query])
+        )
+        return frozenset(int(str(log["topics"][1]), 16) for log in logs if len(log["topics"]) > 1)
 
     def apply(self, batch: Batch) -> None:
         """Apply a batch's events and move the checkpoint in one transaction. A batch without

@@ -34,7 +34,7 @@ from scatter.chain._abi import function_abi, named_output
 from scatter.chain.artifacts import load_artifact
 from scatter.chain.eip712 import SignedAttestation, quorum_tuples
 from scatter.chain.params import MarketParams, snake
-from scatter.chain.tx import Transactor, rpc_guard
+from scatter.chain.tx import Transactor, raw_call, rpc_guard
 from scatter.errors import ContractError
 
 VERSION = 2
@@ -232,6 +232,9 @@ def reservation_from_named(bid_id: int, slot: int, named: Mapping[str, Any]) -> 
     return Reservation(bid_id, slot, str(n.get("hoster", ZERO_ADDRESS)), int(n.get("expires_at", 0)))
 
 
+_COMMITTEE_SELECTOR = function_signature_to_4byte_selector("isCommitteeMember(uint256,uint32,address)")
+
+
 class Market:
     """The Market at ``address``; ``tx`` is needed only for writes."""
 
@@ -294,8 +297,19 @@ class Market:
         return bool(self._call("isEligibleValidator", Web3.to_checksum_address(account)))
 
     def is_committee_member(self, deal_id: int, epoch: int, validator: str) -> bool:
-        """Whether ``validator`` is in the committee of ``deal_id`` for the period of ``epoch``."""
-        return bool(self._call("isCommitteeMember", deal_id, epoch, Web3.to_checksum_address(validator)))
+        """Whether ``validator`` is in the committee of ``deal_id`` for the period of ``epoch``.
+
+        A raw ``eth_call`` (selector and arguments encoded here, the bool read from the last byte),
+        without web3's contract machinery: daemons ask it for every deal at every committee period,
+        and through web3 it took 15 % of a validator's CPU at 300 deals (``scatter.bench.scale``)."""
+        data = _COMMITTEE_SELECTOR + abi_encode(
+            ["uint256", "uint32", "address"], [deal_id, epoch, Web3.to_checksum_address(validator)]
+        )
+        call = {"to": self.address, "data": "0x" + data.hex()}
+        result = rpc_guard(
+            "Market.isCommitteeMember", lambda: raw_call(self.w3, "eth_call", [call, "latest"])
+        )
+        return int(str(result), 16) != 0
 
     def committee(self, deal_id: int, epoch: int, validators: Sequence[str]) -> list[str]:
         """The members among ``validators`` of the deal's committee for the period of ``epoch``."""

@@ -38,7 +38,7 @@ def rpc_guard(what: str, call: Callable[[], T]) -> T:
         raise ContractError(f"{what} rejected by the node: {_rpc_message(exc)}") from exc
 
 
-def _raw(w3: Web3, method: str, params: list[Any]) -> Any:
+def raw_call(w3: Web3, method: str, params: list[Any]) -> Any:
     """One JSON-RPC call without web3's middleware and result formatters (a fraction of the CPU):
     for the calls a daemon makes every block whether anything happened or not."""
     response = w3.provider.make_request(method, params)  # type: ignore[arg-type]
@@ -49,14 +49,14 @@ def _raw(w3: Web3, method: str, params: list[Any]) -> Any:
 
 def head_number(w3: Web3) -> int:
     """The latest block number: the one call a daemon's loop makes when nothing changed."""
-    return rpc_guard("reading the block number", lambda: int(str(_raw(w3, "eth_blockNumber", [])), 16))
+    return rpc_guard("reading the block number", lambda: int(str(raw_call(w3, "eth_blockNumber", [])), 16))
 
 
 def latest_head(w3: Web3) -> tuple[int, int]:
     """(number, timestamp) of the latest block."""
 
     def read() -> tuple[int, int]:
-        block = _raw(w3, "eth_getBlockByNumber", ["latest", False])
+        block = raw_call(w3, "eth_getBlockByNumber", ["latest", False])
         return int(str(block["number"]), 16), int(str(block["timestamp"]), 16)
 
     return rpc_guard("reading the latest block", read)
@@ -66,7 +66,7 @@ def block_hash_of(w3: Web3, number: int) -> bytes:
     """The hash of block ``number``; empty when the chain has no such block."""
 
     def read() -> bytes:
-        block = _raw(w3, "eth_getBlockByNumber", [hex(number), False])
+        block = raw_call(w3, "eth_getBlockByNumber", [hex(number), False])
         return bytes.fromhex(str(block["hash"])[2:]) if block else b""
 
     return rpc_guard(f"reading block {number}", read)

@@ -37,6 +37,16 @@ _ATTESTATION_TYPEHASH = bytes(
 _HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
+@dataclass(frozen=True)
+class BatchAnswer:
+    """One validator's answer to a batch of ranges: deal id -> its signature of the range asked,
+    and, for a range it refused, deal id -> the last epoch of the range's ok prefix it reported
+    (a claim, not a signature: only a signature of the prefix counts)."""
+
+    signed: dict[int, SignedAttestation]
+    ok_through: dict[int, int]
+
+
 def domain_separator(chain_id: int, market: str) -> bytes:
     """The Market's EIP-712 domain separator (as ``scatter.chain.eip712`` defines the domain)."""
     return bytes(
@@ -186,14 +196,16 @@ class AttestationCollector:
 
     async def batch_range_signatures(
         self, v: Validator, ranges: Sequence[tuple[int, int, int]]
-    ) -> dict[int, SignedAttestation] | None:
+    ) -> BatchAnswer | None:
         """Ask ``v`` to sign ok for every ``(dealId, from, to)`` in batched requests.
 
-        Returns deal id -> verified signature for the ranges it signed (a refused range is
-        simply absent), or None when the validator has no batch route (404/405: an older
+        Returns the verified signatures of the ranges it signed (a refused range is simply
+        absent) and, for a refused range, the end of its ok prefix when the validator says
+        (``okThrough``), or None when the validator has no batch route (404/405: an older
         version; ask it per deal). Any other failure raises ScatterError.
         """
         out: dict[int, SignedAttestation] = {}
+        reach: dict[int, int] = {}
         for start in range(0, len(ranges), MAX_BATCH_RANGES):
             chunk = ranges[start : start + MAX_BATCH_RANGES]
             resp = await self.client.post(v.endpoint.rstrip("/") + RANGES_PATH, json=range_request(chunk))
@@ -206,13 +218,18 @@ class AttestationCollector:
             if not isinstance(results, list) or len(results) != len(chunk):
                 raise ScatterError("malformed batch answer: results do not match the ranges asked")
             for (deal_id, a, b), item in zip(chunk, results, strict=True):
-                if not isinstance(item, dict) or "error" in item:
+                if not isinstance(item, dict):
+                    continue
+                if "error" in item:
+                    x = item.get("okThrough")
+                    if isinstance(x, int) and not isinstance(x, bool) and a <= x < b:
+                        reach[deal_id] = x
                     continue
                 try:
                     out[deal_id] = _ok_range_answer(parse_verified(item, self.domain), v, deal_id, a, b)
                 except ScatterError:
                     continue  # a bad answer for one range does not spoil the others
-        return out
+        return BatchAnswer(out, reach)
 
     async def _one_range(self, deal_id: int, a: int, b: int, v: Validator) -> SignedAttestation:
         resp = await self.client.post(v.endpoint.rstrip("/") + range_path(deal_id),

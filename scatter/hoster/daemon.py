@@ -171,6 +171,9 @@ class Hoster:
         self._chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoster-chain")
         # settlements are built (gas estimated) in parallel; the journal hands out nonces in order
         self._send_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hoster-send")
+        # Proofs have a deadline that costs collateral: their own thread, never queued behind
+        # settlements and fills (at 300 deals they were, and honest hosters missed proofs).
+        self._prove_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoster-prove")
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retry_at: dict[str, float] = {}
         self._slot_locks: dict[str, asyncio.Lock] = {}
@@ -292,6 +295,7 @@ class Hoster:
             quorum=self.params.quorum, epoch_seconds=self._epoch_s, metrics=self.metrics,
             send_pool=self._send_pool, retry_later=lambda deal_id, s: self._later(f"settle:{deal_id}", s),
             give_up=self._give_up_through,
+            min_range=max(1, min(cfg.settle_every, self.params.missed_quorum_epochs - 2)),
         )  # fmt: skip
 
         app = create_app(self, self.store)
@@ -332,6 +336,7 @@ class Hoster:
             await self._http.aclose()
         self._chain_pool.shutdown(wait=True, cancel_futures=True)
         self._send_pool.shutdown(wait=True, cancel_futures=True)
+        self._prove_pool.shutdown(wait=True, cancel_futures=True)
         if hasattr(self, "db"):
             self.db.close()
         if hasattr(self, "store"):
@@ -905,7 +910,7 @@ class Hoster:
             chunk = todo[start : start + MAX_PROOF_BATCH]
             items = [await asyncio.to_thread(build, v, c) for v, c in chunk]
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._send_pool, self._send_proofs, items, challenges)
+            await loop.run_in_executor(self._prove_pool, self._send_proofs, items, challenges)
 
     def _send_proofs(self, items: list[ProofItem], challenges: dict[int, Challenge]) -> None:
         """Estimate, record, broadcast one ``proveMany``; an item that fails the estimate is dropped
@@ -1050,8 +1055,9 @@ class Hoster:
     async def _settle_due(self) -> None:
         """Hand the deals whose unpaid range is due to the settler, one batch task at a time.
 
-        A range starts after ``paidThrough`` and ``failedEpoch``, stops before an open
-        challenge's epoch, and lies within one committee period."""
+        A range starts after ``paidThrough`` and ``failedEpoch`` and lies within one committee
+        period; a deal with a challenge open waits for its proof (validators sign no ok until
+        then: asking only cost both sides CPU)."""
         if not self._due("settle"):
             return
         p = self.params
@@ -1069,10 +1075,10 @@ class Hoster:
                 continue
             if not self._due(f"settle:{deal_id}"):
                 continue
+            if v.challenge_open:  # validators sign no ok while a challenge is open: prove first
+                continue
             nxt = max(v.paid_through, v.failed_epoch, self._given_up.get(deal_id, 0)) + 1
             last = min(self._epoch - 1, v.end_epoch)
-            if v.challenge_open:
-                last = min(last, v.challenge_epoch - 1)
             period_end = p.period_bounds(p.period_of(nxt))[1]
             last = min(last, period_end)
             if last < nxt:

@@ -30,6 +30,9 @@ class HosterMetrics:
         self.epoch = Gauge("scatter_hoster_epoch", "Current market epoch", registry=r)
         self.txs = Counter("scatter_hoster_transactions", "Transactions sent", ["kind"], registry=r)
         self.settlements = Counter("scatter_hoster_settlements", "Settlements sent", registry=r)
+        self.prefix_settlements = Counter("scatter_hoster_prefix_settlements",
+                                          "Settlements of the ok prefix validators reported (okThrough)",
+                                          registry=r)  # fmt: skip
         self.periods_unpaid = Counter("scatter_hoster_periods_unpaid",
                                       "Committee periods of a deal given up: over without a quorum",
                                       registry=r)  # fmt: skip

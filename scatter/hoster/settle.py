@@ -39,7 +39,7 @@ from scatter.chain.market import MAX_SETTLE_BATCH, settle_many_calldata
 from scatter.chain.tx import rpc_guard
 from scatter.daemon.logs import log_event
 from scatter.errors import ContractError
-from scatter.hoster.attest import AttestationCollector, Validator, decided, plan_range
+from scatter.hoster.attest import AttestationCollector, BatchAnswer, Validator, decided, plan_range
 from scatter.hoster.metrics import HosterMetrics
 from scatter.hoster.txjournal import TxJournal
 
@@ -97,6 +97,7 @@ class Settler:
         send_pool: Executor,
         retry_later: Callable[[int, float], None],
         give_up: Callable[[int, int], None] = lambda deal_id, through: None,
+        min_range: int = 1,
     ) -> None:
         self.w3 = w3
         self.market = market
@@ -108,6 +109,7 @@ class Settler:
         self.send_pool = send_pool
         self.retry_later = retry_later  # (deal id, seconds): when to look at the deal again
         self.give_up = give_up  # (deal id, epoch): never ask for the deal's epochs up to this one again
+        self.min_range = min_range  # shortest prefix settled without pressure (the daemon's settle_every)
         self._no_batch_until: dict[str, float] = {}
         self._slow_slots = asyncio.Semaphore(16)
 
@@ -126,22 +128,18 @@ class Settler:
         return [v for v in validators if _may_sign(v, d)]
 
     async def _collect(self, chunk: list[Due], validators: Sequence[Validator]) -> list[Ready]:
-        """Ranges with a quorum: one batched request per validator, the slow path for the rest."""
-        per_validator = {v: [d for d in chunk if _may_sign(v, d)] for v in validators}
-        answers = await asyncio.gather(
-            *(self._ask(v, deals) for v, deals in per_validator.items() if deals), return_exceptions=True
-        )
-        asked = [v for v, deals in per_validator.items() if deals]
+        """Ranges with a quorum: one batched request per validator, then one for the prefixes a
+        quorum reported (:meth:`_prefixes`), the slow path for the rest."""
+        asks = {v: [(d.deal_id, d.next_unpaid, d.last) for d in chunk if _may_sign(v, d)] for v in validators}
+        answers = await self._ask_all(asks)
         sigs: dict[int, list[SignedAttestation]] = {d.deal_id: [] for d in chunk}
-        responsive: set[str] = set()
-        for v, answer in zip(asked, answers, strict=True):
-            if isinstance(answer, BaseException):
-                error = str(answer).splitlines()[0][:200] if str(answer) else type(answer).__name__
-                log_event(log, "no batch answer", logging.WARNING, validator=v.address, error=error)
-                continue
-            responsive.add(v.address)
-            for deal_id, signed in answer.items():
+        reach: dict[int, dict[Validator, int]] = {d.deal_id: {} for d in chunk}
+        for v, answer in answers.items():
+            for deal_id, signed in answer.signed.items():
                 sigs[deal_id].append(signed)
+                reach[deal_id][v] = signed.attestation.to_epoch
+            for deal_id, x in answer.ok_through.items():
+                reach[deal_id][v] = x
         ready: list[Ready] = []
         short: list[Due] = []
         for d in chunk:
@@ -151,13 +149,70 @@ class Settler:
             else:
                 short.append(d)
         if short:
-            live = [v for v in validators if v.address in responsive]
+            got, short = await self._prefixes(short, reach)
+            ready += got
+        if short:
+            live = [v for v in validators if v in answers]
             slow = await asyncio.gather(*(self._slow_path(d, self._eligible(d, live)) for d in short))
             ready += [r for r in slow if r is not None]
         return ready
 
-    async def _ask(self, v: Validator, deals: list[Due]) -> dict[int, SignedAttestation]:
-        ranges = [(d.deal_id, d.next_unpaid, d.last) for d in deals]
+    async def _prefixes(
+        self, short: list[Due], reach: dict[int, dict[Validator, int]]
+    ) -> tuple[list[Ready], list[Due]]:
+        """For deals short of a quorum over their whole range: the longest prefix that ``quorum``
+        validators reported ok (``okThrough``, or a range they signed), asked of exactly those
+        validators in one more batch each. A prefix skips no epoch, so it needs no slow path;
+        it is settled when it is at least :attr:`min_range` epochs long or the deal is under
+        pressure. Returns (ready, still short)."""
+        planned: dict[int, int] = {}
+        asks: dict[Validator, list[tuple[int, int, int]]] = {}
+        for d in short:
+            ends = sorted(reach[d.deal_id].values(), reverse=True)
+            if len(ends) < self.quorum:
+                continue
+            x = ends[self.quorum - 1]
+            if x < d.next_unpaid or (x - d.next_unpaid + 1 < self.min_range and not d.pressure):
+                continue
+            planned[d.deal_id] = x
+            for v, end in reach[d.deal_id].items():
+                if end >= x:
+                    asks.setdefault(v, []).append((d.deal_id, d.next_unpaid, x))
+        if not planned:
+            return [], short
+        answers = await self._ask_all(asks)
+        sigs: dict[int, list[SignedAttestation]] = {deal_id: [] for deal_id in planned}
+        for answer in answers.values():
+            for deal_id, signed in answer.signed.items():
+                sigs[deal_id].append(signed)
+        ready: list[Ready] = []
+        rest: list[Due] = []
+        for d in short:
+            got = sigs.get(d.deal_id, [])
+            if len(got) >= self.quorum:
+                chosen = _quorum_of(got, self.quorum)
+                ready.append(Ready(d.deal_id, d.next_unpaid, planned[d.deal_id], chosen))
+            else:
+                rest.append(d)
+        self.metrics.prefix_settlements.inc(len(ready))
+        return ready, rest
+
+    async def _ask_all(
+        self, asks: dict[Validator, list[tuple[int, int, int]]]
+    ) -> dict[Validator, BatchAnswer]:
+        """:meth:`_ask` of every validator with ranges to ask, at once; those that answered."""
+        asked = [(v, ranges) for v, ranges in asks.items() if ranges]
+        answers = await asyncio.gather(*(self._ask(v, r) for v, r in asked), return_exceptions=True)
+        out: dict[Validator, BatchAnswer] = {}
+        for (v, _), answer in zip(asked, answers, strict=True):
+            if isinstance(answer, BaseException):
+                error = str(answer).splitlines()[0][:200] if str(answer) else type(answer).__name__
+                log_event(log, "no batch answer", logging.WARNING, validator=v.address, error=error)
+                continue
+            out[v] = answer
+        return out
+
+    async def _ask(self, v: Validator, ranges: list[tuple[int, int, int]]) -> BatchAnswer:
         if self._no_batch_until.get(v.address, 0.0) <= time.monotonic():
             answer = await self.collector.batch_range_signatures(v, ranges)
             if answer is not None:
@@ -171,7 +226,7 @@ class Settler:
             return deal_id, signed
 
         answers = await asyncio.gather(*(one(*r) for r in ranges))
-        return {deal_id: signed[0] for deal_id, signed in answers if signed}
+        return BatchAnswer({deal_id: signed[0] for deal_id, signed in answers if signed}, {})
 
     async def _slow_path(self, d: Due, validators: list[Validator]) -> Ready | None:
         """The range a quorum can sign, from the validators' published verdicts, if it may be settled."""

@@ -153,6 +153,14 @@ class _SampleFailure(ScatterError):
         self.stale_connection = False
 
 
+PER_HOSTER_CONNECTIONS = 16
+"""Connections to one hoster's gateway at most. Unbounded, a validator's 64 checks in flight
+all went to a hoster that answered slowly: three validators on loopback held more than the
+hoster's 256 connections per client address, so it refused even the probes it could answer
+(``scatter.bench.scale``). A check waiting for a connection counts against its deadline and,
+when late, is retried or left unknown: never a ``fail``."""
+
+
 class DealChecker:
     """Runs checks over one shared HTTP client (keep-alive connections to each hoster).
 
@@ -181,7 +189,9 @@ class DealChecker:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
+                connector=aiohttp.TCPConnector(
+                    limit=self.max_connections, limit_per_host=PER_HOSTER_CONNECTIONS
+                ),
                 timeout=aiohttp.ClientTimeout(total=max(self.deadline, self.learn_timeout)),
                 trust_env=False,
                 auto_decompress=False,

@@ -77,6 +77,8 @@ from scatter.validator.status import write_info
 log = logging.getLogger("scatter.validator")
 T = TypeVar("T")
 _RPC_ERRORS = (ScatterConnectionError, ScatterTimeoutError, ConnectionError, TimeoutError)
+#: Market events that change a deal's challenge state or failed epoch (what the signing guard reads).
+CHALLENGE_EVENTS = ("ProofRequested", "ProofAccepted", "ProofMissed", "DealFaulted")
 
 
 class _Server(uvicorn.Server):
@@ -172,6 +174,7 @@ class ValidatorDaemon:
             lambda deal_id, epoch: market.is_committee_member(deal_id, epoch, me), params.period_epochs
         )
         self.guard = SigningGuard(self.committee, self._live_challenge, indexed=self._indexed_challenge,
+                                  unconfirmed=lambda: self.index.unapplied_deals(CHALLENGE_EVENTS),
                                   address=me, ttl=self.config.poll_interval)  # fmt: skip
         http = httpx.AsyncClient(timeout=10.0, trust_env=False)
         self.reporter = Reporter(market, self.index, self.ledger, db, params, self.committee,

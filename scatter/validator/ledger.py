@@ -98,7 +98,12 @@ class ConflictingVerdictError(LedgerError):
 
 
 class NotAttestableError(LedgerError):
-    """The requested range is not covered by recorded ok verdicts."""
+    """The requested range is not covered by recorded ok verdicts. ``ok_through``: the last
+    epoch of the range's ok prefix (``from - 1``: none), when the ledger knows it."""
+
+    def __init__(self, message: str, *, ok_through: int | None = None) -> None:
+        super().__init__(message)
+        self.ok_through = ok_through
 
 
 @dataclass(frozen=True)
@@ -336,10 +341,12 @@ class SigningLedger:
             if epoch != expected:
                 break
             if not ok:
-                raise NotAttestableError(f"deal {deal_id} epoch {epoch} was checked and failed")
+                raise NotAttestableError(f"deal {deal_id} epoch {epoch} was checked and failed",
+                                         ok_through=expected - 1)  # fmt: skip
             expected += 1
         if expected <= to_epoch:
-            raise NotAttestableError(f"no verdict recorded for deal {deal_id} epoch {expected}")
+            raise NotAttestableError(f"no verdict recorded for deal {deal_id} epoch {expected}",
+                                     ok_through=expected - 1)  # fmt: skip
         if from_epoch == to_epoch:
             evidence = bytes(rows[0][2])
         else:

@@ -15,6 +15,10 @@ Routes (wire format: :mod:`scatter.protocol.attestations`):
   "0x..", "results": [...]}``: per range, in order, what the route above would sign, or
   ``{"dealId", "fromEpoch", "toEpoch", "error"}`` where it would refuse; signed in one transaction
   per 5,000 epochs of verdicts; a range the guard refuses gets its one-line reason as ``error``.
+  A range the ledger cannot sign whole also says how far it could: ``"okThrough": x``, the last
+  epoch of its ok prefix (``x >= fromEpoch``; absent when there is none), so that a hoster asks
+  for ``[fromEpoch, x]`` next instead of downloading every verdict (sampled probes leave the
+  latest epochs unattested until the next probe carries them).
   400 for a malformed body, 405 for ``GET`` (it is not a deal id).
 - ``GET /healthz`` -> 200 ``{"status": "ok", ...}`` (503 when the daemon reports a problem).
 - ``GET /metrics`` -> Prometheus text format.
@@ -210,9 +214,11 @@ def create_publish_app(
                 results.append(to_json(outcome))
             else:
                 error = str(outcome).splitlines()[0]  # the ledger's messages are one non-empty line
-                results.append(
-                    {"dealId": deal_id, "fromEpoch": from_epoch, "toEpoch": to_epoch, "error": error}
-                )
+                item: dict[str, Any] = {"dealId": deal_id, "fromEpoch": from_epoch, "toEpoch": to_epoch,
+                                        "error": error}  # fmt: skip
+                if outcome.ok_through is not None and outcome.ok_through >= from_epoch:
+                    item["okThrough"] = outcome.ok_through
+                results.append(item)
         count("ranges", 200)
         return JSONResponse({"version": WIRE_VERSION, "validator": ledger.address, "results": results})
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from scatter.chain.eip712 import SignedAttestation
-from scatter.hoster.attest import Validator
+from scatter.hoster.attest import BatchAnswer, Validator
 from scatter.hoster.settle import Due, Settler
 
 A, B, C, CLIENT = (Validator(f"0x{c * 40}", f"http://{c}") for c in "abcd")
@@ -18,9 +17,9 @@ class Recorder:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    async def batch_range_signatures(self, v: Validator, ranges: Any) -> dict[int, SignedAttestation]:
+    async def batch_range_signatures(self, v: Validator, ranges: Any) -> BatchAnswer:
         self.asked.append(v.address)
-        return {}
+        return BatchAnswer({}, {})
 
     async def verdicts(self, deal_id: int, from_epoch: int, validators: Any) -> dict[str, dict[int, bool]]:
         return {}

@@ -98,3 +98,30 @@ def test_chain_state_is_cached_until_forgotten_or_read_fresh() -> None:
     g.refuse_ok(1, 2, 2)
     g.refuse_ok(1, 2, 2, fresh=True)
     assert reads == [1, 1, 1]
+
+
+def test_with_the_unconfirmed_view_only_deals_touched_since_the_index_are_read() -> None:
+    cache, _ = seats({(1, 0), (2, 0)})
+    reads: list[int] = []
+    views: list[int] = []
+    touched = {2}
+
+    def live(deal_id: int) -> ChallengeState:
+        reads.append(deal_id)
+        return ChallengeState(True, 0)  # the chain: both deals challenged
+
+    def unconfirmed() -> frozenset[int]:
+        views.append(1)
+        return frozenset(touched)
+
+    g = SigningGuard(cache, live, indexed=lambda d: ChallengeState(False, 0), unconfirmed=unconfirmed,
+                     address="0xV", ttl=60)  # fmt: skip
+    assert g.refuse_ok(1, 3, 3) is None and reads == []  # not touched: the index's state
+    refused = g.refuse_ok(2, 3, 3)
+    assert refused is not None and refused.status == 409 and reads == [2]
+    assert views == [1]  # one view per ttl, whatever the number of deals
+    touched.add(1)
+    assert g.refuse_ok(1, 3, 3) is None and g.refuse_ok(1, 3, 3, fresh=True) is None  # cached for ttl
+    assert views == [1]
+    g.ttl = 0.0
+    assert g.refuse_ok(1, 3, 3) is not None and views == [1, 1]  # read again once ttl is over

@@ -22,6 +22,11 @@ def shard(i: int, size: int = 4096) -> Shard:
     return shard_of(f"index {i}", size)
 
 
+def mine(chain: Chain, blocks: int) -> None:
+    for _ in range(blocks):
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
 def index_for(chain: Chain, tmp_path: Path) -> MarketIndex:
     return MarketIndex(StateDB(tmp_path / "state.db"), chain.w3, chain.deployment, confirmations=0)
 
@@ -125,3 +130,53 @@ def test_index_tracks_challenges_faults_and_the_reopened_slot(chain: Chain, tmp_
     assert index.bid(bid_id).open_slots == 1  # type: ignore[union-attr]
     node = index.node(Role.HOSTER, chain.account(2).address)
     assert node is not None and node.stake == market.node(Role.HOSTER, chain.account(2).address).stake
+
+
+def test_unapplied_deals_name_the_challenges_the_index_has_not_applied(chain: Chain, tmp_path: Path) -> None:
+    """What the validator's signing guard reads instead of two chain calls per signature: a
+    challenge opened in blocks the index has not applied refuses an ok, and no deal is read."""
+    from scatter.validator.committee import CommitteeCache
+    from scatter.validator.daemon import CHALLENGE_EVENTS
+    from scatter.validator.guard import ChallengeState, SigningGuard
+
+    chain.market(2).join(Role.HOSTER, "http://127.0.0.1:9002", 10**9, 5 * ETHER)
+    s = shard(12, 500)
+    bid_id = chain.market(1).bid([s.cid_bytes], roots=[s.root], size=s.size, slot_count=1,
+                                 price_per_epoch=PRICE, duration_epochs=200)  # fmt: skip
+    deal = fill(chain.market(2), bid_id, 0, s)
+    market = chain.market(9)
+    index = MarketIndex(StateDB(tmp_path / "state.db"), chain.w3, chain.deployment, confirmations=3)
+    chain.warp_to_epoch(market.get_deal(deal).paid_through + market.params().missed_quorum_epochs + 1)
+    mine(chain, 3)
+    index.sync()
+    assert index.unapplied_deals(CHALLENGE_EVENTS) == frozenset()
+    market.request_proof_for_missed_quorum(deal)
+    index.sync()  # three confirmations: the challenge is not applied yet
+    row = index.deal(deal)
+    assert row is not None and not row.challenge_open
+    assert index.unapplied_deals(CHALLENGE_EVENTS) == {deal}
+
+    reads: list[int] = []
+
+    def live(deal_id: int) -> ChallengeState:
+        reads.append(deal_id)
+        c = market.challenge_of(deal_id)
+        return ChallengeState(c.open, market.get_deal(deal_id).failed_epoch)
+
+    def indexed(deal_id: int) -> ChallengeState:
+        d = index.deal(deal_id)
+        return ChallengeState(False, 0) if d is None else ChallengeState(d.challenge_open, d.failed_epoch)
+
+    committee = CommitteeCache(lambda d, e: True, market.params().period_epochs)
+    guard = SigningGuard(committee, live, indexed=indexed,
+                         unconfirmed=lambda: index.unapplied_deals(CHALLENGE_EVENTS), ttl=60)  # fmt: skip
+    epoch = market.current_epoch() - 1
+    refusal = guard.refuse_ok(deal, epoch, epoch)
+    assert refusal is not None and refusal.status == 409 and reads == [deal]
+    assert guard.refuse_ok(deal + 1, epoch, epoch) is None and reads == [deal]  # untouched: no read
+
+    mine(chain, 3)
+    index.sync()
+    row = index.deal(deal)
+    assert row is not None and row.challenge_open
+    assert index.unapplied_deals(CHALLENGE_EVENTS) == frozenset()

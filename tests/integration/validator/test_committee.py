@@ -53,6 +53,8 @@ def test_only_the_deals_of_its_committees_are_checked_and_signed(live: LiveMarke
             for deal_id in deals:
                 for epoch in range(first, first + 3 * period):
                     member = market.is_committee_member(deal_id, epoch, address)
+                    # the raw eth_call agrees with web3's contract call
+                    assert member == market._call("isCommitteeMember", deal_id, epoch, address)
                     verdict = v.daemon.ledger.verdict(deal_id, epoch)
                     seen[member] += 1
                     if not member:

@@ -66,6 +66,8 @@ def test_batch_answers_every_range_in_order_as_the_single_route_does(
     assert [("error" in r) for r in results] == [False, True, True, True, False, True, True]
     assert results[1]["error"] == "deal 8 epoch 6 was checked and failed"
     assert results[2]["error"] == "no verdict recorded for deal 8 epoch 7"
+    # how far each refused range is ok: 4..5 of 4..6; nothing of 7..7, of deal 3, of an invalid range
+    assert [r.get("okThrough") for r in results] == [None, 5, None, None, None, None, None]
     for r in results:
         if "error" not in r:
             signed = from_json(r, chain_id=CHAIN, market=MARKET)
