@@ -539,8 +539,7 @@ class ValidatorDaemon:
     async def unknown(self, rnd: Round, job: Job, label: str) -> None:
         """Noted in memory and written in batches (:meth:`_flush_unknowns`): an unknown epoch
         never leaves the process, so it needs no write of its own before the next one."""
-        self.metrics.unknown.labels(label=label).inc()
-        self._probes[job.deal_id] = LastProbe(rnd.epoch, False)
+        self.metrics.unknown.labels(label=label).inc()  # not a probe: the last one stands (probes.py)
         reason = job.last.reason if job.last is not None else ""
         self._unknowns.append((job.deal_id, rnd.epoch, label, {"attempts": job.attempts, "reason": reason}))
 

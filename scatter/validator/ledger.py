@@ -189,12 +189,11 @@ class SigningLedger:
         return verdict
 
     def last_probe_before(self, deal_id: int, epoch: int) -> tuple[int, bool] | None:
-        """The latest epoch before ``epoch`` with a verdict or an unknown note for the deal, and
-        whether it was an ok verdict (a fail or an unknown: False)."""
+        """The latest epoch before ``epoch`` with a verdict for the deal, and whether it was ok.
+        An unknown note is not a probe (a slow answer says nothing of the data: sampled probes,
+        docs/validator.md)."""
         row = self.db.query_one(
-            "SELECT epoch, ok FROM (SELECT epoch, ok FROM verdicts WHERE deal_id = ?1 AND epoch < ?2 "
-            "UNION ALL SELECT epoch, 0 FROM unknown_epochs WHERE deal_id = ?1 AND epoch < ?2) "
-            "ORDER BY epoch DESC, ok ASC LIMIT 1",
+            "SELECT epoch, ok FROM verdicts WHERE deal_id = ? AND epoch < ? ORDER BY epoch DESC LIMIT 1",
             (deal_id, epoch),
         )
         return (int(row[0]), bool(row[1])) if row else None
@@ -202,19 +201,19 @@ class SigningLedger:
     def record_carried(self, deal_id: int, from_epoch: int, to_epoch: int, evidence: bytes) -> int:
         """Record ok verdicts for the epochs of [from, to] between two ok probes (sampled probes,
         docs/validator.md). All or nothing: nothing is recorded if any epoch of the range already
-        has a verdict or an unknown note. Returns the number of epochs recorded."""
+        has a verdict. An epoch with an unknown note (a probe answered too slowly) is carried like
+        an unprobed one, and keeps its note. Returns the number of epochs recorded."""
         if from_epoch > to_epoch:
             return 0
         _check_range(deal_id, from_epoch, to_epoch)
         detail = json.dumps({"carried": [from_epoch - 1, to_epoch + 1]})
         now = time.time()
         with self.db.transaction() as conn:
-            for table in ("verdicts", "unknown_epochs"):
-                if conn.execute(
-                    f"SELECT 1 FROM {table} WHERE deal_id = ? AND epoch BETWEEN ? AND ? LIMIT 1",
-                    (deal_id, from_epoch, to_epoch),
-                ).fetchone():
-                    return 0
+            if conn.execute(
+                "SELECT 1 FROM verdicts WHERE deal_id = ? AND epoch BETWEEN ? AND ? LIMIT 1",
+                (deal_id, from_epoch, to_epoch),
+            ).fetchone():
+                return 0
             conn.executemany(
                 "INSERT INTO verdicts VALUES (?, ?, 1, ?, ?, ?)",
                 [(deal_id, e, evidence, detail, now) for e in range(from_epoch, to_epoch + 1)],

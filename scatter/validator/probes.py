@@ -11,13 +11,19 @@ The rules, all local to one validator and one deal:
 
 - a deal is probed in the first and the last of its epochs within each committee period (so every
   period's range is closed by probes at both ends, and no range crosses a period: Market version
-  2 settles a range within one period), in every epoch after a probe that was not ok (a fail or a
-  slow answer is looked at again at once), when the gap since its last probe reaches ``2k - 1``
-  epochs, and otherwise with probability 1/k, drawn from the epoch's chain randomness (the hoster
-  cannot tell in advance which epochs are probed);
+  2 settles a range within one period), in every epoch after a probe that failed (looked at again
+  at once), when the gap since its last probe reaches ``2k - 1`` epochs, and otherwise with
+  probability 1/k, drawn from the epoch's chain randomness (the hoster cannot tell in advance which
+  epochs are probed);
 - an ok probe carries to the epochs since the previous probe when that probe was ok, lies in the
-  same committee period, and is at most ``2k - 1`` epochs back; a fail, an unknown (slow) epoch or
-  a longer gap (the validator was down) carries nothing.
+  same committee period, and is at most ``2k - 1`` epochs back; a fail or a longer gap (the
+  validator was down) carries nothing;
+- a probe that ended **unknown** (the answer came too slowly, on the hoster's side or on the
+  validator's) is not a probe: the previous one stands, the gap rule forces the next, and an ok
+  probe within ``2k - 1`` epochs of the last ok one carries over it. Until 2026-11-30 an unknown
+  counted as a failed probe: it forced a probe in every following epoch and broke the carry, so
+  a validator that fell behind under load made more work for itself and left gaps no quorum
+  could sign (``python -m scatter.bench.scale``: at 300 deals, whole committee periods unpaid).
 
 What it costs: a hoster that drops the data between two probes and has it back at the next one is
 paid for the epochs in between, at most 2k - 2 of them. Possession proofs (random audits, missed

@@ -40,7 +40,7 @@ def test_anchors_a_probe_that_was_not_ok_and_the_longest_gap_force_a_probe() -> 
     seed = never_drawn(43, OK)
     assert not due(43, OK, seed=seed)
     assert due(43, None, seed=seed)  # never probed (or a restart with an empty ledger)
-    assert due(43, LastProbe(42, False), seed=seed)  # the last probe failed or was slow
+    assert due(43, LastProbe(42, False), seed=seed)  # the last probe failed
     assert due(40 + longest_gap(4), OK, seed=seed)  # the gap is as long as a carry may be
     assert due(60, LastProbe(59, True), seed=seed)  # the first epoch of a period
     assert due(59, LastProbe(58, True), seed=seed)  # the last epoch of a period
@@ -58,7 +58,7 @@ def test_the_draw_probes_about_one_epoch_in_k() -> None:
     [
         (44, LastProbe(40, True), (41, 43)),  # ok probes at 40 and 44: 41..43 carried
         (41, LastProbe(40, True), None),  # adjacent: nothing between
-        (44, LastProbe(40, False), None),  # the previous probe failed or was slow
+        (44, LastProbe(40, False), None),  # the previous probe failed
         (62, LastProbe(58, True), None),  # across a committee period
         (40 + 2 * 4, LastProbe(40, True), None),  # a gap longer than the rules allow: the validator was down
     ],
@@ -91,12 +91,17 @@ def test_carried_epochs_make_a_range_attestable(ledger: SigningLedger) -> None:
     assert ledger.last_probe_before(7, 44) == (43, True)
 
 
-def test_a_carry_never_overrides_a_verdict_or_an_unknown(ledger: SigningLedger) -> None:
+def test_a_carry_never_overrides_a_verdict_and_passes_over_an_unknown(ledger: SigningLedger) -> None:
     ledger.record(Verdict(7, 42, False, ev(1)))
     assert ledger.record_carried(7, 41, 43, ev(2)) == 0
-    ledger.note_unknown(8, 42, "late")
-    assert ledger.record_carried(8, 41, 43, ev(2)) == 0
-    assert ledger.verdict(7, 41) is None and ledger.verdict(8, 41) is None  # all or nothing
-    assert ledger.last_probe_before(8, 43) == (42, False)  # a slow epoch counts as a probe that was not ok
+    assert ledger.verdict(7, 41) is None  # all or nothing
     with pytest.raises(NotAttestableError):
         ledger.sign_range(7, 41, 43)
+    # a slow answer is not a probe: the last ok probe (40) stands and the next ok one carries over it
+    ledger.record(Verdict(8, 40, True, ev(3)))
+    ledger.note_unknown(8, 42, "late")
+    assert ledger.last_probe_before(8, 44) == (40, True)
+    assert ledger.record_carried(8, 41, 43, ev(2)) == 3
+    assert ledger.unknown(8, 42) == "late"  # the note stays
+    ledger.record(Verdict(8, 44, True, ev(4)))
+    assert ledger.sign_range(8, 40, 44).attestation.ok

@@ -99,12 +99,17 @@ def test_index_rebuilds_rows_after_a_reorg(chain: Chain, tmp_path: Path) -> None
     assert index.bid(bid_id).open_slots == 1  # type: ignore[union-attr]
 
 
-def test_index_tracks_challenges_faults_and_the_reopened_slot(chain: Chain, tmp_path: Path) -> None:
+def one_deal(chain: Chain, seed: int) -> tuple[int, int]:
+    """(bid id, deal id) of a one-slot bid of a small shard, filled by account 2."""
     chain.market(2).join(Role.HOSTER, "http://127.0.0.1:9002", 10**9, 5 * ETHER)
-    s = shard(11, 500)
+    s = shard(seed, 500)
     bid_id = chain.market(1).bid([s.cid_bytes], roots=[s.root], size=s.size, slot_count=1,
                                  price_per_epoch=PRICE, duration_epochs=200)  # fmt: skip
-    deal = fill(chain.market(2), bid_id, 0, s)
+    return bid_id, fill(chain.market(2), bid_id, 0, s)
+
+
+def test_index_tracks_challenges_faults_and_the_reopened_slot(chain: Chain, tmp_path: Path) -> None:
+    bid_id, deal = one_deal(chain, 11)
     market = chain.market(9)
     p = market.params()
     index = index_for(chain, tmp_path)
@@ -139,11 +144,7 @@ def test_unapplied_deals_name_the_challenges_the_index_has_not_applied(chain: Ch
     from scatter.validator.daemon import CHALLENGE_EVENTS
     from scatter.validator.guard import ChallengeState, SigningGuard
 
-    chain.market(2).join(Role.HOSTER, "http://127.0.0.1:9002", 10**9, 5 * ETHER)
-    s = shard(12, 500)
-    bid_id = chain.market(1).bid([s.cid_bytes], roots=[s.root], size=s.size, slot_count=1,
-                                 price_per_epoch=PRICE, duration_epochs=200)  # fmt: skip
-    deal = fill(chain.market(2), bid_id, 0, s)
+    _, deal = one_deal(chain, 12)
     market = chain.market(9)
     index = MarketIndex(StateDB(tmp_path / "state.db"), chain.w3, chain.deployment, confirmations=3)
     chain.warp_to_epoch(market.get_deal(deal).paid_through + market.params().missed_quorum_epochs + 1)
