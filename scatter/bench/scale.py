@@ -26,11 +26,10 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from scatter.bench.soak import CLIENT_ACCOUNT, PROOF_REASONS
+from scatter.bench.soak import CLIENT_ACCOUNT, pay_totals, proof_requests_by_reason, serve_random
 from scatter.chain import wallet
 from scatter.chain.anvil import free_port
 from scatter.chain.deploy import connect
@@ -38,7 +37,6 @@ from scatter.client import Scatter
 from scatter.dev import DevNetwork
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
-from scatter.ipfs.unixfs import import_bytes
 from scatter.sdk.network import Network
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -68,17 +66,6 @@ def group_cpu(groups: dict[str, list[int]]) -> dict[str, float]:
     return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
 
 
-def pay_totals(sdk: Scatter) -> tuple[int, int]:
-    """(epochs paid, epochs over) summed over every deal at the current epoch."""
-    now = sdk.market.current_epoch()
-    paid = over = 0
-    for deal_id in range(1, sdk.market.deal_count() + 1):
-        deal = sdk.market.get_deal(deal_id)
-        paid += deal.paid_epochs
-        over += max(0, min(now - 1, deal.end_epoch) - deal.start_epoch + 1)
-    return paid, over
-
-
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     def say(msg: str) -> None:
         print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -102,11 +89,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         start_block = sdk.w3.eth.block_number
         t0 = time.monotonic()
         for i in range(args.bids):
-            root, blocks = import_bytes(os.urandom(args.size), cid_version=1)
-            for block in blocks:
-                origin_store.put(block)
-            origin_store.pin(root)
-            sdk.pin(str(root), replicas=args.replicas, duration="2h", origins=[origin.url])
+            cid = serve_random(origin_store, args.size)
+            sdk.pin(cid, replicas=args.replicas, duration="2h", origins=[origin.url])
             if (i + 1) % 20 == 0:
                 say(f"{i + 1} bids posted")
         want = args.bids * args.replicas
@@ -131,14 +115,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             time.sleep(2)
         cpu_b, paid_b, wall = group_cpu(groups), pay_totals(sdk), time.monotonic() - wall_a
         events = sdk.market.contract.events
-        requested = events.ProofRequested().get_logs(from_block=block_a)
-        reasons = Counter(int(e["args"]["reason"]) for e in requested)
         out["cores"] = {k: round((cpu_b[k] - cpu_a[k]) / wall, 3) for k in cpu_a}
         out["cores"]["total"] = round(sum(out["cores"].values()), 3)
         settled, went_by = paid_b[0] - paid_a[0], paid_b[1] - paid_a[1]
         out["pay"] = {"settled": settled, "went_by": went_by, "share": round(settled / max(went_by, 1), 3)}
-        out["proof_requests"] = {PROOF_REASONS[r] if r < len(PROOF_REASONS) else str(r): c
-                                 for r, c in reasons.items()}  # fmt: skip
+        out["proof_requests"] = proof_requests_by_reason(events.ProofRequested().get_logs(from_block=block_a))
         out["missed_proofs"] = len(events.ProofMissed().get_logs(from_block=block_a))
         out["load_avg"] = os.getloadavg()
     finally:

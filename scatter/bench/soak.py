@@ -235,15 +235,12 @@ class Soak:
     def pin_once(self) -> Op:
         assert self.sdk is not None
         size = self._size(max(MIN_SIZE + 1, self.args.max_size // 4))
-        root, blocks = import_bytes(os.urandom(size), cid_version=1)
-        for block in blocks:
-            self.origin_store.put(block)
-        self.origin_store.pin(root)
+        cid = serve_random(self.origin_store, size)
         started = time.monotonic()
         op = Op("pin", size, 0.0)
         try:
             res = self.sdk.pin(
-                str(root),
+                cid,
                 replicas=3,
                 duration=self.duration,
                 origins=[self.origin.url],
@@ -297,10 +294,7 @@ class Soak:
                      "ProofRequested", "ProofAccepted", "ProofMissed", "DealFaulted", "SlotReopened",
                      "ValidatorSlashed"):  # fmt: skip
             f.events[name] = len(self.logs(name))
-        reasons = Counter(int(log["args"]["reason"]) for log in self.logs("ProofRequested"))
-        f.proof_requests = {
-            PROOF_REASONS[r] if r < len(PROOF_REASONS) else str(r): c for r, c in reasons.items()
-        }
+        f.proof_requests = proof_requests_by_reason(self.logs("ProofRequested"))
         missed = self.logs("ProofMissed")
         f.slashed_wei = sum(int(log["args"]["slashed"]) for log in missed)
         f.honest_faults = [
@@ -315,12 +309,7 @@ class Soak:
         f.validator_slashes = f.events["ValidatorSlashed"]
         f.paid_to_hosters_wei = sum(int(log["args"]["hosterAmount"]) for log in self.logs("DealSettled"))
         assert self.sdk is not None
-        now = self.sdk.market.current_epoch()
-        f.epochs_paid = f.epochs_elapsed = 0
-        for deal_id in range(1, self.sdk.market.deal_count() + 1):
-            deal = self.sdk.market.get_deal(deal_id)
-            f.epochs_paid += deal.paid_epochs
-            f.epochs_elapsed += max(0, min(now - 1, deal.end_epoch) - deal.start_epoch + 1)
+        f.epochs_paid, f.epochs_elapsed = pay_totals(self.sdk)
 
     # ------------------------------------------------------------------ deletion
 
@@ -383,8 +372,7 @@ class Soak:
                 first = missed[0]["blockNumber"]
                 before = [r for r in requested if r["blockNumber"] < first]
                 d.proof_requests_until_slash = len(before)
-                reasons = Counter(int(r["args"]["reason"]) for r in before)
-                d.proof_requests_by_reason = {_reason(r): c for r, c in reasons.items()}
+                d.proof_requests_by_reason = proof_requests_by_reason(before)
                 d.requested_by = self._senders(before)
                 d.proofs_answered_before_slash = sum(
                     1 for a in since("ProofAccepted", dealId=d.deal_id) if a["blockNumber"] < first
@@ -452,8 +440,35 @@ class Soak:
         return self.figures
 
 
-def _reason(code: int) -> str:
+def proof_reason(code: int) -> str:
+    """``ProofRequested.reason`` in words."""
     return PROOF_REASONS[code] if 0 <= code < len(PROOF_REASONS) else str(code)
+
+
+def proof_requests_by_reason(logs: list[Any]) -> dict[str, int]:
+    """``ProofRequested`` logs counted by reason, in words."""
+    return dict(Counter(proof_reason(int(log["args"]["reason"])) for log in logs))
+
+
+def pay_totals(sdk: Scatter) -> tuple[int, int]:
+    """(epochs paid, epochs over) summed over every deal at the current epoch: the share of the
+    deal-epochs that went by which were settled."""
+    now = sdk.market.current_epoch()
+    paid = over = 0
+    for deal_id in range(1, sdk.market.deal_count() + 1):
+        deal = sdk.market.get_deal(deal_id)
+        paid += deal.paid_epochs
+        over += max(0, min(now - 1, deal.end_epoch) - deal.start_epoch + 1)
+    return paid, over
+
+
+def serve_random(store: EmbeddedBlockStore, size: int) -> str:
+    """``size`` random bytes imported (CIDv1) and pinned in ``store``: a public CID its gateway serves."""
+    root, blocks = import_bytes(os.urandom(size), cid_version=1)
+    for block in blocks:
+        store.put(block)
+    store.pin(root)
+    return str(root)
 
 
 def _mib(n: int) -> str:

@@ -78,7 +78,7 @@ from scatter.hoster.content import (
     import_checked_car,
     spool_body,
 )
-from scatter.hoster.economics import break_even_price, current_gas_price
+from scatter.hoster.economics import break_even_price, current_gas_price, settle_range_epochs
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.gc import StoreJanitor
 from scatter.hoster.metrics import HosterMetrics
@@ -295,7 +295,7 @@ class Hoster:
             quorum=self.params.quorum, epoch_seconds=self._epoch_s, metrics=self.metrics,
             send_pool=self._send_pool, retry_later=lambda deal_id, s: self._later(f"settle:{deal_id}", s),
             give_up=self._give_up_through,
-            min_range=max(1, min(cfg.settle_every, self.params.missed_quorum_epochs - 2)),
+            min_range=settle_range_epochs(self.params, cfg.settle_every),
         )  # fmt: skip
 
         app = create_app(self, self.store)
@@ -1062,7 +1062,7 @@ class Hoster:
             return
         p = self.params
         cp = self.index.checkpoint().block
-        every = max(1, min(self.config.settle_every, p.missed_quorum_epochs - 2))
+        every = settle_range_epochs(p, self.config.settle_every)
         in_flight = subject_deals(self.journal.live_subjects("settle", confirmed_block=cp))
         validators = self._validators({self.address.lower()})
         if len(validators) < p.quorum:

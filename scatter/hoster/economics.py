@@ -62,6 +62,12 @@ class SlotGas:
         return self.reserve + self.fill + self.settlements + self.proofs
 
 
+def settle_range_epochs(params: MarketParams, settle_every: int) -> int:
+    """The hoster's ``settle_every`` as the daemon applies it: at least 1, and short enough that
+    a range is settled before ``missedQuorumEpochs`` without pay open a proof request."""
+    return max(1, min(settle_every, params.missed_quorum_epochs - 2))
+
+
 def slot_gas(
     params: MarketParams,
     *,
@@ -72,7 +78,7 @@ def slot_gas(
 ) -> SlotGas:
     """The gas of taking one slot held ``duration`` epochs, settled every ``settle_every`` epochs
     in batches of ``batch`` deals (the hoster's ``settle_every`` is capped as the daemon caps it)."""
-    every = max(1, min(settle_every, params.missed_quorum_epochs - 2))
+    every = settle_range_epochs(params, settle_every)
     settlements = -(-max(duration, 1) // every)
     per_settlement = SETTLE_ITEM + -(-SETTLE_FIXED // max(batch, 1))
     blocks = max(duration, 1) * params.epoch_seconds / max(block_seconds, 1e-9)
