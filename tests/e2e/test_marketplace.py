@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from scatter.bench.soak import serve_random
 from scatter.chain import wallet
 from scatter.chain.anvil import free_port
 from scatter.chain.market import DealStatus, Role
@@ -38,7 +39,6 @@ from scatter.client import Scatter
 from scatter.dev import DevNetwork
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
-from scatter.ipfs.unixfs import import_bytes
 from scatter.sdk.network import Network
 from tests.waiting import wait_until
 
@@ -157,14 +157,6 @@ def _healing_breakdown(sdk: Scatter, bid_id: int, kill_epoch: int, from_block: i
     }
 
 
-def _public_content(store: EmbeddedBlockStore, size: int) -> str:
-    root, blocks = import_bytes(os.urandom(size), cid_version=1)
-    for block in blocks:
-        store.put(block)
-    store.pin(root)
-    return str(root)
-
-
 def _run(
     net: DevNetwork,
     sdk: Scatter,
@@ -177,7 +169,7 @@ def _run(
     origin: GatewayServer,
 ) -> None:
     epoch_s = sdk.params.epoch_seconds
-    short_cid = _public_content(origin_store, 300_000)
+    short_cid = serve_random(origin_store, 300_000)
     short = sdk.pin(short_cid, replicas=2, duration="24s", origins=[origin.url])  # 12 epochs
     assert short.duration_epochs == 12
 
@@ -281,7 +273,7 @@ def _run(
     assert got.shards_used == (0, 1, 2)
 
     # 6a. a public CID pinned with three replicas (hosters fetch it from the origin).
-    cid = _public_content(origin_store, 2 * MIB)
+    cid = serve_random(origin_store, 2 * MIB)
     pinned = sdk.pin(cid, replicas=3, duration="1h", origins=[origin.url], wait=True, timeout=60 * PATIENCE)
     assert len(pinned.deals) == 3 and len({d.hoster for d in pinned.deals}) == 3
     assert pinned.size == 2 * MIB and sdk.bid_info(pinned.bid_id).roots == (pinned.root,)
@@ -289,7 +281,7 @@ def _run(
     # 6b. more replicas than live hosters: the open slots are cancelled and refunded.
     alive = sum(1 for c in hoster_by_address.values() if c.running())
     extra = 2
-    wide_cid = _public_content(origin_store, 100_000)
+    wide_cid = serve_random(origin_store, 100_000)
     wide = sdk.pin(wide_cid, replicas=alive + extra, duration="1h", origins=[origin.url])
     wait_until(lambda: len(sdk.deals_of_bid(wide.bid_id)) == alive, 30 * PATIENCE, "every live hoster's slot")
     before = sdk.market.balance_of(sdk.address)
