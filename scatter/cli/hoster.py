@@ -240,14 +240,14 @@ def quote_command(
     params = Market(w3, deployment.market).params()
     price = parse_amount(gas_price, "wei") if gas_price is not None else current_gas_price(w3)
     epochs = parse_duration(duration, params.epoch_seconds)
-    block_s = block_seconds_of(w3)
+    block_s = round(block_seconds_of(w3), 3)  # the figure printed is the figure priced
     sizes = tuple(parse_size(s) for s in size) if size else QUOTE_SIZES
     rows = quote(params, gas_price=price, sizes=sizes, duration=epochs, settle_every=settle_every,
                  batch=batch, block_seconds=block_s)  # fmt: skip
     if json_out:
         emit_json({
             "chain_id": deployment.chain_id, "market": deployment.market, "gas_price_wei": price,
-            "epoch_seconds": params.epoch_seconds, "block_seconds": round(block_s, 3), "batch": batch,
+            "epoch_seconds": params.epoch_seconds, "block_seconds": block_s, "batch": batch,
             "settle_every": settle_every, "validator_fee_bps": params.validator_fee_bps,
             "slots": [r.to_json() for r in rows],
         })  # fmt: skip
