@@ -128,6 +128,8 @@ class HosterConfig(DaemonSettings):
     max_parallel_uploads: int = 8
     heal: bool = True  # take reopened slots of erasure-coded bids and rebuild the shard
     content_attempts: int = 20  # fetches/heals of a slot's content before the slot is given up
+    # seconds between place groups of a fetched or healed slot's queue; None: 5 epochs in [10, 300]
+    queue_step: Annotated[Seconds | None, Unset] = None
     log_level: str = "info"
     http_header_timeout: Seconds = 10.0  # seconds for a request's headers (slowloris), docs/operations.md
     http_body_timeout: Seconds = 30.0  # seconds without a byte of a request body

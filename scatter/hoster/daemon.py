@@ -83,6 +83,7 @@ from scatter.hoster.failpoints import crash_point
 from scatter.hoster.gc import StoreJanitor
 from scatter.hoster.metrics import HosterMetrics
 from scatter.hoster.possess import ProofKeeper, ShardMismatch, check_shard
+from scatter.hoster.queue import place_in_queue, slot_order, step_seconds, turn_in
 from scatter.hoster.settle import Due, Settler, subject_deals
 from scatter.hoster.state import (
     ABANDONED,
@@ -179,6 +180,7 @@ class Hoster:
         self._slot_locks: dict[str, asyncio.Lock] = {}
         self._tries: dict[str, int] = {}
         self._open: dict[int, Challenge] = {}  # open challenges of this hoster's deals
+        self._opened: dict[int, tuple[tuple[int, ...], float]] = {}  # bid -> (open slots, first seen)
         self._polled = False  # challengeOf read for every live deal since this process started
         self._proved: set[str] = set()  # challenge items whose proveMany was mined
         self._committees: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
@@ -621,9 +623,13 @@ class Hoster:
             return None, "", "own bid"
         if self.state.in_bid(bid.bid_id):
             return None, "", "already holds a live slot of this bid"
-        start = int(self.address, 16) % bid.slot_count
+        open_slots = bid.open_slot_indexes()
+        place = self._place_in_queue(bid)
+        waited = time.monotonic() - self._opened_at(bid.bid_id, open_slots)
+        step = self.config.queue_step if self.config.queue_step is not None else step_seconds(self._epoch_s)
+        turn = turn_in(place, len(open_slots), step)
         reason = "no open slot"
-        for slot in sorted(bid.open_slot_indexes(), key=lambda s: (s - start) % bid.slot_count):
+        for slot in slot_order(place, open_slots):
             held = self.index.reservation(bid.bid_id, slot)
             if held is not None and held.expires_at > self._now:
                 reason = "reserved by another hoster"
@@ -642,8 +648,27 @@ class Hoster:
             if mode is None:
                 reason = why
                 continue
+            if mode != PUSH and waited < turn:  # scatter.hoster.queue: the ones ahead go first
+                reason = f"place {place} in the queue: its turn in {turn - waited:.0f} s"
+                continue
             return slot, mode, ""
         return None, "", reason
+
+    def _place_in_queue(self, bid: IndexedBid) -> int:
+        """This hoster's place among the hosters that may take a slot of ``bid``: the active ones
+        other than its client and the holders of its live slots."""
+        live = self.index.deals_of_bid(bid.bid_id)
+        barred = {d.hoster.lower() for d in live if d.status == DealStatus.ACTIVE} | {bid.client.lower()}
+        hosters = [n.address for n in self.index.nodes(Role.HOSTER) if n.address.lower() not in barred]
+        return place_in_queue(self.address, hosters, bid.bid_id)
+
+    def _opened_at(self, bid_id: int, open_slots: list[int]) -> float:
+        """When this process first saw ``bid_id`` with exactly these slots open (monotonic)."""
+        key = tuple(open_slots)
+        seen = self._opened.get(bid_id)
+        if seen is None or seen[0] != key:
+            seen = self._opened[bid_id] = (key, time.monotonic())
+        return seen[1]
 
     def _promised_collateral(self) -> int:
         return sum(j.max_collateral for j in self.state.jobs(LIVE_SLOT))
@@ -657,7 +682,9 @@ class Hoster:
         stake: int | None = None
         started = 0
         gas_price: int | None = None
+        still_open: set[int] = set()
         for bid in self.index.open_bids():
+            still_open.add(bid.bid_id)
             key = f"take:{bid.bid_id}"
             if started >= 64 or not self._due(key) or bid.size > free:
                 continue
@@ -690,6 +717,8 @@ class Hoster:
             free -= bid.size
             stake -= collateral
             started += 1
+        for bid_id in self._opened.keys() - still_open:
+            del self._opened[bid_id]
 
     async def _reserve(self, bid_id: int, slot: int, collateral: int) -> bool:
         key = f"{bid_id}:{slot}"

@@ -17,6 +17,7 @@ import pytest
 from scatter.chain.market import DealStatus, Market, NodeStatus, Role
 from scatter.hoster.config import BidFilter
 from scatter.hoster.daemon import HosterThread
+from scatter.hoster.queue import place_in_queue
 from scatter.hoster.state import HosterState
 from scatter.ipfs.cid import cid_str
 from scatter.ipfs.embedded import EmbeddedBlockStore
@@ -127,6 +128,55 @@ def test_public_pin_is_fetched_checked_and_filled_without_a_reservation(
     )
     # Served from the hoster's own store (the origin is gone).
     assert httpx.get(f"{h.url}/ipfs/{cid_str(content.cid)}", params={"format": "car"}).status_code == 200
+    origin_store.close()
+
+
+def test_hosters_take_a_public_pin_in_turn_and_the_ones_behind_never_fetch_it(
+    chain: Chain, start_hoster: Callable[..., HosterThread], tmp_path: Path
+) -> None:
+    content = make_content(b"a pin for one " * 20_000)
+    origin_store = EmbeddedBlockStore(tmp_path / "origin")
+    origin_store.import_car(io.BytesIO(content.car))
+    market = Market(chain.w3, chain.deployment.market)
+    with GatewayServer(create_gateway_app(origin_store)) as origin:
+        # a long step: the ones behind would start only after the first filled, however loaded
+        hosters = [start_hoster(a, queue_step=600) for a in (2, 3, 6)]
+        addresses = [h.hoster.address for h in hosters]
+        assert {n.address for n in hosters[0].hoster.index.nodes(Role.HOSTER)} == set(addresses)
+        bid_id = post_bid(chain, [content], origins=[f"{origin.url}/ipfs/{cid_str(content.cid)}"])
+        first = next(h for h in hosters if place_in_queue(h.hoster.address, addresses, bid_id) == 0)
+        wait_slot(first, bid_id, "filled")
+        for h in hosters:
+            h.hoster._tick_count = 0
+        wait_until(lambda: all(h.hoster._tick_count > 5 for h in hosters), timeout=90, what="more passes")
+    for h in hosters:
+        if h is not first:
+            assert [j for j in h.hoster.state.jobs() if j.bid_id == bid_id] == []  # never fetched
+            assert h.hoster.metrics.races_lost._value.get() == 0
+    assert market.get_bid(bid_id).open_slots == 0
+    origin_store.close()
+
+
+def test_a_slot_the_first_in_the_queue_passes_over_is_taken_by_the_next_after_its_step(
+    chain: Chain, start_hoster: Callable[..., HosterThread], tmp_path: Path
+) -> None:
+    content = make_content(b"a pin the first refuses " * 10_000)
+    origin_store = EmbeddedBlockStore(tmp_path / "origin")
+    origin_store.import_car(io.BytesIO(content.car))
+    addresses = [str(chain.account(a).address) for a in (2, 3)]
+    with GatewayServer(create_gateway_app(origin_store)) as origin:
+        bid_id = post_bid(chain, [content], origins=[f"{origin.url}/ipfs/{cid_str(content.cid)}"])
+        first, second = sorted(
+            (2, 3), key=lambda a: place_in_queue(str(chain.account(a).address), addresses, bid_id)
+        )
+        refusing = start_hoster(
+            first,
+            queue_step=2,
+            filter=BidFilter(break_even=False, deny_cids=frozenset({cid_str(content.cid)})),
+        )
+        taker = start_hoster(second, queue_step=2)
+        wait_slot(taker, bid_id, "filled", timeout=90)
+    assert [j for j in refusing.hoster.state.jobs() if j.bid_id == bid_id] == []
     origin_store.close()
 
 
