@@ -44,6 +44,7 @@ from web3.types import TxReceipt
 from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.chain.deployments import Deployment, Source, find_deployment
+from scatter.chain.follower import ChainEvent
 from scatter.chain.index import IndexedBid, MarketIndex
 from scatter.chain.market import (
     MAX_PROOF_BATCH,
@@ -122,7 +123,9 @@ log = logging.getLogger("scatter.hoster")
 _rejections = RateLimitedLog(log)  # anyone can send a bad upload: a flood costs a few lines
 READY_FILE = "hoster.json"
 RECHECK_S = 5.0  # seconds before a bid whose slots this hoster passed over is looked at again
-FULL_PASS_POLLS = 8  # a full pass at least every 8 polls, even when no block came (see _quiet)
+FULL_PASS_POLLS = 8  # a full pass at least every 8 polls, whatever the blocks held (see _block_pass)
+# Market events that open, free or close slots: work for any hoster (see Hoster._concerns_me)
+SLOT_EVENTS = frozenset({"BidPosted", "SlotReopened", "ReservationReleased", "SlotCancelled", "BidExtended"})
 LOST_RACE = {"SlotNotOpen", "SlotIsReserved", "HosterAlreadyInBid", "SlotExhausted", "NoReservation"}
 
 
@@ -353,8 +356,10 @@ class Hoster:
         while not self._stop.is_set():
             wait = self.config.poll_interval
             try:
-                if not await self._quiet():
+                if self._nudged or time.monotonic() >= self._full_pass_due:
                     await self.tick()
+                else:
+                    await self._block_pass()
                 self._last_ok = time.time()
                 self._rpc_down = False
                 failures = 0
@@ -376,13 +381,41 @@ class Hoster:
 
     # ----------------------------------------------------------------- tick
 
-    async def _quiet(self) -> bool:
-        """Nothing new since the last full pass: no block, nothing done by this process (an upload
-        verified, a task ended), and that pass is recent. The loop's pass is then one
-        ``eth_blockNumber`` (what an idle network costs: ``python -m scatter.bench.idle``)."""
-        if self._nudged or time.monotonic() >= self._full_pass_due:
+    async def _block_pass(self) -> None:
+        """Between full passes (nothing done here since the last one, which is recent): one
+        ``eth_blockNumber``, and on a new block the index's sync (one ``eth_getLogs``). A block
+        with an event for this hoster (:meth:`_concerns_me`) brings the full pass forward; a
+        challenge of one of its deals is answered at once. Blocks without either cost nothing
+        more: at 300 deals a full pass per block was most of a loaded hoster's CPU, and an idle
+        network costs one poll (``python -m scatter.bench.idle``)."""
+        if await self._chain(head_number, self.w3) == self._head:
+            return
+        events = await self._chain(self.index.sync)
+        await self._read_head()
+        if any(self._concerns_me(e) for e in events):
+            await self.tick()
+        elif any(e.name == "ProofRequested" for e in events):
+            await self._prove_due()
+
+    def _concerns_me(self, e: ChainEvent) -> bool:
+        """Whether ``e`` changes what a full pass would do now: open slots (new, reopened, freed),
+        this hoster's own reservations, fills and deal ends, or another hoster's claim on a bid
+        it works on. Challenges are answered without a full pass; settlements wait for theirs."""
+        if e.name in SLOT_EVENTS:
+            return True
+        if e.name == "DealSettled":
             return False
-        return await self._chain(head_number, self.w3) == self._head
+        if str(e.args.get("hoster", "")).lower() == self.address.lower():
+            return True
+        bid_id = e.args.get("bidId")
+        return bid_id is not None and any(j.bid_id == bid_id for j in self.state.jobs(LIVE_SLOT))
+
+    async def _read_head(self) -> None:
+        number, timestamp = await self._chain(latest_head, self.w3)
+        if number != self._head:
+            self._head_seen = time.monotonic()
+        self._now, self._head = timestamp, number
+        self._epoch = self.params.epoch_at(self._now)  # currentEpoch() at the head, without a call
 
     async def tick(self) -> None:
         """One full pass of the loop (public for tests and tools)."""
@@ -392,11 +425,7 @@ class Hoster:
         await self._reconcile_journal()
         await self._ensure_joined()
         await self._chain(self.index.sync)
-        number, timestamp = await self._chain(latest_head, self.w3)
-        if number != self._head:
-            self._head_seen = time.monotonic()
-        self._now, self._head = timestamp, number
-        self._epoch = self.params.epoch_at(self._now)  # currentEpoch() at the head, without a call
+        await self._read_head()
         self._reconcile_deals()
         await self._prove_due()  # first: a proof window is the one deadline that costs collateral
         await self._handle_requests()

@@ -74,6 +74,25 @@ def test_fail_quorum_challenges_are_answered_in_one_batch_after_a_restart(
     assert h2.hoster.metrics.proofs.labels("sent")._value.get() == 2
 
 
+def test_a_challenge_is_answered_between_full_passes(
+    chain: Chain, start_hoster: Callable[..., HosterThread], validators: list[ValidatorNode]
+) -> None:
+    """A loaded hoster runs its full pass seldom; a challenge must not wait for it."""
+    h = start_hoster(H)
+    market = Market(chain.w3, chain.deployment.market)
+    deal_id = filled_deal(chain, h, make_content(b"\x07" * 300_000))
+    epoch = market.get_deal(deal_id).start_epoch
+    chain.warp_to_epoch(epoch)
+
+    async def no_full_pass() -> None:
+        return None
+
+    h.hoster.tick = no_full_pass  # type: ignore[method-assign]  # from now on: block passes only
+    request_fail_proof(chain, deal_id, epoch, validators)
+    wait_until(lambda: not market.challenge_of(deal_id).open, 30, "the proof")
+    assert proved_in(market, deal_id)
+
+
 def test_an_audit_challenge_is_answered(chain: Chain, start_hoster: Callable[..., HosterThread]) -> None:
     h = start_hoster(H)
     market = Market(chain.w3, chain.deployment.market)
