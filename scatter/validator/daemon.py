@@ -78,6 +78,14 @@ log = logging.getLogger("scatter.validator")
 T = TypeVar("T")
 _RPC_ERRORS = (ScatterConnectionError, ScatterTimeoutError, ConnectionError, TimeoutError)
 #: Market events that change a deal's challenge state or failed epoch (what the signing guard reads).
+# Market events after which the due deals (_due_deals: active deals, their terms, bids and hosters'
+# endpoints) are what they were: no rescheduling. Any other event (a fill, a deal's end or
+# extension, a node's endpoint) reschedules the round. At 300 deals nearly every block settles some.
+KEEPS_DUE_DEALS = frozenset({
+    "DealSettled", "SettlementSkipped", "ProofRequested", "ProofAccepted", "ProofSkipped", "Credited",
+    "Withdrawn", "SlotReserved", "ReservationReleased", "BidPosted", "BidExtended", "SlotCancelled",
+    "ValidatorSlashed", "StakeAdded",
+})  # fmt: skip
 CHALLENGE_EVENTS = ("ProofRequested", "ProofAccepted", "ProofMissed", "DealFaulted")
 
 
@@ -366,9 +374,9 @@ class ValidatorDaemon:
         # no new block since the last tick: one eth_blockNumber, not a sync (an idle network is cheap)
         if head is None or await asyncio.to_thread(head_number, self.beacon.w3) != head.number:
             events = await asyncio.to_thread(self.index.sync)
-            if events:
+            if any(e.name not in KEEPS_DUE_DEALS for e in events):
                 self._index_changed = True
-                self._events_seen(events)
+            self._events_seen(events)
             head = self._head = await asyncio.to_thread(self.beacon.head)
         self._rpc_failing_since = None
         if head.number != self._head_block:

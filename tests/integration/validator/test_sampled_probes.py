@@ -62,6 +62,8 @@ def test_sampled_probes_attest_every_epoch_between_ok_probes_and_a_loss_is_never
             rows = ledger_rows(live, v, deal_id)
             assert any(carried for _, carried in rows.values()), "every epoch was probed"
         last = first + span - 1
+        # validators sign an epoch's ok as soon as its probe passed; the market settles it once over
+        wait_until(lambda: live.epoch() > last, timeout=60, what=f"epoch {last} to end")
         sigs = []
         for node in live.validators:
             resp = httpx.post(node.url + range_path(deal_id), json={"fromEpoch": first, "toEpoch": last})
