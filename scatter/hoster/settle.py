@@ -164,22 +164,29 @@ class Settler:
         validators reported ok (``okThrough``, or a range they signed), asked of exactly those
         validators in one more batch each. A prefix skips no epoch, so it needs no slow path;
         it is settled when it is at least :attr:`min_range` epochs long or the deal is under
-        pressure. Returns (ready, still short)."""
+        pressure, and a shorter one is left to grow (no slow path). Returns (ready, still short)."""
         planned: dict[int, int] = {}
         asks: dict[Validator, list[tuple[int, int, int]]] = {}
+        waiting: set[int] = set()
         for d in short:
             ends = sorted(reach[d.deal_id].values(), reverse=True)
             if len(ends) < self.quorum:
                 continue
             x = ends[self.quorum - 1]
-            if x < d.next_unpaid or (x - d.next_unpaid + 1 < self.min_range and not d.pressure):
+            if x < d.next_unpaid:
+                continue
+            if x - d.next_unpaid + 1 < self.min_range and not d.pressure:
+                # a quorum's prefix, too short yet: the slow path would find and settle that very
+                # prefix, after downloading every verdict; wait for it to grow instead
+                waiting.add(d.deal_id)
+                self.retry_later(d.deal_id, self.epoch_s)
                 continue
             planned[d.deal_id] = x
             for v, end in reach[d.deal_id].items():
                 if end >= x:
                     asks.setdefault(v, []).append((d.deal_id, d.next_unpaid, x))
         if not planned:
-            return [], short
+            return [], [d for d in short if d.deal_id not in waiting]
         answers = await self._ask_all(asks)
         sigs: dict[int, list[SignedAttestation]] = {deal_id: [] for deal_id in planned}
         for answer in answers.values():
@@ -192,7 +199,7 @@ class Settler:
             if len(got) >= self.quorum:
                 chosen = _quorum_of(got, self.quorum)
                 ready.append(Ready(d.deal_id, d.next_unpaid, planned[d.deal_id], chosen))
-            else:
+            elif d.deal_id not in waiting:
                 rest.append(d)
         self.metrics.prefix_settlements.inc(len(ready))
         return ready, rest
