@@ -6,9 +6,14 @@ block. Replaying a range is therefore harmless, and a reorg deeper than the
 confirmation depth is survived by rewinding the checkpoint and replaying.
 
 A checkpoint is ``(block_number, block_hash)`` of the last block whose events
-were handled. Each poll first checks that hash is still canonical; if not,
-the chain reorganised below the confirmation depth and the poll returns a
-rewind to ``block - rewind_depth`` instead of events.
+were handled. A poll that finds new blocks first checks that hash is still
+canonical (for one new block: its ``parentHash``); if not, the chain
+reorganised below the confirmation depth and the poll returns a rewind to
+``block - rewind_depth`` instead of events.
+
+Every daemon polls every block, so the common case is cheap: one new block costs
+``eth_getBlockByNumber`` (its hash, parent and ``logsBloom``) and, only when the
+bloom may hold one of the followed contracts, ``eth_getLogs``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,31 @@ from typing import Any, cast
 from eth_abi.abi import decode as abi_decode
 from eth_typing import ABIEvent
 from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 from scatter.chain._abi import abi_type
 from scatter.chain.tx import block_hash_of, head_number, raw_call, rpc_guard
+
+
+def _hex_bytes(value: Any) -> bytes:
+    return bytes.fromhex(str(value).removeprefix("0x"))
+
+
+def bloom_may_hold(logs_bloom: str, addresses: Iterable[str]) -> bool:
+    """Whether a block's ``logsBloom`` (hex) may hold a log of one of ``addresses``: the three
+    bits of ``keccak256(address)`` the Yellow Paper's M3:2048 sets are all set. False means no
+    such log for sure; True may be a false positive (then ``eth_getLogs`` finds nothing). A
+    missing or malformed bloom counts as True."""
+    try:
+        bloom = int(logs_bloom, 16)
+    except ValueError:
+        return True
+    for address in addresses:
+        h = keccak(_hex_bytes(address))
+        if all(bloom >> (int.from_bytes(h[i : i + 2], "big") & 2047) & 1 for i in (0, 2, 4)):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,7 @@ class Batch:
 
     events: list[ChainEvent]
     checkpoint: Checkpoint
+    head: int | None = None  # the confirmed head the poll saw (caught up when checkpoint.block >= head)
 
 
 @dataclass(frozen=True)
@@ -134,34 +161,42 @@ class EventFollower:
         for name, address, abi in contracts:
             self._decoders[Web3.to_checksum_address(address)] = _EventDecoder(name, abi)
 
-    def confirmed_head(self) -> int:
-        return max(-1, head_number(self.w3) - self.confirmations)
-
     def block_hash(self, number: int) -> bytes:
         """The hash of block ``number``; empty when the chain has no such block (a reorg to a
         shorter chain), which no checkpoint matches."""
         return block_hash_of(self.w3, number)
 
-    def poll(self, checkpoint: Checkpoint) -> Batch | Rewind | None:
+    def poll(self, checkpoint: Checkpoint, *, head: int | None = None) -> Batch | Rewind | None:
         """Events after ``checkpoint`` up to the confirmed head (at most ``max_range`` blocks).
+        ``head``: the latest block number, when the caller has just read it.
 
-        Returns None when there is nothing new, a :class:`Rewind` after a reorg.
+        Returns None when there is nothing new, a :class:`Rewind` after a reorg. A reorg that
+        leaves the height unchanged is seen at the next block (by its parent hash).
         """
-        known = checkpoint.block >= 0 and checkpoint.block_hash
-        if known and self.block_hash(checkpoint.block) != checkpoint.block_hash:
-            back = max(-1, checkpoint.block - self.rewind_depth)
-            restart = Checkpoint(back, self.block_hash(back) if back >= 0 else b"")
-            return Rewind(restart, f"block {checkpoint.block} was reorganised away")
-        head = self.confirmed_head()
-        if head <= checkpoint.block:
+        known = checkpoint.block >= 0 and bool(checkpoint.block_hash)
+        confirmed = max(-1, (head_number(self.w3) if head is None else head) - self.confirmations)
+        if confirmed <= checkpoint.block:
+            if known and confirmed < checkpoint.block and not self._canonical(checkpoint):
+                return self._rewind(checkpoint)  # the chain became shorter than the checkpoint
             return None
         first = checkpoint.block + 1
-        last = min(head, checkpoint.block + self.max_range)
-        # raw eth_getLogs: web3's log formatters cost more CPU than decoding (every daemon, every block)
-        query = {"fromBlock": hex(first), "toBlock": hex(last), "address": list(self._decoders)}
-        logs = rpc_guard(
-            f"reading logs of blocks {first}-{last}", lambda: raw_call(self.w3, "eth_getLogs", [query])
-        )
+        last = min(confirmed, checkpoint.block + self.max_range)
+        block = rpc_guard(f"reading block {last}",
+                          lambda: raw_call(self.w3, "eth_getBlockByNumber", [hex(last), False]))  # fmt: skip
+        if not block:
+            return None  # a reorg to a shorter chain since the head was read: the next poll sees it
+        if known:
+            parent_ok = first == last and _hex_bytes(block["parentHash"]) == checkpoint.block_hash
+            if not (parent_ok or (first < last and self._canonical(checkpoint))):
+                return self._rewind(checkpoint)
+        if first == last and not bloom_may_hold(str(block.get("logsBloom") or ""), self._decoders):
+            logs: list[dict[str, Any]] = []  # none of the followed contracts logged in that block
+        else:
+            # raw eth_getLogs: web3's log formatters cost more CPU than decoding (every daemon, every block)
+            query = {"fromBlock": hex(first), "toBlock": hex(last), "address": list(self._decoders)}
+            logs = rpc_guard(
+                f"reading logs of blocks {first}-{last}", lambda: raw_call(self.w3, "eth_getLogs", [query])
+            )
         events: list[ChainEvent] = []
         for log in logs:
             decoder = self._decoders.get(Web3.to_checksum_address(log["address"]))
@@ -169,7 +204,16 @@ class EventFollower:
             if event is not None:
                 events.append(event)
         events.sort(key=lambda e: (e.block, e.log_index))
-        return Batch(events, Checkpoint(last, self.block_hash(last)))
+        # the hash read before the logs: a reorg in between is caught by the next poll's parent check
+        return Batch(events, Checkpoint(last, _hex_bytes(block["hash"])), head=confirmed)
+
+    def _canonical(self, checkpoint: Checkpoint) -> bool:
+        return self.block_hash(checkpoint.block) == checkpoint.block_hash
+
+    def _rewind(self, checkpoint: Checkpoint) -> Rewind:
+        back = max(-1, checkpoint.block - self.rewind_depth)
+        restart = Checkpoint(back, self.block_hash(back) if back >= 0 else b"")
+        return Rewind(restart, f"block {checkpoint.block} was reorganised away")
 
     @staticmethod
     def genesis(start_block: int) -> Checkpoint:

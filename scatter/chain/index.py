@@ -203,12 +203,14 @@ class MarketIndex:
             return EventFollower.genesis(self.deployment.block)
         return Checkpoint(row["block"], bytes(row["block_hash"]))
 
-    def sync(self, *, max_batches: int | None = None) -> list[ChainEvent]:
-        """Apply confirmed batches until caught up; returns the events applied (in order)."""
+    def sync(self, *, max_batches: int | None = None, head: int | None = None) -> list[ChainEvent]:
+        """Apply confirmed batches until caught up; returns the events applied (in order).
+        ``head``: the latest block number, when the caller has just read it (one call fewer)."""
         applied: list[ChainEvent] = []
         batches = 0
         while max_batches is None or batches < max_batches:
-            result = self.follower.poll(self.checkpoint())
+            result = self.follower.poll(self.checkpoint(), head=head)
+            head = None  # later polls read it again
             if result is None:
                 break
             if isinstance(result, Rewind):
@@ -217,6 +219,8 @@ class MarketIndex:
             self.apply(result)
             applied.extend(result.events)
             batches += 1
+            if result.head is not None and result.checkpoint.block >= result.head:
+                break  # caught up with the head the poll saw: no second poll to learn that
         return applied
 
     def unapplied_deals(self, events: tuple[str, ...]) -> frozenset[int]:

@@ -388,9 +388,10 @@ class Hoster:
         challenge of one of its deals is answered at once. Blocks without either cost nothing
         more: at 300 deals a full pass per block was most of a loaded hoster's CPU, and an idle
         network costs one poll (``python -m scatter.bench.idle``)."""
-        if await self._chain(head_number, self.w3) == self._head:
+        head = await self._chain(head_number, self.w3)
+        if head == self._head:
             return
-        events = await self._chain(self.index.sync)
+        events = await self._chain(self.index.sync, head=head)
         await self._read_head()
         if any(self._concerns_me(e) for e in events):
             await self.tick()

@@ -372,8 +372,9 @@ class ValidatorDaemon:
         loop = asyncio.get_running_loop()
         head = self._head
         # no new block since the last tick: one eth_blockNumber, not a sync (an idle network is cheap)
-        if head is None or await asyncio.to_thread(head_number, self.beacon.w3) != head.number:
-            events = await asyncio.to_thread(self.index.sync)
+        latest = await asyncio.to_thread(head_number, self.beacon.w3)
+        if head is None or latest != head.number:
+            events = await asyncio.to_thread(self.index.sync, head=latest)
             if any(e.name not in KEEPS_DUE_DEALS for e in events):
                 self._index_changed = True
             self._events_seen(events)

@@ -6,7 +6,7 @@ import pytest
 from web3 import Web3
 
 from scatter.chain.artifacts import load_artifact
-from scatter.chain.follower import Batch, Checkpoint, EventFollower, Rewind
+from scatter.chain.follower import Batch, Checkpoint, EventFollower, Rewind, bloom_may_hold
 from scatter.chain.market import Role
 from scatter.chain.params import ETHER
 from tests.conftest import Chain
@@ -87,3 +87,49 @@ def test_a_reorg_below_the_checkpoint_rewinds(chain: Chain) -> None:
     assert result.checkpoint.block == max(-1, cp.block - 8)
     names, _ = drain(f, result.checkpoint)
     assert "NodeJoined" not in names  # the join is gone from the canonical chain
+
+
+def test_a_blocks_bloom_tells_which_contracts_logged_in_it(chain: Chain) -> None:
+    d, w3 = chain.deployment, chain.w3
+    chain.files(1).add(b"\x02" * 40)  # a FileRegistry log, none of the Market
+    bloom = str(w3.provider.make_request("eth_getBlockByNumber", ["latest", False])["result"]["logsBloom"])  # type: ignore[arg-type]
+    assert bloom_may_hold(bloom, [d.file_registry])
+    assert not bloom_may_hold(bloom, [d.market])
+    assert bloom_may_hold("0x" + "f" * 512, [d.market]) and bloom_may_hold("", [d.market])
+
+
+def test_a_block_without_the_followed_contracts_logs_moves_the_checkpoint_only(chain: Chain) -> None:
+    w3 = chain.w3
+    d = chain.deployment
+    f = EventFollower(w3, [("Market", d.market, load_artifact("Market").abi)], confirmations=0)
+    start = w3.eth.block_number + 1
+    chain.market(5).join(Role.VALIDATOR, "http://127.0.0.1:5", 0, 2 * ETHER)
+    names, cp = drain(f, EventFollower.genesis(start))
+    assert names == ["NodeJoined"]
+    chain.files(1).add(b"\x03" * 40)  # one new block, with another contract's log only
+    result = f.poll(cp)
+    assert isinstance(result, Batch) and result.events == []
+    assert result.checkpoint.block == cp.block + 1 and result.checkpoint.block_hash == bytes(
+        w3.eth.get_block("latest")["hash"] or b""
+    )
+    assert result.head == result.checkpoint.block  # caught up: no second poll needed
+    chain.market(6).join(Role.VALIDATOR, "http://127.0.0.1:6", 0, 2 * ETHER)  # and a Market log is still seen
+    names, _ = drain(f, result.checkpoint)
+    assert names == ["NodeJoined"]
+
+
+def test_a_reorg_at_the_same_height_is_seen_at_the_next_block(chain: Chain) -> None:
+    w3 = chain.w3
+    start = w3.eth.block_number + 1
+    f = follower(chain, confirmations=0, rewind_depth=8)
+    fork_point = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    chain.market(7).join(Role.HOSTER, "http://127.0.0.1:7", 1, 2 * ETHER)
+    names, cp = drain(f, EventFollower.genesis(start))
+    assert names == ["NodeJoined"]
+    w3.provider.make_request("evm_revert", [fork_point])  # type: ignore[arg-type]
+    mine(w3, 1)  # a different block at the checkpoint's height
+    assert w3.eth.block_number == cp.block
+    assert f.poll(cp) is None  # nothing higher yet
+    mine(w3, 1)  # the next block's parent is not the checkpoint's block
+    result = f.poll(cp)
+    assert isinstance(result, Rewind) and result.checkpoint.block == max(-1, cp.block - 8)
