@@ -58,7 +58,7 @@ VALIDATOR_BASE = 50
 MAX_VALIDATORS = 30
 ANVIL_ACCOUNTS = 80
 DEFAULT_PORT = 8700  # web node; hosters at port + 10 + i, validators at port + 60 + j
-ACCOUNT_BALANCE_ETH = 10_000
+ACCOUNT_BALANCE_ETH = 1_000_000  # the SDK default price pays gas of 2 s epochs: bids cost hundreds of ETH
 BLOCK_SECONDS = 1
 LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and emptied (rotate_log)
 #: Anvil never reorganises and mines a block a second, while an epoch is two seconds:
@@ -77,7 +77,8 @@ LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and empt
 #: each deal about once in 5 epochs, attesting to the epochs between two ok probes
 #: (scatter/validator/probes.py); possession proofs and audits still cover every segment.
 DEV_DAEMON_ARGS: dict[str, list[str]] = {
-    # dev bids pay far less than a dev hoster's gas (2 s epochs): take them anyway
+    # the SDK's default price pays a dev hoster's gas, but the dapp and the pinning service still
+    # bid 1 gwei per GiB-epoch, far below it with 2 s epochs: take those too (docs/hoster.md)
     "hoster": ["--confirmations", "0", "--poll-interval", "0.5", "--no-break-even"],
     "validator": [
         "--confirmations",
@@ -186,7 +187,7 @@ class DevNetwork:
     hosters: int = 8
     validators: int = 3
     port: int = DEFAULT_PORT  # web node; 0: free ports for everything (tests)
-    stake_eth: int = 10
+    stake_eth: int = 10_000  # a default 30-day slot locks ~36 ETH of collateral at 1 gwei gas
     web: bool = True
     daemon_args: dict[str, list[str]] = field(default_factory=dict)  # extra CLI args per role
     on_event: Callable[[str], object] = lambda _msg: None

@@ -328,7 +328,6 @@ async def _upload_all(url: str, d: Deployment, jobs: list[tuple[int, str, Any, b
 
 GIB = 1 << 30
 DEV_BLOCK_SECONDS = 1  # scatter dev mines a block a second
-DEFAULT_PRICE_PER_GIB_EPOCH = 10**9  # the SDK's default (1 gwei per GiB per epoch)
 
 
 def _shard(size: int) -> tuple[bytes, bytes, bytes]:
@@ -349,17 +348,24 @@ def _gas(receipt: Any) -> int:
 
 def bench_economics(deals: int, hours: float, shard_size: int, sample: int = 10) -> dict[str, Any]:
     """Gas per operation measured on anvil (devnet parameters), then a model of ``deals`` deals held
-    ``hours`` at the SDK's default price: the hoster's gas (fills, proofs, settlements, finishes)
-    against what it earns. Settlement ranges: the daemon's default (``settle_every`` = 2 epochs) and
-    the longest a range may be (one committee period)."""
+    ``hours`` at the SDK's default price for that shard size and duration (computed by the SDK's own
+    :func:`scatter.sdk.pricing.default_slot_price` at the gas price of an idle devnet): what the
+    hoster earns against its gas (reserves, fills, audit proofs, settlements). Settlement ranges: the
+    daemon's default ``settle_every`` and the longest a range may be (one committee period)."""
+    from scatter.chain.economics import DEFAULT_SETTLE_EVERY, current_gas_price, settle_range_epochs
     from scatter.chain.eip712 import Attestation, sign_attestation
+    from scatter.sdk.pricing import default_slot_price
 
     p = preset("devnet")
-    price = -(-DEFAULT_PRICE_PER_GIB_EPOCH * shard_size // GIB)
+    epochs = round(hours * 3600 / p.epoch_seconds)
     duration = 100_000
     with Anvil() as node:
         w3 = connect(node.url)
         d = deploy(w3, wallet.dev_account(0), p)
+        _rpc(w3, "anvil_mine", [hex(300)])  # an idle devnet: the base fee has fallen to its floor
+        gas_price = current_gas_price(w3)
+        price = default_slot_price(p, size=shard_size, duration=epochs, gas_price=gas_price,
+                                   block_seconds=DEV_BLOCK_SECONDS)  # fmt: skip
         tx = {i: Transactor(w3, wallet.dev_account(i)) for i in (1, HOSTER, *VALIDATORS)}
         m = {i: Market(w3, d.market, t) for i, t in tx.items()}
         m[HOSTER].join(Role.HOSTER, "http://127.0.0.1:1", 1 << 40, 1_000 * ETHER)
@@ -406,34 +412,40 @@ def bench_economics(deals: int, hours: float, shard_size: int, sample: int = 10)
         gas["prove_item"].append(_gas(m[HOSTER].prove_many(batch)) // len(batch))
         single = [(deal_ids[0], seeds[deal_ids[0]], _proof(data, seeds[deal_ids[0]]))]
         gas["prove_single"].append(_gas(m[HOSTER].prove_many(single)))
-        gas_price = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0) + int(w3.eth.max_priority_fee)
 
     per_op = {k: (sum(v) // len(v) if v else None) for k, v in gas.items()}
-    epochs = round(hours * 3600 / p.epoch_seconds)
     audits_per_deal = hours * 3600 / DEV_BLOCK_SECONDS / p.audit_every_blocks * p.audit_bps / 10_000
     earned = deals * epochs * price * (10_000 - p.validator_fee_bps) // 10_000
-    fills = deals * int(per_op["fill"] or 0)
+    once = deals * (int(per_op["reserve"] or 0) + int(per_op["fill"] or 0))  # each deal starts in the hour
     proofs = round(deals * audits_per_deal * int(per_op["prove_single"] or 0))
+    default_every = settle_range_epochs(p, DEFAULT_SETTLE_EVERY)
     out: dict[str, Any] = {
         "measured_gas_per_operation": per_op,
         "model": {"deals": deals, "hours": hours, "epoch_seconds": p.epoch_seconds, "epochs": epochs,
-                  "shard_bytes": shard_size, "price_wei_per_epoch": price,
+                  "shard_bytes": shard_size, "gas_price_wei": gas_price,
+                  "price_wei_per_slot_epoch": price, "price": "the SDK's default (scatter.sdk.pricing)",
                   "audits_per_deal": round(audits_per_deal, 2), "audit_proofs_sent_alone": True},
         "earned_eth": earned / ETHER,
     }  # fmt: skip
-    for label, range_epochs in (("settle_every_2", 2), ("one_range_per_period", p.period_epochs)):
+    paid_gib_epochs = deals * epochs * shard_size / GIB * (10_000 - p.validator_fee_bps) / 10_000
+    for label, range_epochs in ((f"settle_every_{default_every}", default_every),
+                                ("one_range_per_period", p.period_epochs)):  # fmt: skip
         settle = deals * -(-epochs // range_epochs) * int(per_op["settle_item"] or 0)
-        total = fills + proofs + settle
-        # the price per GiB-epoch at which the deals' earnings pay exactly for this gas
-        paid_gib_epochs = deals * epochs * shard_size / GIB * (10_000 - p.validator_fee_bps) / 10_000
+        total = once + proofs + settle
         out[label] = {
-            "gas": {"fills": fills, "proofs": proofs, "settlements": settle, "total": total},
-            "cost_eth_at_anvil_gas_price": total * gas_price / ETHER,
-            "cost_eth_at_1_gwei": total * 10**9 / ETHER,
-            "anvil_gas_price_wei": gas_price,
-            "earns_more_than_gas_at_anvil_gas_price": earned > total * gas_price,
-            "break_even_price_wei_per_gib_epoch_at_1_gwei": round(total * 10**9 / paid_gib_epochs),
+            "gas": {"reserves_and_fills": once, "proofs": proofs, "settlements": settle, "total": total},
+            "spent_eth": total * gas_price / ETHER,
+            "spent_eth_at_twice_the_gas_price": 2 * total * gas_price / ETHER,
+            "earns_more_than_it_spends": earned > total * gas_price,
+            # the price per GiB-epoch at which the deals' earnings pay exactly for this gas
+            "break_even_price_wei_per_gib_epoch": round(total * gas_price / paid_gib_epochs),
         }
+    spent = out[f"settle_every_{default_every}"]["spent_eth"]
+    out["summary"] = (
+        f"{deals} deals of {shard_size} bytes held {hours:g} h on the devnet at the SDK's default price "
+        f"({price} wei/slot/epoch at {gas_price / 1e9:.3g} gwei gas): earned {earned / ETHER:.4g} ETH, "
+        f"spent {spent:.4g} ETH of gas (settle_every {default_every})"
+    )
     return out
 
 
@@ -462,6 +474,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups (anvil, hoster)
     if args.economics:
         econ = bench_economics(100 if args.deals == 1_000 else args.deals, args.hours, args.shard_size)
+        if not args.json:
+            print(econ["summary"], flush=True)
         print(json.dumps(econ, indent=2))
         return
     results: dict[str, Any] = {"backfill": bench_backfill(args.events)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 RPC_HELP = "JSON-RPC URL (default: SCATTER_RPC_URL, the dev network of this directory, or localhost)."
 DEV_HELP = "Sign with anvil dev account N (local chains only; default on the dev network: 1)."
+PRICE_HELP = (
+    "Price per GiB of slot per epoch, e.g. 2gwei (default: twice the hosters' break-even at the "
+    "chain's gas price, at least 1gwei; a price below break-even is posted with a warning)."
+)
 
 
 class CliReporter:
@@ -58,6 +62,29 @@ def _eth(wei: int) -> str:
     return format_eth(wei)
 
 
+@contextmanager
+def _price_warnings() -> Iterator[None]:
+    """Print the SDK's price warnings as yellow lines on stderr when they happen (before the bid
+    is posted; also with --json, whose document stays alone on stdout)."""
+    import warnings
+
+    from scatter.sdk.pricing import PriceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PriceWarning)
+        others = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:  # fmt: skip
+            if issubclass(category, PriceWarning):
+                err_console.print(f"[bold yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+            else:
+                others(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def upload_command(
     path: Path = typer.Argument(..., help="The file to store."),
     shards: str | None = typer.Option(
@@ -65,9 +92,7 @@ def upload_command(
     ),
     replicas: int | None = typer.Option(None, help="Store N encrypted copies instead of k/n shards."),
     duration: str = typer.Option("30d", help="How long to store it: 90s, 12h, 30d, 2w..."),
-    price: str | None = typer.Option(
-        None, help="Price per GiB of slot per epoch: 1gwei (default), 500wei..."
-    ),
+    price: str | None = typer.Option(None, help=PRICE_HELP),
     name: str | None = typer.Option(None, help="Name in your file list (default: the file's name)."),
     timeout: str = typer.Option("5m", help="How long to wait for hosters to reserve and fill the slots."),
     abort: bool = typer.Option(
@@ -99,16 +124,17 @@ def upload_command(
             refund = _eth(cancelled.refund) if cancelled else "nothing (no bid yet)"
             console.print(f"aborted the upload of {path}; refunded {refund}")
         return
-    result = sdk.upload(
-        path,
-        shards=shards,
-        replicas=replicas,
-        duration=duration,
-        price=price,
-        name=name,
-        timeout=_seconds(timeout),
-        reporter=CliReporter(quiet or json_out),
-    )
+    with _price_warnings():
+        result = sdk.upload(
+            path,
+            shards=shards,
+            replicas=replicas,
+            duration=duration,
+            price=price,
+            name=name,
+            timeout=_seconds(timeout),
+            reporter=CliReporter(quiet or json_out),
+        )
     if json_out:
         emit_json(result.to_json())
         return
@@ -164,7 +190,7 @@ def pin_command(
     cid: str = typer.Argument(..., help="The public CID to keep pinned."),
     replicas: int = typer.Option(3, help="How many hosters keep a copy."),
     duration: str = typer.Option("30d", help="How long: 90s, 12h, 30d..."),
-    price: str | None = typer.Option(None, help="Price per GiB per epoch (default 1gwei)."),
+    price: str | None = typer.Option(None, help=PRICE_HELP),
     origin: list[str] | None = typer.Option(
         None, help="Gateway that serves the content now (repeat); read once for the possession root."
     ),
@@ -185,23 +211,25 @@ def pin_command(
       scatter pin bafkrei... --origin https://gw.example --wait --json
     """
     sdk = _sdk(rpc_url, dev_account)
-    result = sdk.pin(
-        cid,
-        replicas=replicas,
-        duration=duration,
-        price=price,
-        origins=origin or (),
-        size=size,
-        wait=wait,
-        timeout=_seconds(timeout),
-        reporter=CliReporter(json_out),
-    )
+    with _price_warnings():
+        result = sdk.pin(
+            cid,
+            replicas=replicas,
+            duration=duration,
+            price=price,
+            origins=origin or (),
+            size=size,
+            wait=wait,
+            timeout=_seconds(timeout),
+            reporter=CliReporter(json_out),
+        )
     if json_out:
         emit_json(result.to_json())
         return
     console.print(
         f"[bold]bid {result.bid_id}[/]: {result.replicas} replicas of {result.cid} ({result.size} bytes) "
-        f"for {result.duration_epochs} epochs, escrow {_eth(result.escrow)}"
+        f"for {result.duration_epochs} epochs at {result.price_per_epoch} wei/slot/epoch, "
+        f"escrow {_eth(result.escrow)}"
     )
     for d in result.deals:
         console.print(f"  replica {d.slot}: deal {d.deal_id} at {d.endpoint} (filled)")
@@ -467,7 +495,7 @@ def watch_command(
     once: bool = typer.Option(False, help="One pass, then exit."),
     shards: str | None = typer.Option(None, help="Erasure coding k/n (default 3/6)."),
     duration: str = typer.Option("30d", help="How long each version is stored."),
-    price: str | None = typer.Option(None, help="Price per GiB per epoch (default 1gwei)."),
+    price: str | None = typer.Option(None, help=PRICE_HELP),
     rpc_url: str | None = typer.Option(None, help=RPC_HELP),
     dev_account: int | None = typer.Option(None, help=DEV_HELP),
     json_out: bool = typer.Option(False, "--json", help="One JSON line per file handled."),
@@ -493,11 +521,12 @@ def watch_command(
         reporter=CliReporter(json_out),
     )
     try:
-        for ev in events:
-            if json_out:
-                print(json.dumps(ev.to_json(), sort_keys=True), flush=True)
-            else:
-                console.print(f"{ev.action:12} {ev.path}  file {ev.file_id}  {ev.detail}")
+        with _price_warnings():
+            for ev in events:
+                if json_out:
+                    print(json.dumps(ev.to_json(), sort_keys=True), flush=True)
+                else:
+                    console.print(f"{ev.action:12} {ev.path}  file {ev.file_id}  {ev.detail}")
     except KeyboardInterrupt:
         err_console.print("stopped")
 

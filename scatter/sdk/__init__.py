@@ -11,6 +11,7 @@ The flows, each module built on the one before it:
 What they use:
 
 * :mod:`~scatter.sdk.units` — durations, amounts and prices in human units;
+* :mod:`~scatter.sdk.pricing` — the default price (twice the hosters' break-even) and price warnings;
 * :mod:`~scatter.sdk.network` — which chain, contracts and account to use;
 * :mod:`~scatter.sdk.session` — upload sessions on disk (resume after an interruption);
 * :mod:`~scatter.sdk.push` — the signed CAR push to the hoster that reserved a slot, and its status;

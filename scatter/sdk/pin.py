@@ -16,6 +16,7 @@ from scatter.sdk import units
 from scatter.sdk.base import POLL, FillTimeoutError
 from scatter.sdk.models import DealInfo, PinResult, Reporter, SilentReporter
 from scatter.sdk.money import Payments
+from scatter.sdk.pricing import bid_price, positive_price, warn_if_short_of_collateral
 from scatter.units import parse_amount
 
 if TYPE_CHECKING:
@@ -44,19 +45,28 @@ class Pinning(Payments):
         once from ``origins`` (or the SDK's ``gateways``), every block verified against the CID,
         and computes its exact size and root (:func:`scatter.formats.possession.root_of_cid`).
         ``size``, when given, must match. With ``wait`` it returns once every replica is filled.
+        ``price`` is wei (or ``"2gwei"``) per GiB per epoch; without it, the default pays the
+        hosters' gas (:mod:`scatter.sdk.pricing`).
         """
         rep = reporter or SilentReporter()
         try:
             parsed = CID.decode(cid)
         except Exception:
             raise ScatterValueError(f"{cid!r} is not a CID") from None
+        duration_epochs = self.epochs(duration)
+        per_gib = None if price is None else positive_price(parse_amount(price))
         found, root = self.possession_of(parsed, origins or self.gateways, reporter=rep)
         if size is not None and size != found:
             raise ScatterValueError(f"{cid} is {found} bytes, not {size}: leave out --size, or check the CID")
-        duration_epochs = self.epochs(duration)
-        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
-        per_slot = units.slot_price(per_gib, found)
-        rep.step(f"posting a bid for {cid}: {replicas} replicas for {duration_epochs} epochs")
+        priced = bid_price(self.w3, self.params, size=found, duration=duration_epochs, per_gib_epoch=per_gib)
+        per_slot = priced.per_slot_epoch
+        warn_if_short_of_collateral(
+            self.market, self.params, per_slot_epoch=per_slot, duration=duration_epochs, slots=replicas
+        )
+        rep.step(
+            f"posting a bid for {cid}: {replicas} replicas for {duration_epochs} epochs at "
+            f"{priced.describe()}, escrow {units.format_eth(priced.escrow(replicas, duration_epochs))}"
+        )
         bid_id = self.market.bid(
             [bytes(parsed)],
             roots=[root],

@@ -4,7 +4,8 @@ Durations are written ``90s``, ``15m``, ``12h``, ``30d``, ``2w`` (or a bare numb
 seconds) and become epochs with the deployment's epoch length, rounded up: a bid
 always covers at least what was asked. Amounts are ``0.5eth``, ``10gwei``,
 ``1000wei`` or a bare number of wei. A price is per GiB of slot per epoch; the SDK
-turns it into the contract's price per slot per epoch for the slot's size.
+turns it into the contract's price per slot per epoch for the slot's size. The
+default price, which pays the hosters' gas, is :mod:`scatter.sdk.pricing`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ GIB = 1 << 30
 ETHER = 10**18
 GWEI = 10**9
 
-#: Default price: wei per GiB of slot per epoch (1 gwei). Documented in docs/sdk.md.
+#: The floor of the default price: wei per GiB of slot per epoch (1 gwei). The default itself
+#: is the larger of this and twice the hosters' break-even (scatter.sdk.pricing, docs/sdk.md).
 DEFAULT_PRICE_PER_GIB_EPOCH = GWEI
 #: Default duration of a bid.
 DEFAULT_DURATION = "30d"

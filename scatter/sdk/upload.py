@@ -36,6 +36,7 @@ from scatter.sdk import units
 from scatter.sdk.base import POLL, FillTimeoutError, bits
 from scatter.sdk.files import FileEntries
 from scatter.sdk.models import CancelResult, DealInfo, Reporter, SilentReporter, UploadResult
+from scatter.sdk.pricing import BidPrice, bid_price, positive_price, warn_if_short_of_collateral
 from scatter.sdk.session import SlotState, UploadSession, sessions_root
 from scatter.units import parse_amount
 
@@ -102,7 +103,8 @@ class Uploads(FileEntries):
 
         ``shards`` is k-of-n erasure coding (default 3/6); ``replicas=r`` stores r
         encrypted copies instead. ``duration`` is human (``"30d"``) or seconds;
-        ``price`` is wei (or ``"2gwei"``) per GiB of slot per epoch. Running the same
+        ``price`` is wei (or ``"2gwei"``) per GiB of slot per epoch; without it, the
+        default pays the hosters' gas (:mod:`scatter.sdk.pricing`). Running the same
         upload again after an interruption or a timeout resumes it. ``replaces``
         makes the upload a new version of an existing file entry.
         """
@@ -114,7 +116,7 @@ class Uploads(FileEntries):
         erasure = erasure_of(shards, replicas)
         # Check the terms before any work: a typo should cost nothing.
         duration_epochs = self.epochs(duration)
-        per_gib = units.DEFAULT_PRICE_PER_GIB_EPOCH if price is None else parse_amount(price)
+        per_gib = None if price is None else positive_price(parse_amount(price))
         session, resumed = self._session(src, erasure, rep, name=name, replaces=replaces)
         from scatter.formats.pipeline import load_manifest
         from scatter.sdk.push import car_sha256
@@ -126,13 +128,15 @@ class Uploads(FileEntries):
             # Each CAR's sha256 (signed with its push) is hashed while the bid is mined and reserved.
             digests = [pool.submit(car_sha256, car) for car in cars]
             if session.bid_id is None:
-                per_slot = units.slot_price(per_gib, shard_size)
+                priced = bid_price(
+                    self.w3, self.params, size=shard_size, duration=duration_epochs, per_gib_epoch=per_gib
+                )
                 self._post_bid(
                     session,
                     [bytes(CID.decode(s.cid)) for s in manifest.shards],
                     list(manifest.roots),
                     shard_size,
-                    per_slot,
+                    priced,
                     duration_epochs,
                     rep,
                 )
@@ -230,7 +234,7 @@ class Uploads(FileEntries):
         cids: list[bytes],
         roots: list[bytes],
         shard_size: int,
-        price_per_epoch: int,
+        price: BidPrice,
         duration_epochs: int,
         rep: Reporter,
     ) -> None:
@@ -242,17 +246,24 @@ class Uploads(FileEntries):
                 return
         session.stage, session.bid_block = "bidding", self._block()
         session.save()
-        escrow = price_per_epoch * len(cids) * duration_epochs
+        escrow = price.escrow(len(cids), duration_epochs)
+        warn_if_short_of_collateral(
+            self.market,
+            self.params,
+            per_slot_epoch=price.per_slot_epoch,
+            duration=duration_epochs,
+            slots=len(cids),
+        )
         rep.step(
-            f"posting a bid: {len(cids)} slots of {shard_size} bytes for {duration_epochs} epochs, "
-            f"escrow {units.format_eth(escrow)}"
+            f"posting a bid: {len(cids)} slots of {shard_size} bytes for {duration_epochs} epochs at "
+            f"{price.describe()}, escrow {units.format_eth(escrow)}"
         )
         session.bid_id = self.market.bid(
             cids,
             roots=roots,
             size=shard_size,
             slot_count=len(cids),
-            price_per_epoch=price_per_epoch,
+            price_per_epoch=price.per_slot_epoch,
             duration_epochs=duration_epochs,
         )
         session.stage = "posted"

@@ -29,7 +29,7 @@ class PinSettings(DaemonSettings):
     db: Path = DEFAULT_DB
     replicas: int = Field(default=3, ge=1, le=32)
     duration: str = "30d"  # as the SDK reads it: 90s, 12h, 30d, 2w, 100epochs
-    price: Wei = Field(default=10**9, ge=1)  # per GiB-epoch (the SDK's default, 1 gwei)
+    price: Wei = Field(default=10**9, ge=1)  # per GiB-epoch: 1 gwei, under break-even on short epochs
     spend_cap: Wei = Field(default=5 * 10**16, ge=0)  # escrow one token may spend in all (0.05 ETH)
     max_pending: int = Field(default=50, ge=1)  # queued or pinning pins of one token at once
     max_size: Size = Field(default=1 << 30, ge=1)  # the largest DAG the node reads to compute its root
