@@ -228,8 +228,8 @@ def quote_command(
       scatter hoster quote --gas-price 30gwei --settle-every 24
     """
     from scatter.chain.deploy import connect
+    from scatter.chain.economics import QUOTE_SIZES, block_seconds_of, current_gas_price, quote
     from scatter.chain.market import Market
-    from scatter.hoster.economics import QUOTE_SIZES, block_seconds_of, current_gas_price, quote
     from scatter.sdk.network import resolve_deployment, resolve_rpc_url
     from scatter.sdk.units import parse_duration
     from scatter.units import parse_amount, parse_size

@@ -4,7 +4,8 @@ possession proof, serve shards, answer challenges, get paid, heal.
 Modules, one job each:
 
 - :mod:`~scatter.hoster.config`     settings from flags, environment, ``.env`` and TOML; the bid filter
-- :mod:`~scatter.hoster.economics`  the gas a slot costs against its pay: the break-even price
+  (its break-even price: :mod:`scatter.chain.economics`, shared with the SDK's default price)
+- :mod:`~scatter.hoster.queue`      whose turn it is to fetch and fill an open slot (rendezvous order)
 - :mod:`~scatter.hoster.state`      the hoster's SQLite tables (its deals, operator requests, status facts)
 - :mod:`~scatter.hoster.txjournal`  each transaction recorded before it is broadcast, reconciled after a crash
 - :mod:`~scatter.hoster.content`    signed CAR uploads, verified fetches, healing a lost shard

@@ -72,7 +72,7 @@ class BidFilter:
     deny_cids: CidSet = frozenset()
     allow_clients: Addresses = frozenset()  # lower-case addresses; empty: any client
     deny_clients: Addresses = frozenset()
-    # refuse slots paying less than their gas at the current gas price (scatter.hoster.economics)
+    # refuse slots paying less than their gas at the current gas price (scatter.chain.economics)
     break_even: bool = True
 
     def rejects(self, *, size: int, price_per_epoch: int, duration: int, client: str,

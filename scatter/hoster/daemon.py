@@ -44,6 +44,13 @@ from web3.types import TxReceipt
 from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.chain.deployments import Deployment, Source, find_deployment
+from scatter.chain.economics import (
+    BLOCK_SECONDS,
+    block_seconds_of,
+    break_even_price,
+    current_gas_price,
+    settle_range_epochs,
+)
 from scatter.chain.follower import ChainEvent
 from scatter.chain.index import IndexedBid, MarketIndex
 from scatter.chain.market import (
@@ -79,7 +86,6 @@ from scatter.hoster.content import (
     import_checked_car,
     spool_body,
 )
-from scatter.hoster.economics import break_even_price, current_gas_price, settle_range_epochs
 from scatter.hoster.failpoints import crash_point
 from scatter.hoster.gc import StoreJanitor
 from scatter.hoster.metrics import HosterMetrics
@@ -122,6 +128,7 @@ P = ParamSpec("P")
 log = logging.getLogger("scatter.hoster")
 _rejections = RateLimitedLog(log)  # anyone can send a bad upload: a flood costs a few lines
 READY_FILE = "hoster.json"
+BLOCK_TIME_TTL_S = 3600.0  # how long the chain's measured block time is used before it is read again
 RECHECK_S = 5.0  # seconds before a bid whose slots this hoster passed over is looked at again
 FULL_PASS_POLLS = 8  # a full pass at least every 8 polls, whatever the blocks held (see _block_pass)
 # Market events that open, free or close slots: work for any hoster (see Hoster._concerns_me)
@@ -184,6 +191,8 @@ class Hoster:
         self._tries: dict[str, int] = {}
         self._open: dict[int, Challenge] = {}  # open challenges of this hoster's deals
         self._opened: dict[int, tuple[tuple[int, ...], float]] = {}  # bid -> (open slots, first seen)
+        self._block_s = BLOCK_SECONDS  # the chain's seconds per block (break-even filter), re-read hourly
+        self._block_s_due = 0.0
         self._polled = False  # challengeOf read for every live deal since this process started
         self._proved: set[str] = set()  # challenge items whose proveMany was mined
         self._committees: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
@@ -386,8 +395,8 @@ class Hoster:
         ``eth_blockNumber``, and on a new block the index's sync (one ``eth_getLogs``). A block
         with an event for this hoster (:meth:`_concerns_me`) brings the full pass forward; a
         challenge of one of its deals is answered at once. Blocks without either cost nothing
-        more: at 300 deals a full pass per block was most of a loaded hoster's CPU, and an idle
-        network costs one poll (``python -m scatter.bench.idle``)."""
+        more (at 300 deals every block brings settlements, and a full pass per block kept a
+        starved hoster from its proofs)."""
         head = await self._chain(head_number, self.w3)
         if head == self._head:
             return
@@ -648,7 +657,7 @@ class Hoster:
 
     def _choose_slot(self, bid: IndexedBid, gas_price: int = 0) -> tuple[int | None, str, str]:
         """(slot, mode, why not) for an open slot this hoster would take (``gas_price``: for the
-        filter's break-even price, scatter.hoster.economics; 0 skips it)."""
+        filter's break-even price, scatter.chain.economics; 0 skips it)."""
         if bid.client == self.address:
             return None, "", "own bid"
         if self.state.in_bid(bid.bid_id):
@@ -666,7 +675,8 @@ class Hoster:
                 continue
             cid = cid_str(parse_cid(bid.cid_of_slot(slot)))
             floor = break_even_price(self.params, size=bid.size, duration=bid.duration_epochs,
-                                     gas_price=gas_price, settle_every=self.config.settle_every)  # fmt: skip
+                                     gas_price=gas_price, settle_every=self.config.settle_every,
+                                     block_seconds=self._block_s)  # fmt: skip
             why = self.config.filter.rejects(
                 size=bid.size, price_per_epoch=bid.price_per_epoch, duration=bid.duration_epochs,
                 client=bid.client, cid=cid, break_even=floor,
@@ -721,6 +731,9 @@ class Hoster:
             if gas_price is None:  # one read per pass, only when a bid is looked at
                 use = self.config.filter.break_even
                 gas_price = await self._chain(current_gas_price, self.w3) if use else 0
+                if use and time.monotonic() >= self._block_s_due:  # the audit gas counts blocks
+                    self._block_s = await self._chain(block_seconds_of, self.w3)
+                    self._block_s_due = time.monotonic() + BLOCK_TIME_TTL_S
             slot, mode, why = self._choose_slot(bid, gas_price)
             if slot is None:
                 self._later(key, 3600.0 if why == "own bid" else RECHECK_S)

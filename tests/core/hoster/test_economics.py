@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scatter.chain import economics
 from scatter.chain.params import preset
-from scatter.hoster import economics
 from scatter.hoster.config import GIB, BidFilter, load_config
 
 SNAPSHOT = Path(__file__).parents[3] / "contracts" / "snapshots" / "GasTest.json"

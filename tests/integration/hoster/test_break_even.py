@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from scatter.chain.deployments import record_deployment
+from scatter.chain.economics import break_even_price, current_gas_price
 from scatter.chain.market import Market
 from scatter.hoster.config import BidFilter
 from scatter.hoster.daemon import HosterThread
-from scatter.hoster.economics import break_even_price, current_gas_price
 from scatter.hoster.state import HosterState
 from tests.conftest import Chain
 from tests.integration.hoster.conftest import make_content, post_bid, wait_until
