@@ -94,6 +94,16 @@ def run(size_mib: int, k: int, n: int) -> dict[str, Any]:
     return result
 
 
+def breakdown(size_mib: int, k: int, n: int) -> dict[str, Any]:
+    """Each encode stage alone, as a ratio to WebCrypto's sha256 (dapp/test/bench/bench.ts runBreakdown)."""
+    with bench_page() as page:
+        page.set_default_timeout(0)
+        result: dict[str, Any] = page.evaluate(
+            "([mib, k, n]) => window.runBreakdown(mib, k, n)", [size_mib, k, n]
+        )
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -101,8 +111,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--shards", default="3/6", help="k/n (default 3/6)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="time each encode stage alone instead (profile)"
+    )
     args = parser.parse_args(argv)
     k, n = (int(x) for x in args.shards.split("/"))
+    if args.breakdown:
+        stages = breakdown(max(1, args.size >> 20), k, n)
+        if args.json:
+            print(json.dumps(stages))
+            return
+        mib = stages.pop("mib")
+        print(f"encode stages alone in headless Chromium, {mib} MiB, x sha256 (higher: faster):")
+        for name, value in stages.items():
+            print(f"  {name:32} {value:8.3f}")
+        return
     result = run(max(1, args.size >> 20), k, n)
     if args.json:
         print(json.dumps(result))

@@ -5,8 +5,10 @@ serves the built dapp), with an injected EIP-1193 wallet backed by anvil's dev a
 The wallet (:data:`PROVIDER_JS`) forwards every ``eth_*`` call to anvil's RPC, where anvil signs
 ``eth_sendTransaction`` and ``eth_signTypedData_v4`` for its unlocked dev accounts. A test steers it
 through ``window.__wallet``: ``reject`` (the next signature request is refused with code 4001),
-``locked`` (no account until unlocked), ``chainId`` (the chain it claims to be on; switching
-changes it), and it counts what was asked of it in ``window.__wallet.log``.
+``locked`` (no account until unlocked: ``eth_requestAccounts`` fails as wallets do, with -32002
+"pending", 4100 "unauthorized", or answers ``[]`` "empty"; signing requests fail with 4100),
+``lock()`` (lock while connected: ``accountsChanged`` with no account), ``chainId`` (the chain it
+claims to be on; switching changes it), and it counts what was asked of it in ``window.__wallet.log``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -45,7 +47,7 @@ PATIENCE = 180_000  # ms
 PROVIDER_JS = """
 (() => {
   const cfg = %(config)s;
-  const state = { account: cfg.account, chainId: cfg.chainId, reject: false, locked: !!cfg.locked, log: [] };
+  const state = { account: cfg.account, chainId: cfg.chainId, reject: false, locked: cfg.locked, log: [] };
   const listeners = {};
   const emit = (name, value) => (listeners[name] || []).forEach((fn) => fn(value));
   let id = 0;
@@ -65,6 +67,7 @@ PROVIDER_JS = """
   window.__wallet = Object.assign(state, {
     setChain(chainId) { state.chainId = chainId; emit("chainChanged", "0x" + chainId.toString(16)); },
     unlock() { state.locked = false; emit("accountsChanged", [state.account]); },
+    lock() { state.locked = "unauthorized"; emit("accountsChanged", []); },
   });
   window.ethereum = {
     isScatterTestWallet: true,
@@ -75,7 +78,9 @@ PROVIDER_JS = """
       switch (method) {
         case "eth_requestAccounts":
           if (state.reject) { state.reject = false; throw refuse(4001, "User rejected the request."); }
-          if (state.locked) throw refuse(-32002, "A request is already pending: unlock the wallet");
+          if (state.locked === "pending") throw refuse(-32002, "A request is already pending: unlock");
+          if (state.locked === "unauthorized") throw refuse(4100, "The account has not been authorized");
+          if (state.locked === "empty") return [];
           state.connected = true;
           return [state.account];
         case "eth_accounts":
@@ -94,6 +99,7 @@ PROVIDER_JS = """
           return null;
       }
       if (SIGNING.includes(method)) {
+        if (state.locked) throw refuse(4100, "The account has not been authorized");
         if (state.reject) { state.reject = false; throw refuse(4001, "User rejected the request."); }
         if (state.chainId !== cfg.realChainId) throw refuse(4901, "wrong chain");
       }
@@ -186,11 +192,21 @@ def browser() -> Iterator[Any]:
 
 
 PageFactory = Callable[..., Any]
+#: How a locked wallet answers ``eth_requestAccounts``: -32002 (a request is pending, MetaMask),
+#: 4100 (unauthorized), or an empty account list.
+Locked = Literal["pending", "unauthorized", "empty"]
+#: The requests that sign or send: none may reach the wallet on the wrong chain or when locked.
+SIGNING = ("eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_sign")
+
+
+def signing_requests(page: Any) -> list[str]:
+    """What the page asked the injected wallet to sign or send, in order."""
+    return [m for m in page.evaluate("window.__wallet.log") if m in SIGNING]
 
 
 @pytest.fixture()
 def open_dapp(browser: Any, dapp_env: DappEnv) -> Iterator[PageFactory]:
-    """``open_dapp(wallet=True, chain_id=None, locked=False, path="#/market", width=1280)``: a fresh
+    """``open_dapp(wallet=True, chain_id=None, locked=None, path="#/market", width=1280)``: a fresh
     browser context on the dapp; every request it makes is recorded in ``dapp_env.requests``."""
     contexts: list[Any] = []
 
@@ -198,7 +214,7 @@ def open_dapp(browser: Any, dapp_env: DappEnv) -> Iterator[PageFactory]:
         *,
         wallet: bool = True,
         chain_id: int | None = None,
-        locked: bool = False,
+        locked: Locked | None = None,
         path: str = "#/market",
         width: int = 1280,
         dark: bool = False,

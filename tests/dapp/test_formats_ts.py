@@ -14,6 +14,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -59,6 +60,22 @@ def test_vitest_suite() -> None:
     """Every TypeScript format against the committed vectors (tests/testdata), in Node."""
     output = _vitest()
     assert " failed" not in output
+
+
+def _clang_14() -> bool:
+    if shutil.which("clang") is None or shutil.which("wasm-ld") is None:
+        return False
+    out = subprocess.run(["clang", "--version"], capture_output=True, text=True, check=False).stdout
+    return "version 14." in out
+
+
+@pytest.mark.skipif(not _clang_14(), reason="the committed build is Debian bookworm's clang 14 + lld")
+def test_committed_dapp_wasm_is_what_build_sh_builds(tmp_path: Path) -> None:
+    """dapp/wasm/scatter.wasm (zfec + the SIMD possession tree) is reproducible from its sources."""
+    built = tmp_path / "scatter.wasm"
+    env = {**os.environ, "SCATTER_WASM_OUT": str(built)}
+    subprocess.run([str(DAPP / "wasm" / "build.sh")], env=env, check=True, timeout=300)
+    assert built.read_bytes() == (DAPP / "wasm" / "scatter.wasm").read_bytes(), "stale: run make dapp-wasm"
 
 
 def _bench_data(size: int) -> bytes:

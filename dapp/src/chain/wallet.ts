@@ -145,11 +145,20 @@ export class Wallet {
     this.set({ chainId: Number(await this.provider.request({ method: "eth_chainId" })), message: null });
   }
 
+  /**
+   * The one gate before anything is signed or sent: a wallet, an unlocked and connected account,
+   * and a chain where Scatter is deployed. Throws a plain message otherwise, before the wallet is asked.
+   */
+  signer(): { provider: EIP1193Provider; account: Address } {
+    if (!this.provider) throw new Error(this.state.message ?? "No browser wallet found.");
+    if (!this.state.account) throw new Error("Connect your wallet first (unlock it if it is locked).");
+    if (!this.onRightChain()) throw new Error(`Your wallet is on ${chainName(this.state.chainId ?? 0)}: switch to ${chainName(this.config.defaultChain)} first; nothing was sent.`);
+    return { provider: this.provider, account: this.state.account };
+  }
+
   /** A viem client that signs with the connected account (throws a plain message otherwise). */
   client(): Client<Transport, Chain | undefined, Account> {
-    if (!this.provider) throw new Error(this.state.message ?? "No browser wallet found.");
-    if (!this.state.account) throw new Error("Connect your wallet first.");
-    if (!this.onRightChain()) throw new Error(`Your wallet is on ${chainName(this.state.chainId ?? 0)}: switch to ${chainName(this.config.defaultChain)} first.`);
-    return createClient({ account: this.state.account, transport: custom(this.provider) });
+    const { provider, account } = this.signer();
+    return createClient({ account, transport: custom(provider) });
   }
 }

@@ -10,6 +10,7 @@
  * Decryption returns only authenticated plaintext and holds at most one segment.
  */
 import { type Bytes, equal, getUint, putUint, randomBytes, utf8 } from "./bytes";
+import { Chunker } from "./chunker";
 import { FormatError, InvalidParametersError, TamperedError, TruncatedError, UnsupportedVersionError, WrongKeyError } from "./errors";
 import { checkSegmentSize, DEFAULT_SEGMENT_SIZE } from "./params";
 
@@ -150,8 +151,7 @@ export class SegmentCipher {
 
 /** Push-style encryptor: `header` first, then what update() and finalize() return, in order. */
 export class Encryptor {
-  private readonly buf: Bytes;
-  private fill = 0;
+  private readonly chunker: Chunker; // holds the last full segment until a byte follows it
   private index = 0;
   private done = false;
   plaintextLength = 0;
@@ -160,7 +160,7 @@ export class Encryptor {
     readonly header: Bytes,
     private readonly cipher: SegmentCipher,
   ) {
-    this.buf = new Uint8Array(cipher.segmentSize);
+    this.chunker = new Chunker(cipher.segmentSize, true);
   }
 
   static async create(key: Bytes, segmentSize = DEFAULT_SEGMENT_SIZE, salt?: Bytes): Promise<Encryptor> {
@@ -172,40 +172,22 @@ export class Encryptor {
   async update(data: Bytes): Promise<Bytes[]> {
     if (this.done) throw new InvalidParametersError("encryptor already finalized");
     this.plaintextLength += data.length;
-    const size = this.buf.length;
-    const sealed: Promise<Bytes>[] = [];
-    let pos = 0;
-    while (pos < data.length) {
-      if (this.fill === size) {
-        sealed.push(this.cipher.seal(this.index++, this.buf.slice(), false));
-        this.fill = 0;
-      }
-      if (this.fill === 0 && data.length - pos > size) {
-        sealed.push(this.cipher.seal(this.index++, data.subarray(pos, pos + size), false));
-        pos += size;
-        continue;
-      }
-      const take = Math.min(size - this.fill, data.length - pos);
-      this.buf.set(data.subarray(pos, pos + take), this.fill);
-      this.fill += take;
-      pos += take;
-    }
-    return Promise.all(sealed);
+    return Promise.all(this.chunker.push(data).map((segment) => this.cipher.seal(this.index++, segment, false)));
   }
 
   /** Seal and return the final segment. */
   async finalize(): Promise<Bytes> {
     if (this.done) throw new InvalidParametersError("encryptor already finalized");
     this.done = true;
-    return this.cipher.seal(this.index, this.buf.subarray(0, this.fill), true);
+    return this.cipher.seal(this.index, this.chunker.rest(), true);
   }
 }
 
 /** Push-style decryptor: returns only authenticated plaintext, holds at most one segment. */
 export class Decryptor {
   private cipher: SegmentCipher | null = null;
-  private buf: Bytes = new Uint8Array(0);
-  private fill = 0;
+  private readonly header = new Chunker(HEADER_SIZE);
+  private segments: Chunker | null = null; // segment + tag; holds the last one until a byte follows
   private index = 0;
   private done = false;
 
@@ -213,70 +195,39 @@ export class Decryptor {
     checkKey(key);
   }
 
-  private append(data: Bytes): void {
-    if (this.fill + data.length > this.buf.length) {
-      const grown = new Uint8Array(Math.max(this.fill + data.length, 2 * this.buf.length));
-      grown.set(this.buf.subarray(0, this.fill));
-      this.buf = grown;
-    }
-    this.buf.set(data, this.fill);
-    this.fill += data.length;
-  }
-
-  private consume(count: number): void {
-    this.buf.copyWithin(0, count, this.fill);
-    this.fill -= count;
-  }
-
   async update(data: Bytes): Promise<Bytes[]> {
     if (this.done) throw new InvalidParametersError("decryptor already finalized");
-    const opened: Promise<Bytes>[] = [];
-    let pos = 0;
+    let rest = data;
     if (this.cipher === null) {
-      const take = Math.min(HEADER_SIZE - this.fill, data.length);
-      this.append(data.subarray(0, take));
-      pos = take;
-      if (this.fill >= 5) checkPrefix(this.buf);
-      if (this.fill < HEADER_SIZE) return [];
-      this.cipher = await SegmentCipher.create(this.key, this.buf.slice(0, HEADER_SIZE));
-      this.fill = 0;
+      const take = Math.min(HEADER_SIZE - this.header.buffered, data.length);
+      const [header] = this.header.push(data.subarray(0, take));
+      rest = data.subarray(take);
+      const seen = header ?? this.header.peek();
+      if (seen.length >= 5) checkPrefix(seen); // a wrong file fails on its first bytes
+      if (header === undefined) return [];
+      this.cipher = await SegmentCipher.create(this.key, header.slice());
+      this.segments = new Chunker(this.cipher.segmentSize + TAG_SIZE, true);
     }
     const cipher = this.cipher;
-    const full = cipher.segmentSize + TAG_SIZE;
-    while (pos < data.length) {
-      if (this.fill === full) {
-        opened.push(cipher.open(this.index++, this.buf.slice(0, full), false));
-        this.fill = 0;
-      }
-      if (this.fill === 0 && data.length - pos > full) {
-        opened.push(cipher.open(this.index++, data.subarray(pos, pos + full), false));
-        pos += full;
-        continue;
-      }
-      const take = Math.min(full - this.fill, data.length - pos);
-      this.append(data.subarray(pos, pos + take));
-      pos += take;
-    }
-    return Promise.all(opened);
+    return Promise.all((this.segments as Chunker).push(rest).map((segment) => cipher.open(this.index++, segment, false)));
   }
 
   /** Check and return the final segment; throws if the ciphertext ended early. */
   async finalize(): Promise<Bytes> {
     if (this.done) throw new InvalidParametersError("decryptor already finalized");
     this.done = true;
-    if (this.cipher === null) {
-      throw new TruncatedError(`ciphertext truncated: ${this.fill} bytes, shorter than the ${HEADER_SIZE}-byte header`);
+    if (this.cipher === null || this.segments === null) {
+      throw new TruncatedError(`ciphertext truncated: ${this.header.buffered} bytes, shorter than the ${HEADER_SIZE}-byte header`);
     }
-    if (this.fill < TAG_SIZE) {
+    const last = this.segments.rest();
+    if (last.length < TAG_SIZE) {
       throw new TruncatedError(
-        `ciphertext truncated: segment ${this.index} has ${this.fill} bytes, less than its ${TAG_SIZE}-byte tag`,
+        `ciphertext truncated: segment ${this.index} has ${last.length} bytes, less than its ${TAG_SIZE}-byte tag`,
       );
     }
-    if (this.index > 0 && this.fill === TAG_SIZE) {
+    if (this.index > 0 && last.length === TAG_SIZE) {
       throw new TruncatedError(`ciphertext malformed: empty final segment ${this.index} after data`);
     }
-    const last = this.buf.slice(0, this.fill);
-    this.consume(this.fill);
     return this.cipher.open(this.index, last, true);
   }
 }

@@ -5,6 +5,7 @@
  * the top node then 8 zero bytes. Hashing runs in scatter.wasm (merkle.c), a 256 KiB subtree per call.
  */
 import { type Bytes, concat, type Hex, toHex } from "./bytes";
+import { Chunker } from "./chunker";
 import { FormatError } from "./errors";
 import { loadWasm, type ScatterWasm } from "./wasm";
 
@@ -62,8 +63,7 @@ class Hasher {
 
 /** Streams a shard's bytes into its possession root; memory O(log N) plus one 256 KiB chunk. */
 export class PossessionRoot {
-  private readonly buf: Bytes = new Uint8Array(CHUNK);
-  private fill = 0;
+  private readonly chunker = new Chunker(CHUNK);
   /** levels[l]: a left node at level l waiting for its right sibling (a binary counter). */
   private readonly levels: (Bytes | null)[] = [];
   private result: Bytes | null = null;
@@ -78,22 +78,7 @@ export class PossessionRoot {
   update(data: Bytes): void {
     if (this.result !== null) throw new FormatError("PossessionRoot.update after finish");
     this.size += data.length;
-    let pos = 0;
-    while (pos < data.length) {
-      if (this.fill === 0 && data.length - pos >= CHUNK) {
-        this.push(this.hasher.subtree(data.subarray(pos, pos + CHUNK), CHUNK_HEIGHT));
-        pos += CHUNK;
-        continue;
-      }
-      const take = Math.min(CHUNK - this.fill, data.length - pos);
-      this.buf.set(data.subarray(pos, pos + take), this.fill);
-      this.fill += take;
-      pos += take;
-      if (this.fill === CHUNK) {
-        this.push(this.hasher.subtree(this.buf, CHUNK_HEIGHT));
-        this.fill = 0;
-      }
-    }
+    for (const chunk of this.chunker.push(data)) this.push(this.hasher.subtree(chunk, CHUNK_HEIGHT));
   }
 
   private push(node: Bytes): void {
@@ -116,16 +101,17 @@ export class PossessionRoot {
   finish(): Bytes {
     if (this.result !== null) return this.result;
     const d = depth(this.size);
+    const rest = this.chunker.rest();
     if (d < CHUNK_HEIGHT) {
-      // Everything is in the buffer: one subtree of 2^d padded segments.
+      // Everything is in the rest: one subtree of 2^d padded segments.
       const segments = new Uint8Array(SEGMENT << d);
-      segments.set(this.buf.subarray(0, this.fill));
+      segments.set(rest);
       return (this.result = asRoot(this.hasher.subtree(segments, d)));
     }
-    if (this.fill > 0) {
-      this.buf.fill(0, this.fill); // zero segments past N are the tree's own padding
-      this.push(this.hasher.subtree(this.buf, CHUNK_HEIGHT));
-      this.fill = 0;
+    if (rest.length > 0) {
+      const padded = new Uint8Array(CHUNK); // zero segments past N are the tree's own padding
+      padded.set(rest);
+      this.push(this.hasher.subtree(padded, CHUNK_HEIGHT));
     }
     while (this.levels.length <= d) this.levels.push(null);
     let carry: Bytes | null = null;

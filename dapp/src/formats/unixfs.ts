@@ -8,6 +8,7 @@ import * as dagPB from "@ipld/dag-pb";
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { type Bytes, concat, equal, own, sha256, uvarint } from "./bytes";
+import { Chunker } from "./chunker";
 import { FormatError } from "./errors";
 
 export const CHUNK_SIZE = 262144;
@@ -36,42 +37,23 @@ function fileData(filesize: number, blocksizes: number[]): Bytes {
 }
 
 export class UnixFSImporter {
-  private buf: Bytes;
-  private fill = 0;
+  private readonly chunker: Chunker;
   private readonly levels: Link[][] = [];
   private leaves = 0;
   private rootCid: CID | null = null;
   size = 0;
 
   constructor(
-    private readonly chunkSize = CHUNK_SIZE,
+    chunkSize = CHUNK_SIZE,
     private readonly maxLinks = MAX_LINKS,
   ) {
-    this.buf = new Uint8Array(chunkSize);
+    this.chunker = new Chunker(chunkSize);
   }
 
   /** Add file bytes (not modified by the caller afterwards); the blocks this completed (children before parents). */
   async write(data: Bytes): Promise<Block[]> {
     if (this.rootCid !== null) throw new FormatError("importer already finished");
-    const chunks: Bytes[] = [];
-    let pos = 0;
-    const size = this.chunkSize;
-    while (pos < data.length) {
-      if (this.fill === 0 && data.length - pos >= size) {
-        chunks.push(data.subarray(pos, pos + size)); // the caller does not modify data afterwards
-        pos += size;
-        continue;
-      }
-      const take = Math.min(size - this.fill, data.length - pos);
-      this.buf.set(data.subarray(pos, pos + take), this.fill);
-      this.fill += take;
-      pos += take;
-      if (this.fill === size) {
-        chunks.push(this.buf);
-        this.buf = new Uint8Array(size);
-        this.fill = 0;
-      }
-    }
+    const chunks = this.chunker.push(data); // subarrays of data: the caller does not modify it
     const cids = await Promise.all(chunks.map((c) => cidOf(RAW, c)));
     const out: Block[] = [];
     for (const [i, bytes] of chunks.entries()) await this.leaf({ cid: cids[i] as CID, bytes }, out);
@@ -82,8 +64,8 @@ export class UnixFSImporter {
   async finish(): Promise<Block[]> {
     if (this.rootCid !== null) throw new FormatError("importer already finished");
     const out: Block[] = [];
-    if (this.fill > 0 || this.leaves === 0) {
-      const bytes = this.buf.slice(0, this.fill);
+    if (this.chunker.buffered > 0 || this.leaves === 0) {
+      const bytes = this.chunker.rest();
       await this.leaf({ cid: await cidOf(RAW, bytes), bytes }, out);
     }
     if (this.leaves === 1 && this.levels.length === 1) {

@@ -1,6 +1,7 @@
 /**
  * dapp/wasm/scatter.wasm: zfec's own fec.c (the Reed-Solomon the Python package runs) and the
- * possession tree's keccak (scatter/formats/_merkle/merkle.c), compiled by dapp/wasm/build.sh.
+ * possession tree (merkle_simd.c: scatter/formats/_merkle/merkle.c in 2-lane SIMD) and a streaming
+ * SHA-256 (sha256.c), compiled by dapp/wasm/build.sh.
  * One instance per JS realm (page, worker, Node); calls are synchronous, so sharing it is safe.
  */
 import type { Bytes } from "./bytes";
@@ -15,6 +16,9 @@ interface Exports {
   hash_leaves(input: number, n: number, out: number): void;
   hash_parents(input: number, n: number, out: number): void;
   subtree_root(input: number, height: number, scratch: number): void;
+  sha256_init(ctx: number): void;
+  sha256_update(ctx: number, input: number, len: number): void;
+  sha256_final(ctx: number, out: number): void;
 }
 
 const WASM_URL = new URL("../../wasm/scatter.wasm", import.meta.url);

@@ -6,13 +6,13 @@
  * (bad block, truncated, wrong root) is dropped and another used while k remain (Blob inputs only: a
  * stream cannot be read twice). The result is a Blob, returned only once everything verified.
  */
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import { CID } from "multiformats/cid";
 import { Decryptor } from "../formats/aead";
 import { type Bytes, equal, getUint } from "../formats/bytes";
 import { openCarBlob, openCarStream } from "../formats/car";
 import { blobReader, chunkReader, type ShardReader, ShardSet } from "../formats/erasure";
 import { BadShardError, FormatError, IntegrityError, NotEnoughShardsError, ScatterError } from "../formats/errors";
+import { Sha256 } from "../formats/sha256";
 import { exportFile } from "../formats/unixfs";
 
 export type ShardInput =
@@ -116,7 +116,7 @@ async function decodeOnce(inputs: ShardInput[], positions: number[], key: Bytes,
   const readers = positions.map((p) => openInput(inputs[p] as ShardInput, p, seen));
   const shards = await ShardSet.open(readers, positions.map((p) => `shard input #${p}`));
   const decryptor = new Decryptor(key);
-  const digest = nobleSha256.create();
+  const digest = await Sha256.create();
   const out = new BlobSink();
   const total = shards.header.ciphertextLength;
   let done = 0;

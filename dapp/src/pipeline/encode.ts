@@ -6,12 +6,12 @@
  * Web Workers when there are spare cores (sinks.ts). Memory: a few stripes plus 8 MiB of CAR parts
  * per shard; the CARs themselves are Blobs.
  */
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2";
 import { ciphertextLength, Encryptor, newContentKey } from "../formats/aead";
-import { type Bytes, type Hex, own } from "../formats/bytes";
+import type { Bytes, Hex } from "../formats/bytes";
 import { ShardEncoder } from "../formats/erasure";
 import { FormatError } from "../formats/errors";
 import type { FileVersion } from "../formats/metadata";
+import { Sha256 } from "../formats/sha256";
 import { checkSegmentSize, Codec, DEFAULT_SEGMENT_SIZE, type ErasureParams, erasureParams } from "../formats/params";
 import { defaultWorkers, makeSinks } from "./sinks";
 
@@ -86,7 +86,7 @@ export async function encodeFile(file: Blob, params: EncodeParams, onProgress?: 
   const encryptor = await Encryptor.create(key, segmentSize, params.salt);
   const encoder = await ShardEncoder.create(erasure, ctLength);
   const sinks = await makeSinks(erasure.n, params.workers ?? defaultWorkers());
-  const digest = nobleSha256.create();
+  const digest = await Sha256.create();
   const feed = async (stripes: Bytes[][]): Promise<void> => {
     for (const pieces of stripes) await sinks.write(pieces);
   };
@@ -115,7 +115,7 @@ export async function encodeFile(file: Blob, params: EncodeParams, onProgress?: 
     name: params.name ?? fileName(file),
     mediaType: params.mediaType ?? (file.type || "application/octet-stream"),
     size,
-    sha256: own(digest.digest()),
+    sha256: digest.digest(),
     contentKey: key,
     segmentSize,
     erasure,
@@ -144,7 +144,7 @@ export function fileVersionOf(enc: EncodedFile, bidId: bigint | null, created = 
 
 /** The sha256 of a CAR, as a push signs it (scatter/sdk/push.py car_sha256). */
 export async function carSha256(car: Blob): Promise<Bytes> {
-  const digest = nobleSha256.create();
+  const digest = await Sha256.create();
   for (let pos = 0; pos < car.size; pos += READ_SIZE) digest.update(new Uint8Array(await car.slice(pos, pos + READ_SIZE).arrayBuffer()));
-  return own(digest.digest());
+  return digest.digest();
 }

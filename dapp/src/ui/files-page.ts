@@ -1,5 +1,6 @@
 // Store a private file and My files: the pages. The work (formats pipeline, pushes, metadata) is in
 // ./files.ts, loaded with the pipeline's WebAssembly only when one of these pages opens.
+import { explain } from "../chain/errors";
 import type { App, Page } from "./app";
 import { bytes, eth, field, h, replace, seconds } from "./dom";
 import type { MyFile, StoreUi } from "./files";
@@ -55,7 +56,7 @@ export const storePage: Page = (app, root) => {
       const chosen = file.files?.[0];
       try {
         if (!chosen) throw new Error("Choose a file.");
-        if (!app.wallet.state.account) throw new Error("Connect your wallet first.");
+        app.wallet.signer(); // refused here, before encoding, when no account or the wrong chain
         go.disabled = true;
         const { encode, priceOf, store } = await lib();
         const enc = await encode(chosen, shards.value, ui);
@@ -76,7 +77,7 @@ export const storePage: Page = (app, root) => {
               h("dt", {}, "Duration"), h("dd", {}, `${epochs} epochs (${seconds(epochs * app.chain.epochSeconds)})`),
               h("dt", {}, "Price per shard per epoch"), h("dd", {}, eth(perSlot, 9)),
               h("dt", {}, "Total escrow"), h("dd", { "data-testid": "store-total", "data-wei": total.toString() }, h("strong", {}, eth(total, 18)))),
-            h("p", { class: "muted" }, `Your wallet signs the bid, one push per shard, the key request and the metadata record.`),
+            h("p", { class: "muted" }, `Your wallet signs the key request (once per session), then the bid, one push per shard and the metadata record.`),
             sign,
           ),
         );
@@ -84,7 +85,7 @@ export const storePage: Page = (app, root) => {
           sign.disabled = true;
           store(app, enc, perSlot, epochs, ui)
             .then((bidId) => replace(out, h("p", { class: "notice ok", "data-testid": "store-done" }, `Stored: bid #${bidId}. `, h("a", { href: "#/files" }, "My files"))))
-            .catch((err: unknown) => replace(out, h("p", { class: "notice error", role: "alert", "data-testid": "store-error" }, message(err))));
+            .catch((err: unknown) => replace(out, h("p", { class: "notice error", role: "alert", "data-testid": "store-error" }, explain(err))));
         });
       } catch (err) {
         replace(out, h("p", { class: "notice error", role: "alert", "data-testid": "store-error" }, message(err)));

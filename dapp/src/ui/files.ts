@@ -1,6 +1,7 @@
 // Store a private file and My files: the chain and hoster steps around the formats pipeline
 // (../pipeline: encode, push, download; ../formats: metadata key, records, share links), in the
-// order `scatter upload` runs them: encode -> bid -> (reserved) push -> filled -> metadata.
+// order `scatter upload` runs them: encode -> bid -> (reserved) push -> filled -> metadata, with the
+// wallet's key request signed before the bid (the CLI holds its key; a wallet may refuse).
 // Loaded only when one of these pages opens (a separate chunk with the pipeline's WebAssembly).
 import { createWalletClient, custom, parseEventLogs, type Address, type Hex, type WalletClient } from "viem";
 import { fileRegistryAbi, marketAbi } from "virtual:scatter-abi";
@@ -20,10 +21,8 @@ const POLL_MS = 1_000;
 const PUSH_RETRY_MS = 3_000;
 
 function signer(app: App): { wallet: WalletClient; account: Address } {
-  const account = app.wallet.state.account;
-  if (!app.wallet.provider || !account) throw new Error("Connect your wallet first.");
-  if (!app.wallet.onRightChain()) throw new Error("Switch your wallet to this page's chain first.");
-  return { wallet: createWalletClient({ account, transport: custom(app.wallet.provider) }), account };
+  const { provider, account } = app.wallet.signer();
+  return { wallet: createWalletClient({ account, transport: custom(provider) }), account };
 }
 
 const keys = new Map<string, Bytes>();
@@ -58,11 +57,16 @@ export function priceOf(enc: EncodedFile, perGibWei: bigint): bigint {
   return slotPrice(perGibWei, BigInt(enc.shardSize));
 }
 
-/** Bid, push each CAR to the hoster that reserved its slot, wait for every fill, record the metadata. */
+/** Key, bid, push each CAR to the hoster that reserved its slot, wait for every fill, record the metadata. */
 export async function store(app: App, enc: EncodedFile, perSlot: bigint, epochs: number, ui: StoreUi): Promise<bigint> {
   const { wallet, account } = signer(app);
   const chain = app.chain;
   const n = enc.shards.length;
+  // The key first: refusing it then leaves nothing behind, where refusing it after the bid would
+  // leave a paid bid with no record in My files.
+  ui.stage("key", "sign the key request in your wallet (once per session)…");
+  const key = await metadataKey(app);
+  ui.stage("key", "metadata key ready", 1, 1);
   ui.stage("bid", "confirm the bid in your wallet…");
   const receipt = await app.txs.send({
     label: `Bid for ${enc.name} (${n} shards)`,
@@ -113,8 +117,6 @@ export async function store(app: App, enc: EncodedFile, perSlot: bigint, epochs:
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 
-  ui.stage("metadata", "sign the key request in your wallet (once per session)…");
-  const key = await metadataKey(app);
   const record: FileMetadata = { name: enc.name, mediaType: enc.mediaType, current: fileVersionOf(enc, bidId), history: [] };
   const blob = await encryptMetadata(key, record);
   ui.stage("metadata", "confirm the metadata record in your wallet…");
