@@ -4,11 +4,12 @@ without a reservation; filters, capacity and races."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,7 @@ from scatter.protocol.hoster_api import SlotStatus, deal_path, slot_path
 from tests.conftest import Chain
 from tests.integration.hoster.conftest import (
     PRICE,
+    Content,
     ValidatorNode,
     make_content,
     post_bid,
@@ -116,34 +118,29 @@ def test_public_pin_is_fetched_checked_and_filled_without_a_reservation(
     chain: Chain, start_hoster: Callable[..., HosterThread], tmp_path: Path
 ) -> None:
     content = make_content(b"a public file " * 30_000)
-    origin_store = EmbeddedBlockStore(tmp_path / "origin")
-    origin_store.import_car(io.BytesIO(content.car))
     market = Market(chain.w3, chain.deployment.market)
-    with GatewayServer(create_gateway_app(origin_store)) as origin:
+    with origin_of(content, tmp_path) as origin:
         h = start_hoster(H)
-        bid_id = post_bid(chain, [content], slots=2, origins=[f"{origin.url}/ipfs/{cid_str(content.cid)}"])
+        bid_id = post_bid(chain, [content], slots=2, origins=[origin])
         wait_slot(h, bid_id, "filled", slot=slot_of(h, bid_id))
     assert not market.contract.events.SlotReserved().get_logs(
         from_block=0, argument_filters={"bidId": bid_id}
     )
     # Served from the hoster's own store (the origin is gone).
     assert httpx.get(f"{h.url}/ipfs/{cid_str(content.cid)}", params={"format": "car"}).status_code == 200
-    origin_store.close()
 
 
 def test_hosters_take_a_public_pin_in_turn_and_the_ones_behind_never_fetch_it(
     chain: Chain, start_hoster: Callable[..., HosterThread], tmp_path: Path
 ) -> None:
     content = make_content(b"a pin for one " * 20_000)
-    origin_store = EmbeddedBlockStore(tmp_path / "origin")
-    origin_store.import_car(io.BytesIO(content.car))
     market = Market(chain.w3, chain.deployment.market)
-    with GatewayServer(create_gateway_app(origin_store)) as origin:
+    with origin_of(content, tmp_path) as origin:
         # a long step: the ones behind would start only after the first filled, however loaded
         hosters = [start_hoster(a, queue_step=600) for a in (2, 3, 6)]
         addresses = [h.hoster.address for h in hosters]
         assert {n.address for n in hosters[0].hoster.index.nodes(Role.HOSTER)} == set(addresses)
-        bid_id = post_bid(chain, [content], origins=[f"{origin.url}/ipfs/{cid_str(content.cid)}"])
+        bid_id = post_bid(chain, [content], origins=[origin])
         first = next(h for h in hosters if place_in_queue(h.hoster.address, addresses, bid_id) == 0)
         wait_slot(first, bid_id, "filled")
         for h in hosters:
@@ -154,18 +151,15 @@ def test_hosters_take_a_public_pin_in_turn_and_the_ones_behind_never_fetch_it(
             assert [j for j in h.hoster.state.jobs() if j.bid_id == bid_id] == []  # never fetched
             assert h.hoster.metrics.races_lost._value.get() == 0
     assert market.get_bid(bid_id).open_slots == 0
-    origin_store.close()
 
 
 def test_a_slot_the_first_in_the_queue_passes_over_is_taken_by_the_next_after_its_step(
     chain: Chain, start_hoster: Callable[..., HosterThread], tmp_path: Path
 ) -> None:
     content = make_content(b"a pin the first refuses " * 10_000)
-    origin_store = EmbeddedBlockStore(tmp_path / "origin")
-    origin_store.import_car(io.BytesIO(content.car))
     addresses = [str(chain.account(a).address) for a in (2, 3)]
-    with GatewayServer(create_gateway_app(origin_store)) as origin:
-        bid_id = post_bid(chain, [content], origins=[f"{origin.url}/ipfs/{cid_str(content.cid)}"])
+    with origin_of(content, tmp_path) as origin:
+        bid_id = post_bid(chain, [content], origins=[origin])
         first, second = sorted(
             (2, 3), key=lambda a: place_in_queue(str(chain.account(a).address), addresses, bid_id)
         )
@@ -177,7 +171,18 @@ def test_a_slot_the_first_in_the_queue_passes_over_is_taken_by_the_next_after_it
         taker = start_hoster(second, queue_step=2)
         wait_slot(taker, bid_id, "filled", timeout=90)
     assert [j for j in refusing.hoster.state.jobs() if j.bid_id == bid_id] == []
-    origin_store.close()
+
+
+@contextlib.contextmanager
+def origin_of(content: Content, tmp_path: Path) -> Iterator[str]:
+    """An HTTP origin serving ``content`` (its gateway URL), for the life of the block."""
+    store = EmbeddedBlockStore(tmp_path / "origin")
+    try:
+        store.import_car(io.BytesIO(content.car))
+        with GatewayServer(create_gateway_app(store)) as origin:
+            yield f"{origin.url}/ipfs/{cid_str(content.cid)}"
+    finally:
+        store.close()
 
 
 def slot_of(h: HosterThread, bid_id: int) -> int:
