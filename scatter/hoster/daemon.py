@@ -127,6 +127,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger("scatter.hoster")
 _rejections = RateLimitedLog(log)  # anyone can send a bad upload: a flood costs a few lines
+_unbuildable = RateLimitedLog(log)  # a lost shard is asked again every pass while its challenge is open
 READY_FILE = "hoster.json"
 BLOCK_TIME_TTL_S = 3600.0  # how long the chain's measured block time is used before it is read again
 RECHECK_S = 5.0  # seconds before a bid whose slots this hoster passed over is looked at again
@@ -974,15 +975,26 @@ class Hoster:
             self._spawn("prove", self._prove(todo))
 
     async def _prove(self, todo: list[tuple[DealView, Challenge]]) -> None:
-        def build(v: DealView, c: Challenge) -> ProofItem:
-            return v.local.deal_id, c.seed, self.keeper.prove(parse_cid(v.local.cid), v.local.size, c.seed)
+        def build(v: DealView, c: Challenge) -> ProofItem | None:
+            """The deal's proof item, or None when its shard cannot answer (a block lost or
+            corrupt here): that deal misses its proof, and no other deal waits for it."""
+            try:
+                proof = self.keeper.prove(parse_cid(v.local.cid), v.local.size, c.seed)
+            except (ScatterError, OSError) as exc:
+                self.metrics.proofs.labels("unbuildable").inc()
+                _unbuildable.log("proof cannot be built", logging.ERROR, key=f"unbuildable:{v.local.deal_id}",
+                                 deal_id=v.local.deal_id, error=str(exc).splitlines()[0])  # fmt: skip
+                return None
+            return v.local.deal_id, c.seed, proof
 
         challenges = {v.local.deal_id: c for v, c in todo}
         for start in range(0, len(todo), MAX_PROOF_BATCH):
             chunk = todo[start : start + MAX_PROOF_BATCH]
-            items = [await asyncio.to_thread(build, v, c) for v, c in chunk]
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._prove_pool, self._send_proofs, items, challenges)
+            built = [await asyncio.to_thread(build, v, c) for v, c in chunk]
+            items = [item for item in built if item is not None]
+            if items:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._prove_pool, self._send_proofs, items, challenges)
 
     def _send_proofs(self, items: list[ProofItem], challenges: dict[int, Challenge]) -> None:
         """Estimate, record, broadcast one ``proveMany``; an item that fails the estimate is dropped

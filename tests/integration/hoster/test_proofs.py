@@ -12,7 +12,9 @@ import pytest
 from scatter.chain.eip712 import Attestation, sign_attestation
 from scatter.chain.market import Market, audit_draws
 from scatter.hoster.daemon import HosterThread
-from scatter.ipfs.cid import cid_str
+from scatter.ipfs.cid import CODEC_RAW, cid_str, parse_cid
+from scatter.ipfs.dag import walk_dag
+from scatter.ipfs.embedded import EmbeddedBlockStore
 from tests.conftest import Chain
 from tests.integration.hoster.conftest import (
     Content,
@@ -91,6 +93,31 @@ def test_a_challenge_is_answered_between_full_passes(
     request_fail_proof(chain, deal_id, epoch, validators)
     wait_until(lambda: not market.challenge_of(deal_id).open, 30, "the proof")
     assert proved_in(market, deal_id)
+
+
+def test_a_shard_that_cannot_answer_never_holds_up_the_proofs_of_other_deals(
+    chain: Chain, start_hoster: Callable[..., HosterThread], validators: list[ValidatorNode]
+) -> None:
+    """One deal's shard lost (its blocks deleted here) must cost that deal's proof only: in the
+    hour-long soak a batch whose first proof could not be built failed whole, every pass, and
+    an intact deal in it missed its window."""
+    h = start_hoster(H)
+    market = Market(chain.w3, chain.deployment.market)
+    lost, kept = (filled_deal(chain, h, make_content(bytes([i]) * 600_000)) for i in (5, 6))
+    collateral = market.get_deal(kept).collateral
+    store = h.hoster.store
+    assert isinstance(store, EmbeddedBlockStore)
+    cid = parse_cid(h.hoster.state.deal(lost).cid)  # type: ignore[union-attr]
+    for block in [b for b in walk_dag(cid, store) if b.cid.codec.code == CODEC_RAW]:
+        store._block_path(bytes(block.cid.digest)).unlink()  # on-disk format: one file per block
+    epoch = max(market.get_deal(d).start_epoch for d in (lost, kept))
+    chain.warp_to_epoch(epoch)
+    for d in (lost, kept):
+        request_fail_proof(chain, d, epoch, validators)
+    wait_until(lambda: not market.challenge_of(kept).open, 60, "the intact deal's proof")
+    assert proved_in(market, kept) and market.get_deal(kept).collateral == collateral
+    assert market.challenge_of(lost).open and not proved_in(market, lost)
+    assert h.hoster.metrics.proofs.labels("unbuildable")._value.get() >= 1
 
 
 def test_an_audit_challenge_is_answered(chain: Chain, start_hoster: Callable[..., HosterThread]) -> None:
