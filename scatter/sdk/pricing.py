@@ -201,11 +201,15 @@ def warn_if_short_of_collateral(
             able += 1
             if able >= slots:
                 return able
-    warnings.warn(
-        f"each slot locks {format_eth(need)} of its hoster's stake as collateral and only {able} of "
-        f"{len(hosters)} hosters have that much free, fewer than the bid's {slots} slots: the slots may "
-        "stay open; shorten the duration",
-        CollateralWarning,
-        stacklevel=3,
-    )
+    if not hosters:
+        message = (
+            f"no hoster is registered on this market yet: the bid's {slots} slots stay open until some join"
+        )
+    else:
+        message = (
+            f"each slot locks {format_eth(need)} of its hoster's stake as collateral and only {able} of "
+            f"{len(hosters)} hosters have that much free, fewer than the bid's {slots} slots: the slots may "
+            "stay open; shorten the duration"
+        )
+    warnings.warn(message, CollateralWarning, stacklevel=3)
     return able

@@ -106,6 +106,8 @@ def test_a_bid_whose_collateral_no_hoster_can_lock_warns(
     sdk: Scatter, chain: Chain, origin: tuple[str, str]
 ) -> None:
     url, cid = origin
+    with pytest.warns(CollateralWarning, match="no hoster is registered on this market yet"):
+        sdk.pin(cid, origins=[url], duration="1h")  # not "shorten the duration": nothing would help
     _join_hosters(chain, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CollateralWarning)
