@@ -50,7 +50,7 @@ PROVE_ALONE = 29_121 + 55_261 + TX_BASE
 BLOCK_SECONDS = 12.0
 #: Deals settled in one ``settleMany`` when the operator does not say.
 DEFAULT_BATCH = 10
-#: The hoster daemon's default ``settle_every`` (``HosterConfig.settle_every``; a test keeps them equal).
+#: The hoster daemon's default ``settle_every`` (``HosterConfig.settle_every`` is this).
 DEFAULT_SETTLE_EVERY = 2
 
 

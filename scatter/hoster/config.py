@@ -27,6 +27,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Field, PositiveFloat
 
+from scatter.chain.economics import DEFAULT_SETTLE_EVERY
 from scatter.daemon.http import HttpLimits
 from scatter.daemon.settings import (
     DaemonSettings,
@@ -117,7 +118,8 @@ class HosterConfig(DaemonSettings):
     confirmations: int = 2
     poll_interval: Seconds = 1.0  # seconds between chain polls
     max_head_age: Seconds = 120.0  # /healthz is 503 when no new block was seen this long (0: never)
-    settle_every: int = 2  # epochs per settlement range: settlement lag <= 2 epochs (capped below grace)
+    # epochs per settlement range: settlement lag <= 2 epochs (capped below grace)
+    settle_every: int = DEFAULT_SETTLE_EVERY
     withdraw_threshold: Annotated[Eth | None, Unset] = None  # wei; withdraw when the balance reaches it
     payout_address: str | None = None  # default: the hoster's own address
     # Cap on maxFeePerGas of every transaction, replacements included (gwei).

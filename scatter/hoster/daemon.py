@@ -52,7 +52,7 @@ from scatter.chain.economics import (
     settle_range_epochs,
 )
 from scatter.chain.follower import ChainEvent
-from scatter.chain.index import IndexedBid, MarketIndex
+from scatter.chain.index import IndexedBid, IndexedDeal, MarketIndex
 from scatter.chain.market import (
     MAX_PROOF_BATCH,
     Challenge,
@@ -646,10 +646,11 @@ class Hoster:
 
     # ----------------------------------------------------------- take slots
 
-    def _slot_mode(self, bid: IndexedBid, slot: int) -> tuple[str | None, str]:
-        """How this hoster would take the content of ``slot``, or why it would not."""
-        past = [d for d in self.index.deals_of_bid(bid.bid_id) if d.slot == slot]
-        live_others = [d for d in self.index.deals_of_bid(bid.bid_id) if d.status == DealStatus.ACTIVE]
+    def _slot_mode(self, bid: IndexedBid, slot: int, deals: list[IndexedDeal]) -> tuple[str | None, str]:
+        """How this hoster would take the content of ``slot`` (``deals``: the bid's, from the index),
+        or why it would not."""
+        past = [d for d in deals if d.slot == slot]
+        live_others = [d for d in deals if d.status == DealStatus.ACTIVE]
         if len(bid.cids) > 1 and past:
             return (HEAL, "") if self.config.heal else (None, "reopened shard slot and healing is off")
         if gateway_bases(bid.origins) or (past and live_others):
@@ -664,10 +665,14 @@ class Hoster:
         if self.state.in_bid(bid.bid_id):
             return None, "", "already holds a live slot of this bid"
         open_slots = bid.open_slot_indexes()
-        place = self._place_in_queue(bid)
+        deals = self.index.deals_of_bid(bid.bid_id)
+        place = self._place_in_queue(bid, deals)
         waited = time.monotonic() - self._opened_at(bid.bid_id, open_slots)
         step = self.config.queue_step if self.config.queue_step is not None else step_seconds(self._epoch_s)
         turn = turn_in(place, len(open_slots), step)
+        floor = break_even_price(self.params, size=bid.size, duration=bid.duration_epochs,
+                                 gas_price=gas_price, settle_every=self.config.settle_every,
+                                 block_seconds=self._block_s)  # fmt: skip
         reason = "no open slot"
         for slot in slot_order(place, open_slots):
             held = self.index.reservation(bid.bid_id, slot)
@@ -675,9 +680,6 @@ class Hoster:
                 reason = "reserved by another hoster"
                 continue
             cid = cid_str(parse_cid(bid.cid_of_slot(slot)))
-            floor = break_even_price(self.params, size=bid.size, duration=bid.duration_epochs,
-                                     gas_price=gas_price, settle_every=self.config.settle_every,
-                                     block_seconds=self._block_s)  # fmt: skip
             why = self.config.filter.rejects(
                 size=bid.size, price_per_epoch=bid.price_per_epoch, duration=bid.duration_epochs,
                 client=bid.client, cid=cid, break_even=floor,
@@ -685,7 +687,7 @@ class Hoster:
             if why is not None:
                 reason = why
                 continue
-            mode, why = self._slot_mode(bid, slot)
+            mode, why = self._slot_mode(bid, slot, deals)
             if mode is None:
                 reason = why
                 continue
@@ -695,11 +697,10 @@ class Hoster:
             return slot, mode, ""
         return None, "", reason
 
-    def _place_in_queue(self, bid: IndexedBid) -> int:
+    def _place_in_queue(self, bid: IndexedBid, deals: list[IndexedDeal]) -> int:
         """This hoster's place among the hosters that may take a slot of ``bid``: the active ones
-        other than its client and the holders of its live slots."""
-        live = self.index.deals_of_bid(bid.bid_id)
-        barred = {d.hoster.lower() for d in live if d.status == DealStatus.ACTIVE} | {bid.client.lower()}
+        other than its client and the holders of its live slots (among ``deals``, the bid's)."""
+        barred = {d.hoster.lower() for d in deals if d.status == DealStatus.ACTIVE} | {bid.client.lower()}
         hosters = [n.address for n in self.index.nodes(Role.HOSTER) if n.address.lower() not in barred]
         return place_in_queue(self.address, hosters, bid.bid_id)
 

@@ -77,7 +77,6 @@ from scatter.validator.status import write_info
 log = logging.getLogger("scatter.validator")
 T = TypeVar("T")
 _RPC_ERRORS = (ScatterConnectionError, ScatterTimeoutError, ConnectionError, TimeoutError)
-#: Market events that change a deal's challenge state or failed epoch (what the signing guard reads).
 # Market events after which the due deals (_due_deals: active deals, their terms, bids and hosters'
 # endpoints) are what they were: no rescheduling. Any other event (a fill, a deal's end or
 # extension, a node's endpoint) reschedules the round. At 300 deals nearly every block settles some.
@@ -86,6 +85,7 @@ KEEPS_DUE_DEALS = frozenset({
     "Withdrawn", "SlotReserved", "ReservationReleased", "BidPosted", "BidExtended", "SlotCancelled",
     "ValidatorSlashed", "StakeAdded",
 })  # fmt: skip
+#: Market events that change a deal's challenge state or failed epoch (what the signing guard reads).
 CHALLENGE_EVENTS = ("ProofRequested", "ProofAccepted", "ProofMissed", "DealFaulted")
 
 
