@@ -266,9 +266,9 @@ def quote_pin(page: Any, env: DappEnv, cid: str, replicas: int, hours: int) -> N
     expect(page.get_by_test_id("pin-root")).to_be_visible()
 
 
-def store_file(page: Any, source: Path, *, screenshots: bool = False) -> None:
-    """On the store page: connect, store ``source`` as 1/3 shards, wait until it is done
-    (with ``screenshots``: of the quote and of the end, for the README)."""
+def quote_store(page: Any, source: Path) -> None:
+    """On the store page: connect, encode ``source`` as 1/3 shards, wait for the quote (nothing
+    signed yet)."""
     from playwright.sync_api import expect
 
     page.get_by_test_id("connect").click()
@@ -277,6 +277,14 @@ def store_file(page: Any, source: Path, *, screenshots: bool = False) -> None:
     page.get_by_test_id("store-shards").select_option("1/3")
     page.get_by_test_id("store-encode").click()
     expect(page.get_by_test_id("store-total")).to_be_visible()
+
+
+def store_file(page: Any, source: Path, *, screenshots: bool = False) -> None:
+    """On the store page: connect, store ``source`` as 1/3 shards, wait until it is done
+    (with ``screenshots``: of the quote and of the end, for the README)."""
+    from playwright.sync_api import expect
+
+    quote_store(page, source)
     if screenshots:
         screenshot(page, "store-quote")
     page.get_by_test_id("store-sign").click()

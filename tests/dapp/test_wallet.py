@@ -9,7 +9,15 @@ import pytest
 from playwright.sync_api import expect
 from web3 import Web3
 
-from tests.dapp.conftest import DappEnv, Locked, PageFactory, quote_pin, screenshot, signing_requests
+from tests.dapp.conftest import (
+    DappEnv,
+    Locked,
+    PageFactory,
+    quote_pin,
+    quote_store,
+    screenshot,
+    signing_requests,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -158,12 +166,7 @@ def test_a_rejected_key_request_on_the_store_page_leaves_nothing_behind(
     source.write_bytes(b"y" * 20_000)
     before = _chain_state(dapp_env)
     page = open_dapp(path="#/store")
-    page.get_by_test_id("connect").click()
-    expect(page.get_by_test_id("wallet-account")).to_be_visible()
-    page.get_by_test_id("store-file").set_input_files(str(source))
-    page.get_by_test_id("store-shards").select_option("1/3")
-    page.get_by_test_id("store-encode").click()
-    expect(page.get_by_test_id("store-total")).to_be_visible()
+    quote_store(page, source)
     page.evaluate("window.__wallet.reject = true")
     page.get_by_test_id("store-sign").click()
     expect(page.get_by_test_id("store-error")).to_contain_text("You rejected the request")
