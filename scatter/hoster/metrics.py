@@ -38,8 +38,8 @@ class HosterMetrics:
                                       registry=r)  # fmt: skip
         self.races_lost = Counter("scatter_hoster_slot_races_lost", "Slots taken by others first",
                                   registry=r)  # fmt: skip
-        self.proofs = Counter("scatter_hoster_proofs", "Possession proofs by outcome (sent, dropped, late)",
-                              ["outcome"], registry=r)  # fmt: skip
+        self.proofs = Counter("scatter_hoster_proofs", "Possession proofs by outcome (sent, dropped, late, "
+                              "unbuildable)", ["outcome"], registry=r)  # fmt: skip
         self.reservations = Counter("scatter_hoster_reservations", "Reservations by outcome (made, filled, "
                                     "released, lost)", ["outcome"], registry=r)  # fmt: skip
         self.uploads = Counter("scatter_hoster_uploads", "CAR uploads by outcome", ["outcome"], registry=r)
