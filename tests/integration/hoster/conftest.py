@@ -241,13 +241,17 @@ class HosterProcess:
         ready = self.state_dir / "hoster.json"
 
         def up() -> dict[str, Any] | None:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"hoster exited at start: {self.log_path.read_text()[-2000:]}")
+            # ready first: a crash point may kill the process right after it became ready
+            exited = self.proc.poll() is not None
             try:
                 info: dict[str, Any] = json.loads(ready.read_text())
             except (OSError, ValueError):
-                return None
-            return info if info.get("pid") == self.proc.pid else None
+                info = {}
+            if info.get("pid") == self.proc.pid:
+                return info
+            if exited:
+                raise AssertionError(f"hoster exited at start: {self.log_path.read_text()[-2000:]}")
+            return None
 
         info = wait_until(up, timeout, "the hoster process to be ready")
         assert info is not None

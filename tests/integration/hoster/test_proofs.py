@@ -85,6 +85,8 @@ def test_a_challenge_is_answered_between_full_passes(
     deal_id = filled_deal(chain, h, make_content(b"\x07" * 300_000))
     epoch = market.get_deal(deal_id).start_epoch
     chain.warp_to_epoch(epoch)
+    # the deal is among the daemon's live deals once a full pass after its fill has run
+    wait_until(lambda: any(v.local.deal_id == deal_id for v in h.hoster._views), 30, "its pass")
 
     async def no_full_pass() -> None:
         return None
