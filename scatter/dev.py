@@ -407,6 +407,7 @@ class DevNetwork:
         raw = {
             "db": str(self.state_dir / DEV_DB),
             "allow_private_origins": "true",
+            "spend_cap": "10000eth",  # dev accounts hold 1,000,000 ETH; a 30-day pin of 2 s epochs ~200 ETH
             **PinSettings.raw_settings(),
         }
         pin_sdk = Scatter(network, wallet.dev_account(PIN_ACCOUNT), state_root=self.state_dir / "web")

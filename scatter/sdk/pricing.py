@@ -70,6 +70,7 @@ __all__ = [
     "break_even_slot_price",
     "default_slot_price",
     "positive_price",
+    "price_bid",
     "warn_if_short_of_collateral",
 ]
 
@@ -139,6 +140,14 @@ class BidPrice:
         """What the bid locks: price x slots x epochs."""
         return self.per_slot_epoch * slots * epochs
 
+    def below_break_even_message(self) -> str:
+        """What a :class:`PriceWarning` says about this price."""
+        return (
+            f"price {self.per_slot_epoch} wei/slot/epoch is below the hosters' break-even ({self.break_even} "
+            f"at {self.gas_price / GWEI:.3g} gwei gas): hosters with the default filter will not take it; "
+            "leave out the price for the default"
+        )
+
     def describe(self) -> str:
         """``"1200 wei/slot/epoch (default: 2x the hosters' break-even at 1 gwei gas)"``."""
         gas = f"{self.gas_price / GWEI:.3g} gwei gas"
@@ -154,11 +163,20 @@ class BidPrice:
 def bid_price(
     w3: Web3, params: MarketParams, *, size: int, duration: int, per_gib_epoch: int | None
 ) -> BidPrice:
+    """:func:`price_bid`, and a :class:`PriceWarning` when a given price is below the break-even."""
+    price = price_bid(w3, params, size=size, duration=duration, per_gib_epoch=per_gib_epoch)
+    if price.below_break_even:
+        warnings.warn(price.below_break_even_message(), PriceWarning, stacklevel=3)
+    return price
+
+
+def price_bid(
+    w3: Web3, params: MarketParams, *, size: int, duration: int, per_gib_epoch: int | None
+) -> BidPrice:
     """The price of a bid of ``size``-byte slots held ``duration`` epochs: ``per_gib_epoch``
     (wei per GiB-epoch) when given, else :func:`default_slot_price` at the chain's gas price.
 
-    Reads the gas price and block time (a failed read raises, one line); warns
-    (:class:`PriceWarning`) when a given price is below the break-even."""
+    Reads the gas price and block time (a failed read raises, one line)."""
     gas_price = current_gas_price(w3)
     block_seconds = block_seconds_of(w3)
     floor = break_even_slot_price(
@@ -170,18 +188,9 @@ def bid_price(
         )
     else:
         per_slot = slot_price(per_gib_epoch, size)
-    price = BidPrice(
+    return BidPrice(
         per_slot_epoch=per_slot, break_even=floor, gas_price=gas_price, default=per_gib_epoch is None
     )
-    if price.below_break_even:
-        warnings.warn(
-            f"price {per_slot} wei/slot/epoch is below the hosters' break-even ({floor} at "
-            f"{gas_price / GWEI:.3g} gwei gas): hosters with the default filter will not take it; "
-            "leave out the price for the default",
-            PriceWarning,
-            stacklevel=3,
-        )
-    return price
 
 
 def warn_if_short_of_collateral(

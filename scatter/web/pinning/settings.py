@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from scatter.daemon.settings import DaemonSettings, Names, Seconds, Size, Wei
+from scatter.daemon.settings import DaemonSettings, Names, Seconds, Size, Unset, Wei
 
 DEFAULT_DB = Path(".scatter/pins.sqlite")
 DEV_DB = Path("web/pins.sqlite")  # under a `scatter dev` state directory
@@ -29,8 +29,9 @@ class PinSettings(DaemonSettings):
     db: Path = DEFAULT_DB
     replicas: int = Field(default=3, ge=1, le=32)
     duration: str = "30d"  # as the SDK reads it: 90s, 12h, 30d, 2w, 100epochs
-    price: Wei = Field(default=10**9, ge=1)  # per GiB-epoch: 1 gwei, under break-even on short epochs
-    spend_cap: Wei = Field(default=5 * 10**16, ge=0)  # escrow one token may spend in all (0.05 ETH)
+    # per GiB-epoch; None: the SDK's default, 2x the hosters' break-even at the chain's gas price
+    price: Annotated[Wei | None, Unset, Field(ge=1)] = None
+    spend_cap: Wei = Field(default=10**18, ge=0)  # escrow one token may spend in all (1 ETH)
     max_pending: int = Field(default=50, ge=1)  # queued or pinning pins of one token at once
     max_size: Size = Field(default=1 << 30, ge=1)  # the largest DAG the node reads to compute its root
     gateways: Names = ()  # HTTP gateways tried after a pin's own origins

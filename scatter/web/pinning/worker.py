@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from scatter.chain.tx import rpc_guard
 from scatter.errors import ScatterError
+from scatter.sdk.pricing import price_bid
 from scatter.web.pinning.addresses import endpoint_multiaddr, origin_urls
 from scatter.web.pinning.settings import PinSettings
 from scatter.web.pinning.store import PinRecord, PinStore, SpendCapError
@@ -94,11 +95,14 @@ class SdkBackend:
         self.sdk = sdk
 
     def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
-        from scatter.sdk import units
-
         size, root = self.sdk.possession_of(cid, gateways)
-        per_slot = units.slot_price(settings.price, size)
         epochs = self.sdk.epochs(settings.duration)
+        price = price_bid(
+            self.sdk.w3, self.sdk.params, size=size, duration=epochs, per_gib_epoch=settings.price
+        )
+        if price.below_break_even:
+            log.warning("pin %s: %s", cid, price.below_break_even_message())
+        per_slot = price.per_slot_epoch
         return Quote(size, root, per_slot, epochs, per_slot * settings.replicas * epochs)
 
     def post(self, cid: str, quote: Quote, replicas: int, origins: Sequence[str]) -> int:

@@ -70,3 +70,26 @@ def test_pin_from_a_lying_origin_posts_nothing(sdk: Scatter, origin: Origin) -> 
     with pytest.raises(ScatterConnectionError, match=f"could not read {cid}"):
         sdk.pin(cid, origins=[origin.url])
     assert sdk.market.bid_count() == 0
+
+
+def test_the_pinning_service_bids_the_sdk_default_unless_its_price_is_set(
+    sdk: Scatter, origin: Origin, tmp_path: Path
+) -> None:
+    """A pin with no price set pays the hosters' gas as `scatter pin` does (at 1 gwei a GiB-epoch,
+    the old default, hosters with the default filter skip it); a set price is used as given."""
+    from scatter.sdk.pricing import price_bid
+    from scatter.sdk.units import GWEI, slot_price
+    from scatter.web.pinning.settings import PinSettings
+    from scatter.web.pinning.worker import SdkBackend
+
+    data = os.urandom(300_000)
+    cid = origin.add(data)
+    backend = SdkBackend(sdk)
+    settings = PinSettings(db=tmp_path / "pins.sqlite", replicas=2, duration="1h")
+    quote = backend.quote(cid, [origin.url], settings)
+    expected = price_bid(sdk.w3, sdk.params, size=len(data), duration=quote.epochs, per_gib_epoch=None)
+    assert quote.price_per_slot == expected.per_slot_epoch > expected.break_even > slot_price(GWEI, len(data))
+    assert quote.escrow == quote.price_per_slot * 2 * quote.epochs
+
+    cheap = backend.quote(cid, [origin.url], settings.model_copy(update={"price": GWEI}))
+    assert cheap.price_per_slot == slot_price(GWEI, len(data))
