@@ -31,6 +31,7 @@ from scatter.chain.params import MarketParams
 
 if TYPE_CHECKING:
     from web3 import Web3
+    from web3.types import BlockData
 
 GIB = 1 << 30
 #: Base cost of a transaction.
@@ -175,11 +176,13 @@ def quote(
     ]
 
 
-def block_seconds_of(w3: Web3, span: int = 100) -> float:
-    """The chain's mean seconds per block over the last ``span`` blocks (BLOCK_SECONDS if too young)."""
+def block_seconds_of(w3: Web3, span: int = 100, *, head: BlockData | None = None) -> float:
+    """The chain's mean seconds per block over the ``span`` blocks before ``head`` (default: the
+    latest block; BLOCK_SECONDS if the chain is too young)."""
     from scatter.chain.tx import rpc_guard
 
-    head = rpc_guard("reading blocks", lambda: w3.eth.get_block("latest"))
+    if head is None:
+        head = rpc_guard("reading blocks", lambda: w3.eth.get_block("latest"))
     number = int(head["number"])
     if number < 2:
         return BLOCK_SECONDS
@@ -188,10 +191,13 @@ def block_seconds_of(w3: Web3, span: int = 100) -> float:
     return max(float(int(head["timestamp"]) - int(then["timestamp"])) / blocks, 1.0)
 
 
-def current_gas_price(w3: Web3) -> int:
-    """What a transaction pays per gas now: the latest block's base fee plus the suggested tip."""
+def current_gas_price(w3: Web3, *, head: BlockData | None = None) -> int:
+    """What a transaction pays per gas now: the base fee of ``head`` (default: the latest block)
+    plus the suggested tip."""
     from scatter.chain.tx import rpc_guard
 
-    block = rpc_guard("reading the gas price", lambda: w3.eth.get_block("latest"))
+    block = (
+        head if head is not None else rpc_guard("reading the gas price", lambda: w3.eth.get_block("latest"))
+    )
     tip = int(rpc_guard("reading the gas price", lambda: w3.eth.max_priority_fee))
     return int(block.get("baseFeePerGas") or 0) + tip

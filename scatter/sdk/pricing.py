@@ -177,8 +177,11 @@ def price_bid(
     (wei per GiB-epoch) when given, else :func:`default_slot_price` at the chain's gas price.
 
     Reads the gas price and block time (a failed read raises, one line)."""
-    gas_price = current_gas_price(w3)
-    block_seconds = block_seconds_of(w3)
+    from scatter.chain.tx import rpc_guard
+
+    head = rpc_guard("reading the gas price", lambda: w3.eth.get_block("latest"))
+    gas_price = current_gas_price(w3, head=head)
+    block_seconds = block_seconds_of(w3, head=head)
     floor = break_even_slot_price(
         params, size=size, duration=duration, gas_price=gas_price, block_seconds=block_seconds
     )
