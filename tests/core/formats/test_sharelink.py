@@ -39,6 +39,12 @@ def test_v2_vector_carries_chain_market_and_host_hints() -> None:
     assert VECTOR2["url"].split("#")[0].count("key") == 0
 
 
+def test_any_chain_id_round_trips_up_to_the_largest() -> None:
+    for chain_id in (1, 10**18, 2**64 - 1):  # 19 and 20 digits: a parser cut at 18 refused them
+        link = ShareLink.for_file(vectors.sample_metadata(), chain_id=chain_id, market=MARKET)
+        assert parse_share_link(link.to_url()).chain_id == chain_id
+
+
 def test_links_without_a_chain_stay_version_1() -> None:
     assert ShareLink.for_file(vectors.sample_metadata()).to_url() == VECTOR["url"]
 
