@@ -101,8 +101,8 @@ dapp/wasm/scatter.wasm: dapp/wasm/build.sh dapp/wasm/glue.c dapp/wasm/zfec/fec.c
 
 # The native SIMD build of the same tree (optional C extension, not committed): pip install -e
 # builds it; this rebuilds it in place after an edit of _native.c. Without it, merkle.wasm runs.
-native:
-	$(BIN)/python setup.py --quiet build_ext --inplace
+native: $(VENV)/.installed  # pip's isolated build (setuptools>=77) compiles it in place, as `pip install -e` does
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --quiet --no-deps -e .
 
 # Benchmarks are commands, not tests: ratios against plain sha256 measured in the same run.
 bench: install  # BENCH_ADD_MIB: file size for `scatter ipfs add` against sha256 (default 1 GiB)
