@@ -31,7 +31,7 @@ contract Market is IMarket, MarketBase {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Version of the market's storage, proof and attestation format.
-    uint256 public constant VERSION = 2;
+    uint256 public constant VERSION = 3;
     /// @notice Most slots a bid may have (slots are bits of a uint32).
     uint256 public constant MAX_SLOTS = _MAX_SLOTS;
     /// @notice Most items a `settleMany` call may carry.

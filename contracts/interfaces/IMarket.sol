@@ -123,7 +123,7 @@ interface IMarket is IStakeRegistry {
     struct ProofItem {
         uint256 dealId;
         bytes32 seed; // challengeOf(dealId).seed when built: an item for another challenge is skipped
-        bytes proof; // 5 x (128-byte segment + depth x 24-byte siblings)
+        bytes proof; // cap (2^C x 20 bytes) + 5 x (128-byte segment + (D - C) x 20-byte siblings)
     }
 
     /// @notice A reservation of an open slot.

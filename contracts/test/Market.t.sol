@@ -26,7 +26,7 @@ contract MarketTest is MarketFixture {
         p.genesis = q.genesis;
         assertEq(abi.encode(q), abi.encode(p));
         assertEq(m.currentEpoch(), 0);
-        assertEq(m.VERSION(), 2);
+        assertEq(m.VERSION(), 3);
         assertEq(m.MAX_SLOTS(), 32);
         assertEq(m.MAX_PROOF_BATCH(), 100);
     }
@@ -68,7 +68,7 @@ contract MarketTest is MarketFixture {
         bytes[] memory cids = _cids(3);
         bytes32[] memory roots = new bytes32[](3);
         for (uint256 i; i < 3; ++i) {
-            roots[i] = bytes32(uint256(i + 1) << 64);
+            roots[i] = bytes32(uint256(i + 1) << 96);
         }
         string[] memory origins = new string[](1);
         origins[0] = "/dns4/origin.example/tcp/4001";
@@ -119,7 +119,7 @@ contract MarketTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IMarket.EmptyCid.selector, 0));
         market.bid(empty, oneRoot, 1, 1, PRICE, 1, new string[](0));
         bytes32[] memory bad = new bytes32[](1);
-        bad[0] = bytes32(uint256(1)); // a non-zero last 8 bytes
+        bad[0] = bytes32(uint256(1)); // a non-zero last 12 bytes
         vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidRoot.selector, 0));
         market.bid(_cids(1), bad, 1, 1, PRICE, 1, new string[](0));
         vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidSize.selector, 0));
@@ -134,6 +134,18 @@ contract MarketTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IMarket.WrongEscrow.selector, 0, PRICE));
         market.bid(_cids(1), oneRoot, 1, 1, PRICE, 1, new string[](0));
         vm.stopPrank();
+    }
+
+    /// @dev Market VERSION 3 checks possession format 2 only: a format-1 root (a 24-byte node,
+    ///      the last 8 bytes zero) is refused, so no slot can commit to a tree it cannot prove.
+    function test_bid_refusesFormatOneRoot() public {
+        bytes32[] memory roots = new bytes32[](2);
+        roots[0] = root;
+        // the format-1 root of the 1-byte shard 0xea (version 1 of possession_vectors.json)
+        roots[1] = 0xb49f69b0a2ce00696dae5a400ce2c9cce977afcd305428530000000000000000;
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidRoot.selector, 1));
+        market.bid{value: 2 * PRICE}(_cids(2), roots, SHARD_SIZE, 2, PRICE, 1, new string[](0));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -300,7 +312,7 @@ contract MarketTest is MarketFixture {
 
     function test_fill_perSlotRootsProveTheirOwnRoot() public {
         bytes32[] memory roots = new bytes32[](2);
-        roots[0] = bytes32(uint256(7) << 64); // slot 0 commits something else
+        roots[0] = bytes32(uint256(7) << 96); // slot 0 commits something else
         roots[1] = root;
         vm.prank(client);
         uint256 bidId =
@@ -346,8 +358,9 @@ contract MarketTest is MarketFixture {
         uint256 bidId = _bid(1, DURATION);
         uint256 seedBlock = _seedBlock();
         bytes memory proof = _fillProof(hoster, bidId, 0, seedBlock);
-        uint256 item = 128 + 24 * tree.d;
-        uint256[4] memory positions = [uint256(5), 128 + 3, 4 * item + 127, proof.length - 1];
+        (uint256 capBytes, uint256 item) = PossessionTree.layout(tree);
+        uint256[5] memory positions =
+            [uint256(5), capBytes + 3, capBytes + 128 + 3, capBytes + 4 * item + 127, proof.length - 1];
         for (uint256 i; i < positions.length; ++i) {
             bytes memory bad = bytes.concat(proof);
             bad[positions[i]] ^= 0x01;
@@ -355,7 +368,7 @@ contract MarketTest is MarketFixture {
             vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidProof.selector, 0));
             market.fill(bidId, 0, seedBlock, type(uint128).max, bad);
         }
-        bytes memory short = new bytes(proof.length - 24);
+        bytes memory short = new bytes(proof.length - 20);
         vm.prank(hoster);
         vm.expectRevert(abi.encodeWithSelector(IMarket.InvalidProof.selector, 0));
         market.fill(bidId, 0, seedBlock, type(uint128).max, short);

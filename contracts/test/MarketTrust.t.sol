@@ -175,8 +175,10 @@ contract MarketTrustTest is MarketFixture {
         _warpEpochs(2);
         _audit(dealId);
         bytes memory proof = _challengeProof(dealId);
-        uint256 item = 128 + 24 * tree.d;
-        uint256[3] memory at = [uint256(0), 128 + 24 * 5 + 1, 3 * item + 128 + 24 * (tree.d - 1)];
+        (uint256 capBytes, uint256 item) = PossessionTree.layout(tree);
+        // a cap node, the first segment, its 6th sibling, the last sibling of the 4th item
+        uint256[4] memory at =
+            [uint256(0), capBytes, capBytes + 128 + 20 * 5 + 1, capBytes + 3 * item + 128 + 20 * (tree.d - 4)];
         for (uint256 i; i < at.length; ++i) {
             bytes memory bad = bytes.concat(proof);
             bad[at[i]] ^= 0x80;

@@ -41,6 +41,7 @@ from scatter.chain.params import ETHER, preset
 from scatter.chain.tx import Transactor
 from scatter.daemon.state import StateDB
 from scatter.formats.possession import build_proof, challenge_indices, possession_root
+from scatter.formats.possession_schema import NODE, ROOT_SIZE
 from scatter.ipfs.car import write_car
 from scatter.ipfs.cid import cid_bytes
 from scatter.ipfs.unixfs import import_bytes
@@ -66,7 +67,7 @@ def _post_bids(w3: Web3, d: Deployment, count: int, *, price: int, duration: int
         for start in range(0, count, 150):
             for i in range(start, min(count, start + 150)):
                 cid = cids[i] if cids else b"\x01\x55\x12\x20" + hashlib.sha256(i.to_bytes(8, "big")).digest()
-                root = roots[i] if roots else b"\x01" * 24 + bytes(8)
+                root = roots[i] if roots else b"\x01" * NODE + bytes(ROOT_SIZE - NODE)
                 data = market.encode_abi("bid", [[cid], [root], size, 1, price, duration, []])
                 tx = {"from": senders[i % len(senders)], "to": d.market, "data": data,
                       "value": hex(price * duration), "gas": hex(300_000)}  # fmt: skip

@@ -1,4 +1,4 @@
-"""Deploy Market (VERSION 2) and FileRegistry with web3.py (used by ``scatter deploy``,
+"""Deploy Market (VERSION 3) and FileRegistry with web3.py (used by ``scatter deploy``,
 ``scatter dev`` and the ape script alike)."""
 
 from __future__ import annotations

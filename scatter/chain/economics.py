@@ -39,14 +39,14 @@ TX_BASE = 21_000
 #: ``reserve`` execution (GasTest ``reserve``) plus its calldata (~4 words).
 RESERVE = 64_968 + 1_000 + TX_BASE
 #: ``fill`` with its first proof of a 1 GiB shard: execution + calldata (GasTest ``fill_1GiB_first_proof*``).
-FILL = 144_680 + 55_556 + TX_BASE
+FILL = 143_674 + 45_936 + TX_BASE
 #: ``settleMany`` per deal: the slope between GasTest's 10- and 50-deal batches
 #: ((2 256 991 - 471 415) / 40), plus an item's calldata (ids, range, two 65-byte signatures).
 SETTLE_ITEM = 44_639 + 3_500
 #: ``settleMany``'s fixed part (471 415 - 10 x 44 639) and the transaction's base.
 SETTLE_FIXED = 25_025 + TX_BASE
 #: A proof of a 1 GiB shard sent alone: execution + calldata (GasTest ``prove_many_10_deals_1GiB*``) + base.
-PROVE_ALONE = 29_121 + 55_261 + TX_BASE
+PROVE_ALONE = 28_115 + 45_668 + TX_BASE
 #: Seconds per block when the chain does not say (Ethereum and Sepolia).
 BLOCK_SECONDS = 12.0
 #: Deals settled in one ``settleMany`` when the operator does not say.

@@ -1,4 +1,4 @@
-"""Typed binding of the Market contract, VERSION 2 (docs/trust.md).
+"""Typed binding of the Market contract, VERSION 3 (docs/trust.md).
 
 Every write goes through :class:`~scatter.chain.tx.Transactor`, so reverts
 arrive as one-line :class:`~scatter.errors.ContractError` naming the custom
@@ -37,7 +37,7 @@ from scatter.chain.params import MarketParams, snake
 from scatter.chain.tx import Transactor, raw_call, rpc_guard
 from scatter.errors import ContractError
 
-VERSION = 2
+VERSION = 3
 """The Market version these bindings speak (``Market.VERSION()``)."""
 
 MAX_SETTLE_BATCH = 100
@@ -330,7 +330,7 @@ class Market:
         return [int(i) for i in self._call("challengeSegments", bytes(seed), size)]
 
     def slot_root(self, bid_id: int, slot: int) -> bytes:
-        """The slot's possession root (``bytes32``: 24-byte node, 8 zero bytes)."""
+        """The slot's possession root (``bytes32``: 20-byte node, 12 zero bytes)."""
         return bytes(self._call("slotRoot", bid_id, slot))
 
     def slot_epochs(self, bid_id: int, slot: int) -> int:

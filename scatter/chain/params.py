@@ -1,4 +1,4 @@
-"""Market parameters (Market VERSION 2), fixed at deployment, with presets per kind of network.
+"""Market parameters (Market VERSION 3), fixed at deployment, with presets per kind of network.
 
 :class:`MarketParams` mirrors ``IMarket.Params`` by *name*: the struct is encoded
 and decoded through the ABI's component names (``epochSeconds`` <-> ``epoch_seconds``),

@@ -9,7 +9,7 @@ own ``*_schema`` module, Tahoe-LAFS style):
   Reed-Solomon (zfec) or replication, deterministic, so shards can be healed;
 * :mod:`~scatter.formats.pipeline` — encrypt -> erasure-code -> UnixFS CIDs and
   CARs in one pass over the input; decode; heal; (:mod:`carshard` reads CARs);
-* :mod:`~scatter.formats.possession` (+ :mod:`possession_schema`, tree v1) — each
+* :mod:`~scatter.formats.possession` (+ :mod:`possession_schema`, tree v2) — each
   shard's possession root (the bid's commitment), proofs and their check; the
   keccak runs in C (``_merkle/``: native SIMD if built, else ``merkle.wasm``);
 * :mod:`~scatter.formats.metadata` (+ :mod:`metadata_schema`, ``SCMD`` v1, CBOR

@@ -1,9 +1,9 @@
-"""The local manifest written by ``scatter encode``, version 2 (JSON).
+"""The local manifest written by ``scatter encode``, version 3 (JSON).
 
 It sits beside the shards and CARs in the output directory and holds the
 content key, so treat it as a secret (it is written with mode 0600)::
 
-    {"format": "scatter-manifest", "version": 2,
+    {"format": "scatter-manifest", "version": 3,
      "name": str, "media_type": str, "size": int, "sha256": hex,
      "content_key": hex, "aead_version": 1, "segment_size": int,
      "erasure": {"codec": "zfec" | "replication", "k": int, "n": int, "block_size": int},
@@ -12,8 +12,11 @@ content key, so treat it as a secret (it is written with mode 0600)::
                  "root": "0x" + 64 hex}, ...]}
 
 Version 2 added each shard's possession root (:mod:`scatter.formats.possession`, the
-``bytes32`` a bid carries beside the CID; ``size`` is the shard's exact byte count).
-Version 1 manifests still load, with ``root`` None: recompute it from the shard.
+``bytes32`` a bid carries beside the CID; ``size`` is the shard's exact byte count);
+version 3 holds roots of possession format 2 (20-byte nodes, Market VERSION 3).
+Version 1 and 2 manifests still load (to decode), with ``root`` None: a version 2
+root is of possession format 1, which the market refuses, so it is never read.
+:func:`scatter.formats.pipeline.ensure_roots` recomputes them from the shards.
 
 JSON rather than CBOR here: it is a local file people open and scripts read.
 """
@@ -27,10 +30,14 @@ from typing import Any
 from scatter.formats.errors import FormatError, UnsupportedVersionError
 from scatter.formats.metadata_schema import FileVersion
 from scatter.formats.params import Codec, ErasureParams
+from scatter.formats.possession_schema import NODE, ROOT_SIZE
+from scatter.formats.possession_schema import VERSION as POSSESSION_VERSION
 
 FORMAT = "scatter-manifest"
-VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
+VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
+#: The first version whose roots are of the current possession format (2).
+ROOTS_SINCE = 3
 FILENAME = "manifest.json"
 _CODEC_NAMES = {Codec.ZFEC: "zfec", Codec.REPLICATION: "replication"}
 
@@ -42,7 +49,8 @@ class ShardEntry:
     file: str | None
     car: str | None
     size: int
-    #: The possession root (32 bytes, possession format v1); None when read from a v1 manifest.
+    #: The possession root (32 bytes, possession format 2); None when read from a version 1 or 2
+    #: manifest (no root, or a format-1 root).
     root: bytes | None = None
 
 
@@ -65,8 +73,8 @@ class Manifest:
         missing = [s.index for s in self.shards if s.root is None]
         if missing:
             raise FormatError(
-                f"manifest has no possession root for shard(s) {missing} (a version-1 manifest); "
-                "re-run scatter encode"
+                f"manifest has no possession root of format {POSSESSION_VERSION} for shard(s) {missing} "
+                "(written by an older release); re-run scatter encode"
             )
         return tuple(s.root for s in self.shards if s.root is not None)
 
@@ -150,9 +158,11 @@ class Manifest:
 
 def _shard_entry(obj: dict[str, Any], version: int) -> ShardEntry:
     root = None
-    if version >= 2:
+    if version >= ROOTS_SINCE:
         text = str(obj["root"])
-        if not text.startswith("0x") or len(text) != 66:
+        if not text.startswith("0x") or len(text) != 2 + 2 * ROOT_SIZE:
             raise FormatError(f"manifest: shard root {text!r} is not 0x + 64 hex digits")
         root = bytes.fromhex(text[2:])
+        if any(root[NODE:]):
+            raise FormatError(f"manifest: shard root {text} is not of possession format {POSSESSION_VERSION}")
     return ShardEntry(int(obj["index"]), str(obj["cid"]), obj["file"], obj["car"], int(obj["size"]), root)

@@ -18,7 +18,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -345,6 +345,43 @@ def load_manifest(directory: str | os.PathLike[str]) -> Manifest:
         raise FormatError(
             f"no {FILENAME} in {directory}; give the directory written by scatter encode"
         ) from None
+
+
+def ensure_roots(directory: str | os.PathLike[str]) -> Manifest:
+    """The manifest in ``directory`` with every shard's possession root of the current format.
+
+    A manifest written by an older release has none (version 1) or roots of possession
+    format 1 (version 2), which the market refuses: they are recomputed here from the
+    shards (the raw file, else the CAR verified against the shard's CID; the size
+    checked) and the manifest is rewritten at the current version. Raises
+    :class:`FormatError` with one line when a shard is missing.
+    """
+    base = Path(directory)
+    manifest = load_manifest(base)
+    if all(s.root is not None for s in manifest.shards):
+        return manifest
+    shards = []
+    for entry in manifest.shards:
+        if entry.root is None:
+            if _shard_path(base, entry) is None:
+                raise FormatError(
+                    f"shard {entry.index} of {base} is missing (no shard file or CAR) and its possession "
+                    "root must be recomputed for the current format; re-run scatter encode"
+                )
+            builder = PossessionRoot()
+            with _open_shard(base, entry, 1) as stream:
+                while chunk := stream.read(READ_SIZE):
+                    builder.update(chunk)
+            if builder.size != entry.size:
+                raise FormatError(
+                    f"shard {entry.index} of {base} holds {builder.size} bytes, the manifest says "
+                    f"{entry.size}; re-run scatter encode"
+                )
+            entry = replace(entry, root=builder.finish())
+        shards.append(entry)
+    manifest = replace(manifest, shards=tuple(shards))
+    _write_secret(base / FILENAME, manifest.to_json())
+    return manifest
 
 
 class _Tagged:

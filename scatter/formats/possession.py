@@ -1,11 +1,12 @@
-"""Possession tree, format version 1: the Merkle commitment a slot carries besides its CID.
+"""Possession tree, format version 2: the Merkle commitment a slot carries besides its CID.
 
 The format (docs/trust.md, "Possession tree"; constants in
 :mod:`~scatter.formats.possession_schema`): the shard's ``size`` bytes are cut into
-``N = ceil(size / 128)`` segments, the last zero-padded; ``H(x) = keccak256(x)[:24]``;
+``N = ceil(size / 128)`` segments, the last zero-padded; ``H(x) = keccak256(x)[:20]``;
 leaf ``i`` is ``H(segment_i)``, a node is ``H(left || right)``; the tree has
 ``2**D`` leaves, ``D = max(1, ceil(log2 N))``, those past ``N`` being the zero
-segment; the root is the top node followed by 8 zero bytes (a ``bytes32``).
+segment; the root is the top node followed by 12 zero bytes (a ``bytes32``). A
+proof starts with the cap, the ``2**C`` nodes at height ``D - C`` (``C = min(3, D)``).
 
 * :class:`PossessionRoot` streams bytes in and returns the root (memory O(log N));
   the hashing runs in C (:mod:`scatter.formats._merkle`: native SIMD if built, else
@@ -13,7 +14,7 @@ segment; the root is the top node followed by 8 zero bytes (a ``bytes32``).
   the plain-Python mirror.
 * :func:`challenge_indices`, :func:`build_proof` and :func:`verify_proof` are the
   challenge, the hoster's answer and the contract's check.
-* :class:`PossessionCache` keeps one tree level (24 bytes per 128 KiB by default)
+* :class:`PossessionCache` keeps one tree level (20 bytes per 128 KiB by default)
   so a proof re-reads only the 128 KiB around each challenged segment.
 """
 
@@ -28,7 +29,15 @@ from typing import TYPE_CHECKING, Final, Protocol
 from eth_utils.crypto import keccak
 
 from scatter.formats.errors import FormatError, TruncatedError, UnsupportedVersionError
-from scatter.formats.possession_schema import CHALLENGES, NODE, ROOT_SIZE, SEED_SIZE, SEGMENT, VERSION
+from scatter.formats.possession_schema import (
+    CAP_LEVELS,
+    CHALLENGES,
+    NODE,
+    ROOT_SIZE,
+    SEED_SIZE,
+    SEGMENT,
+    VERSION,
+)
 
 __all__ = [
     "CACHE_LEVEL",
@@ -37,6 +46,7 @@ __all__ = [
     "PossessionRoot",
     "ReferenceHasher",
     "build_proof",
+    "cap_levels",
     "challenge_indices",
     "default_hasher",
     "depth",
@@ -74,9 +84,15 @@ def depth(size: int) -> int:
     return max(1, (segment_count(size) - 1).bit_length())
 
 
+def cap_levels(size: int) -> int:
+    """``C = min(3, D)``: the levels under the root a proof sends once, as its cap."""
+    return min(CAP_LEVELS, depth(size))
+
+
 def proof_size(size: int) -> int:
-    """Bytes of a proof: ``5 * (128 + 24 * D)``."""
-    return CHALLENGES * (SEGMENT + NODE * depth(size))
+    """Bytes of a proof: ``20 * 2**C + 5 * (128 + 20 * (D - C))``."""
+    d, c = depth(size), cap_levels(size)
+    return NODE * (1 << c) + CHALLENGES * (SEGMENT + NODE * (d - c))
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -103,7 +119,7 @@ class Hasher(Protocol):
         ...
 
     def parents(self, nodes: Buffer) -> bytes:
-        """``H(left || right)`` for each pair of 24-byte nodes, concatenated."""
+        """``H(left || right)`` for each pair of 20-byte nodes, concatenated."""
         ...
 
     def subtree(self, segments: Buffer) -> bytes:
@@ -215,7 +231,7 @@ class PossessionRoot:
             level += 1
 
     def finish(self) -> bytes:
-        """The root as 32 bytes (the 24-byte node, then 8 zero bytes)."""
+        """The root as 32 bytes (the 20-byte node, then 12 zero bytes)."""
         if self._root is not None:
             return self._root
         d = depth(self.size)
@@ -292,9 +308,10 @@ def _read_exact(read_range: ReadRange, offset: int, length: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class PossessionCache:
-    """One level of a shard's tree: enough to prove any segment by re-reading one subtree.
+    """One level of a shard's tree: enough to prove any segment by re-reading one subtree
+    (the proof's cap comes from the levels above it, see :meth:`cap`).
 
-    ``nodes`` holds the ``ceil(N / 2**level)`` nodes of ``level`` (24 bytes each); the
+    ``nodes`` holds the ``ceil(N / 2**level)`` nodes of ``level`` (20 bytes each); the
     levels above are rebuilt in memory on load (in plain Python: ~2 us per node, one
     node per 128 KiB of shard). ``level`` is at most the tree depth.
     """
@@ -355,10 +372,30 @@ class PossessionCache:
             raise UnsupportedVersionError("possession cache", version, (VERSION,))
         return cls(size=size, level=level, nodes=data[_CACHE_HEADER.size :])
 
+    def cap(self, read_range: ReadRange, hasher: Hasher | None = None) -> bytes:
+        """The proof's cap: the ``2**C`` nodes at height ``D - C``, left to right.
+
+        From the kept levels when ``D - C >= level``; otherwise the shard is small
+        (under ``2**(level + 3)`` segments) and is read whole to hash that level.
+        """
+        d = depth(self.size)
+        c = cap_levels(self.size)
+        height = d - c
+        if height >= self.level:
+            nodes = self._upper[height - self.level]
+        else:
+            hasher = hasher if hasher is not None else default_hasher()
+            data = _read_exact(read_range, 0, self.size)
+            nodes = hasher.leaves(data + bytes((SEGMENT << d) - len(data)))
+            for _ in range(height):
+                nodes = hasher.parents(nodes)
+        return nodes + zero_node(height) * ((1 << c) - len(nodes) // NODE)
+
     def siblings(
         self, index: int, read_range: ReadRange, hasher: Hasher | None = None
     ) -> tuple[bytes, bytes]:
-        """Segment ``index`` (zero-padded to 128 bytes) and its ``D`` siblings, leaf level first."""
+        """Segment ``index`` (zero-padded to 128 bytes) and its ``D - C`` siblings up to the
+        cap, leaf level first."""
         n = segment_count(self.size)
         if not 0 <= index < n:
             raise FormatError(f"segment {index} outside 0..{n - 1}")
@@ -369,15 +406,17 @@ class PossessionCache:
         data = _read_exact(read_range, start, length) + bytes((SEGMENT << self.level) - length)
         local = index - first
         segment = data[local * SEGMENT : (local + 1) * SEGMENT]
+        path = depth(self.size) - cap_levels(self.size)
         out = bytearray()
         nodes = hasher.leaves(data)
-        for _ in range(self.level):
+        for height in range(min(self.level, path)):
             sib = local ^ 1
             out += nodes[sib * NODE : (sib + 1) * NODE]
-            nodes = hasher.parents(nodes)
+            if height + 1 < path:
+                nodes = hasher.parents(nodes)
             local >>= 1
         top = index >> self.level
-        for i, level_nodes in enumerate(self._upper[:-1]):
+        for i, level_nodes in enumerate(self._upper[: max(0, path - self.level)]):
             sib = (top >> i) ^ 1
             if NODE * (sib + 1) <= len(level_nodes):
                 out += level_nodes[sib * NODE : (sib + 1) * NODE]
@@ -394,7 +433,8 @@ def build_proof(
     cache: PossessionCache | None = None,
     hasher: Hasher | None = None,
 ) -> bytes:
-    """The proof for ``indices``: per index, the 128-byte segment and its ``D`` siblings.
+    """The proof for ``indices``: the cap (:meth:`PossessionCache.cap`), then per index the
+    128-byte segment and its ``D - C`` siblings.
 
     ``read_range(offset, length)`` returns the shard's bytes. Without ``cache`` the
     shard is read once to build one; with it only one subtree (128 KiB) per index.
@@ -405,7 +445,7 @@ def build_proof(
         cache = PossessionCache.build(read_range, size, hasher=hasher)
     elif cache.size != size:
         raise FormatError(f"the cache is of a {cache.size}-byte shard, not {size} bytes")
-    out = bytearray()
+    out = bytearray(cache.cap(read_range, hasher))
     for index in indices:
         segment, siblings = cache.siblings(index, read_range, hasher)
         out += segment + siblings
@@ -413,20 +453,29 @@ def build_proof(
 
 
 def verify_proof(root: bytes, size: int, seed: bytes, proof: bytes) -> bool:
-    """The contract's check: every challenged segment hashes up to ``root`` (a bytes32)."""
+    """The contract's check: the length, the cap hashes up to ``root`` (a bytes32), and every
+    challenged segment hashes up to its cap node ``cap[index >> (D - C)]``."""
     if len(root) != ROOT_SIZE or root[NODE:] != _ROOT_PAD or len(seed) != SEED_SIZE or size <= 0:
         return False
-    d = depth(size)
-    step = SEGMENT + NODE * d
-    if len(proof) != CHALLENGES * step:
+    d, c = depth(size), cap_levels(size)
+    path = d - c
+    cap_bytes = NODE << c
+    step = SEGMENT + NODE * path
+    if len(proof) != cap_bytes + CHALLENGES * step:
+        return False
+    level = proof[:cap_bytes]
+    while len(level) > NODE:
+        level = b"".join(_h(level[i : i + 2 * NODE]) for i in range(0, len(level), 2 * NODE))
+    if level != root[:NODE]:
         return False
     for j, index in enumerate(challenge_indices(seed, size)):
-        item = proof[j * step : (j + 1) * step]
+        item = proof[cap_bytes + j * step : cap_bytes + (j + 1) * step]
         node = _h(item[:SEGMENT])
-        for level in range(d):
-            sib = item[SEGMENT + level * NODE : SEGMENT + (level + 1) * NODE]
-            node = _h(sib + node) if (index >> level) & 1 else _h(node + sib)
-        if node != root[:NODE]:
+        for height in range(path):
+            sib = item[SEGMENT + height * NODE : SEGMENT + (height + 1) * NODE]
+            node = _h(sib + node) if (index >> height) & 1 else _h(node + sib)
+        slot = index >> path
+        if node != proof[slot * NODE : (slot + 1) * NODE]:
             return False
     return True
 

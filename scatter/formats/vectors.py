@@ -181,6 +181,7 @@ def possession_vector() -> dict[str, Any]:
                 "size": size,
                 "segments": possession.segment_count(size),
                 "depth": possession.depth(size),
+                "cap_levels": possession.cap_levels(size),
                 "data_hex": data.hex(),
                 "root": "0x" + possession.reference_root(data).hex(),
                 "seed": "0x" + seed.hex(),
@@ -188,7 +189,13 @@ def possession_vector() -> dict[str, Any]:
                 "proof": "0x" + proof.hex(),
             }
         )
-    return {"version": possession_schema.VERSION, "segment": possession_schema.SEGMENT, "cases": cases}
+    return {
+        "version": possession_schema.VERSION,
+        "segment": possession_schema.SEGMENT,
+        "node": possession_schema.NODE,
+        "cap_levels": possession_schema.CAP_LEVELS,
+        "cases": cases,
+    }
 
 
 def render_possession() -> str:

@@ -5,7 +5,7 @@
   ``blocksizes`` equal to what its children hold), encode exactly ``size`` bytes,
   hold no more unique block bytes than a shard of that size needs, and hash to
   the slot's possession root. It returns the shard's :class:`PossessionCache`.
-- :class:`ProofKeeper` keeps that cache per shard, small (24 bytes per 128 KiB),
+- :class:`ProofKeeper` keeps that cache per shard, small (20 bytes per 128 KiB),
   in ``STATE_DIR/possession/``, and answers a challenge seed with a proof that
   re-reads only the few blocks around the five challenged segments.
 

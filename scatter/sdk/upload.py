@@ -118,10 +118,14 @@ class Uploads(FileEntries):
         duration_epochs = self.epochs(duration)
         per_gib = None if price is None else positive_price(parse_amount(price))
         session, resumed = self._session(src, erasure, rep, name=name, replaces=replaces)
-        from scatter.formats.pipeline import load_manifest
+        from scatter.formats.pipeline import ensure_roots, load_manifest
         from scatter.sdk.push import car_sha256
 
-        manifest = load_manifest(session.directory)
+        # A session left by an older release holds roots of an older possession format: a bid
+        # still to post gets them recomputed (the market would refuse them).
+        manifest = (
+            ensure_roots(session.directory) if session.bid_id is None else load_manifest(session.directory)
+        )
         cars = [session.directory / (s.car or "") for s in manifest.shards]
         shard_size = _shard_size(manifest)
         with ThreadPoolExecutor(len(cars), thread_name_prefix="scatter-push") as pool:

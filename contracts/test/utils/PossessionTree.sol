@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @dev Test-only builder of possession trees (docs/trust.md "Possession tree") that never holds
+/// @dev Test-only builder of possession trees (docs/trust.md "Possession tree", format version 2:
+///      20-byte nodes, a cap of the C = min(3, D) levels under the root) that never holds
 ///      the whole shard: the data is periodic (segment i = f(salt, i mod 2^k)) for i < n and the
 ///      zero segment beyond, so any node is a node of one period's subtree, a full periodic
 ///      subtree (identical at each level >= k), an all-zero subtree, or the one node per level
 ///      that straddles n (recomputed). This builds trees of up to 2^25+ segments cheaply.
 library PossessionTree {
     uint256 internal constant SEGMENT = 128;
-    uint256 internal constant MASK = 0xffffffffffffffffffffffffffffffffffffffffffffffff0000000000000000;
+    uint256 internal constant NODE = 20;
+    uint256 internal constant CAP_LEVELS = 3;
+    uint256 internal constant MASK = 0xffffffffffffffffffffffffffffffffffffffff000000000000000000000000;
 
     struct Tree {
         uint256 n; // segments
@@ -26,7 +29,7 @@ library PossessionTree {
     }
 
     function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(bytes24(a), bytes24(b))) & bytes32(MASK);
+        return keccak256(abi.encodePacked(bytes20(a), bytes20(b))) & bytes32(MASK);
     }
 
     function hashSegment(bytes memory seg) internal pure returns (bytes32) {
@@ -96,19 +99,40 @@ library PossessionTree {
         return uint256(keccak256(abi.encode(seed, j))) % n;
     }
 
-    /// @dev The proof of leaf `idx`: its segment then its d siblings, leaf level first.
-    function path(Tree memory t, uint256 idx) internal pure returns (bytes memory out) {
-        out = segment(t, idx);
-        for (uint256 l; l < t.d; ++l) {
-            out = bytes.concat(out, bytes24(node(t, l, (idx >> l) ^ 1)));
+    /// @dev C = min(3, d): the levels under the root that the cap carries.
+    function capLevels(Tree memory t) internal pure returns (uint256) {
+        return t.d < CAP_LEVELS ? t.d : CAP_LEVELS;
+    }
+
+    /// @dev The cap: the 2^C nodes at height d - C, left to right, 20 bytes each.
+    function cap(Tree memory t) internal pure returns (bytes memory out) {
+        uint256 c = capLevels(t);
+        for (uint256 i; i < (uint256(1) << c); ++i) {
+            out = bytes.concat(out, bytes20(node(t, t.d - c, i)));
         }
     }
 
-    /// @dev The proof answering challenge `seed`.
+    /// @dev The item of leaf `idx`: its segment then its d - C siblings, leaf level first.
+    function path(Tree memory t, uint256 idx) internal pure returns (bytes memory out) {
+        out = segment(t, idx);
+        for (uint256 l; l < t.d - capLevels(t); ++l) {
+            out = bytes.concat(out, bytes20(node(t, l, (idx >> l) ^ 1)));
+        }
+    }
+
+    /// @dev The proof answering challenge `seed`: the cap, then the item of each challenged leaf.
     function proof(Tree memory t, bytes32 seed) internal pure returns (bytes memory out) {
+        out = cap(t);
         for (uint256 j; j < 5; ++j) {
             out = bytes.concat(out, path(t, index(seed, j, t.n)));
         }
+    }
+
+    /// @dev Bytes of the cap, and of one item (segment + siblings): the proof's layout.
+    function layout(Tree memory t) internal pure returns (uint256 capBytes, uint256 itemBytes) {
+        uint256 c = capLevels(t);
+        capBytes = NODE << c;
+        itemBytes = SEGMENT + NODE * (t.d - c);
     }
 
     /// @dev Root of arbitrary data (small sizes only): the reference for the shared vectors.

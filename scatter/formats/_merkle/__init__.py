@@ -122,7 +122,7 @@ class WasmHasher:
         return bytes(out)
 
     def parents(self, nodes: Buffer) -> bytes:
-        """``H(left || right)`` for each pair of 24-byte nodes (an even count)."""
+        """``H(left || right)`` for each pair of 20-byte nodes (an even count)."""
         src = memoryview(nodes).cast("B")
         n = len(src) // (2 * NODE)
         out = bytearray(NODE * n)
@@ -176,7 +176,7 @@ class NativeHasher:
         return self._ext.leaves(segments)
 
     def parents(self, nodes: Buffer) -> bytes:
-        """``H(left || right)`` for each pair of 24-byte nodes (an even count)."""
+        """``H(left || right)`` for each pair of 20-byte nodes (an even count)."""
         return self._ext.parents(nodes)
 
     def subtree(self, segments: Buffer) -> bytes:

@@ -1,4 +1,4 @@
-/* Possession tree (format version 1, docs/trust.md) hashing, native: a CPython extension.
+/* Possession tree (format version 2, docs/trust.md) hashing, native: a CPython extension.
  *
  * The same tree as merkle.c (the portable WebAssembly build), but many nodes of one
  * level are hashed at once, one keccak-f1600 per SIMD lane: 8 at a time with AVX-512
@@ -6,7 +6,8 @@
  * instruction set is chosen at run time (__builtin_cpu_supports), so one build runs on
  * any x86-64; other machines get the portable scalar code. Every call releases the GIL.
  *
- * H(x) = keccak256(x)[0:24]; leaf = H(128-byte segment); node = H(left || right).
+ * H(x) = keccak256(x)[0:20]; leaf = H(128-byte segment, 16 words); node = H(left || right)
+ * (40 bytes, 5 words). An output is 2.5 words: words 0 and 1, then the low half of word 2.
  * Built by setup.py (an optional extension: without a compiler the wasm path is used).
  */
 #define PY_SSIZE_T_CLEAN
@@ -23,7 +24,7 @@ typedef uint64_t u64;
 typedef uint8_t u8;
 
 #define SEGMENT 128
-#define NODE 24
+#define NODE 20
 #define RATE_WORDS 17 /* 136-byte rate of keccak256 */
 
 static const u64 RC[24] = {
@@ -78,8 +79,16 @@ static const u64 RC[24] = {
         s[20] = a20, s[21] = a21, s[22] = a22, s[23] = a23, s[24] = a24;                        \
     } while (0)
 
+/* Writes the first NODE (20) bytes of a digest whose words 0-2 are w0..w2 (little-endian). */
+static inline void store_node(u8 *out, u64 w0, u64 w1, u64 w2) {
+    uint32_t half = (uint32_t)w2;
+    memcpy(out, &w0, 8);
+    memcpy(out + 8, &w1, 8);
+    memcpy(out + 16, &half, 4);
+}
+
 /* One message of `words` 64-bit words (< RATE_WORDS) in each of W lanes: gather each word
- * into its lane, pad, permute, store the first 24 bytes. Messages are `stride` bytes apart,
+ * into its lane, pad, permute, store the first 20 bytes. Messages are `stride` bytes apart,
  * outputs NODE bytes apart; all inputs are read before any output is written. */
 #define HASH_BATCH(W, V, LOAD, STORE, ZERO, PERMUTE)                                            \
     do {                                                                                        \
@@ -97,8 +106,7 @@ static const u64 RC[24] = {
         for (int w = RATE_WORDS; w < 25; w++) s[w] = ZERO;                                      \
         PERMUTE(s);                                                                             \
         for (int w = 0; w < 3; w++) STORE(t[w], s[w]);                                          \
-        for (int j = 0; j < W; j++)                                                             \
-            for (int w = 0; w < 3; w++) memcpy(out + (size_t)NODE * j + 8 * w, &t[w][j], 8);   \
+        for (int j = 0; j < W; j++) store_node(out + (size_t)NODE * j, t[0][j], t[1][j], t[2][j]); \
     } while (0)
 
 /* ---------------------------------------------------------------- scalar (any machine) */
@@ -185,8 +193,7 @@ __attribute__((target("avx512f"))) static void hash8(const u8 *in, size_t stride
     s[RATE_WORDS - 1] = _mm512_xor_si512(s[RATE_WORDS - 1], _mm512_set1_epi64((long long)0x8000000000000000ULL));
     permute8(s);
     for (int w = 0; w < 3; w++) _mm512_store_si512((void *)t[w], s[w]);
-    for (int j = 0; j < 8; j++)
-        for (int w = 0; w < 3; w++) memcpy(out + (size_t)NODE * j + 8 * w, &t[w][j], 8);
+    for (int j = 0; j < 8; j++) store_node(out + (size_t)NODE * j, t[0][j], t[1][j], t[2][j]);
 }
 #endif
 
@@ -252,7 +259,7 @@ static PyObject *py_parents(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*:parents", &in)) return NULL;
     if (in.len % (2 * NODE)) {
         PyBuffer_Release(&in);
-        return PyErr_Format(PyExc_ValueError, "parents takes pairs of 24-byte nodes, not %zd bytes", in.len);
+        return PyErr_Format(PyExc_ValueError, "parents takes pairs of 20-byte nodes, not %zd bytes", in.len);
     }
     size_t n = (size_t)in.len / (2 * NODE);
     PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(NODE * n));

@@ -1,13 +1,13 @@
-/* Possession tree (format version 1, docs/trust.md) hashing for WebAssembly.
+/* Possession tree (format version 2, docs/trust.md) hashing for WebAssembly.
  *
- * H(x) = keccak256(x)[0:24]; leaf = H(128-byte segment); node = H(left || right).
+ * H(x) = keccak256(x)[0:20]; leaf = H(128-byte segment); node = H(left || right) (40 bytes).
  * Built with `make wasm` (clang --target=wasm32 -nostdlib -O3); no libc, no imports.
  * The caller owns all memory: it grows the exported `memory`, writes inputs at
  * offsets >= 256 KiB (below lie this module's data and its 64 KiB stack) and reads
  * the outputs back. Exports (all pointers are byte offsets in `memory`):
- *   hash_leaves(in, n, out)          n 128-byte segments -> n 24-byte leaves
+ *   hash_leaves(in, n, out)          n 128-byte segments -> n 20-byte leaves
  *   hash_parents(in, n, out)         2n nodes -> n parents (out may equal in)
- *   subtree_root(in, height, tmp)    2^height segments -> their node in tmp[0..24]
+ *   subtree_root(in, height, tmp)    2^height segments -> their node in tmp[0..20]
  *   keccak256(in, len, out)          plain keccak256 (32 bytes), e.g. for challenge indices
  */
 typedef unsigned long long u64;
@@ -15,7 +15,7 @@ typedef unsigned int u32;
 typedef unsigned char u8;
 
 #define SEGMENT 128
-#define NODE 24
+#define NODE 20
 #define RATE 136
 
 static const u64 RC[24] = {
@@ -128,9 +128,11 @@ static u64 load64(const u8 *p) {
 
 static void store64(u8 *p, u64 v) { __builtin_memcpy(p, &v, 8); }
 
-/* keccak256 of a message shorter than one block (len < RATE), first 24 bytes to out.
- * len is a multiple of 8 here (128 or 48). */
-static void hash24_short(const u8 *in, u32 len, u8 *out) {
+static void store32(u8 *p, u32 v) { __builtin_memcpy(p, &v, 4); }
+
+/* keccak256 of a message shorter than one block (len < RATE), first 20 bytes to out
+ * (2.5 words). len is a multiple of 8 here (128 or 40). */
+static void hash20_short(const u8 *in, u32 len, u8 *out) {
     u64 s[25];
     for (int i = 0; i < 25; i++) s[i] = 0;
     u32 w = len / 8;
@@ -140,7 +142,7 @@ static void hash24_short(const u8 *in, u32 len, u8 *out) {
     keccakf(s);
     store64(out, s[0]);
     store64(out + 8, s[1]);
-    store64(out + 16, s[2]);
+    store32(out + 16, (u32)s[2]);
 }
 
 /* Full keccak256 of any message (len bytes at in) into out (32 bytes). */
@@ -165,16 +167,16 @@ __attribute__((export_name("keccak256"))) void keccak256(const u8 *in, u32 len, 
 
 /* n leaves: out[i] = H(in[128 i .. 128 i + 128]). */
 __attribute__((export_name("hash_leaves"))) void hash_leaves(const u8 *in, u32 n, u8 *out) {
-    for (u32 i = 0; i < n; i++) hash24_short(in + (u64)SEGMENT * i, SEGMENT, out + NODE * i);
+    for (u32 i = 0; i < n; i++) hash20_short(in + (u64)SEGMENT * i, SEGMENT, out + NODE * i);
 }
 
-/* n parents: out[i] = H(in[2i] || in[2i+1]) over 24-byte nodes; out may equal in. */
+/* n parents: out[i] = H(in[2i] || in[2i+1]) over 20-byte nodes; out may equal in. */
 __attribute__((export_name("hash_parents"))) void hash_parents(const u8 *in, u32 n, u8 *out) {
-    for (u32 i = 0; i < n; i++) hash24_short(in + 2 * NODE * i, 2 * NODE, out + NODE * i);
+    for (u32 i = 0; i < n; i++) hash20_short(in + 2 * NODE * i, 2 * NODE, out + NODE * i);
 }
 
-/* The node of a full subtree of 2^height segments at in; scratch holds 24 * 2^height
- * bytes; the node ends in scratch[0..24]. */
+/* The node of a full subtree of 2^height segments at in; scratch holds 20 * 2^height
+ * bytes; the node ends in scratch[0..20]. */
 __attribute__((export_name("subtree_root"))) void subtree_root(const u8 *in, u32 height, u8 *scratch) {
     u32 n = 1u << height;
     hash_leaves(in, n, scratch);

@@ -1,4 +1,4 @@
-"""Possession tree v1: the fast paths (native, wasm) against the plain-Python reference, vectors,
+"""Possession tree v2: the fast paths (native, wasm) against the plain-Python reference, vectors,
 proofs, cache. The native extension's own checks (lanes, GIL) are in test_possession_native.py."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from scatter.formats.possession import (
     PossessionRoot,
     ReferenceHasher,
     build_proof,
+    cap_levels,
     challenge_indices,
     depth,
     possession_root,
@@ -56,21 +57,27 @@ def _cases() -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize(
-    ("size", "n", "d"),
+    ("size", "n", "d", "c"),
     [
-        (1, 1, 1),
-        (128, 1, 1),
-        (129, 2, 1),
-        (256, 2, 1),
-        (257, 3, 2),
-        (512, 4, 2),
-        (513, 5, 3),
-        (128 << 20, 1 << 20, 20),
+        (1, 1, 1, 1),
+        (128, 1, 1, 1),
+        (129, 2, 1, 1),
+        (256, 2, 1, 1),
+        (257, 3, 2, 2),
+        (512, 4, 2, 2),
+        (513, 5, 3, 3),
+        (1025, 9, 4, 3),
+        (128 << 20, 1 << 20, 20, 3),
     ],
 )
-def test_segment_count_and_depth(size: int, n: int, d: int) -> None:
-    assert (segment_count(size), depth(size)) == (n, d)
-    assert possession.proof_size(size) == 5 * (128 + 24 * d)
+def test_segment_count_depth_and_cap(size: int, n: int, d: int, c: int) -> None:
+    assert (segment_count(size), depth(size), cap_levels(size)) == (n, d, c)
+    assert possession.proof_size(size) == 20 * 2**c + 5 * (128 + 20 * (d - c))
+
+
+def test_proof_sizes_quoted_in_the_docs() -> None:
+    assert possession.proof_size(1 << 30) == 2800  # 1 GiB, D = 23
+    assert possession.proof_size(64 << 10) == 1400
 
 
 def test_an_empty_shard_has_no_tree() -> None:
@@ -82,11 +89,11 @@ def test_an_empty_shard_has_no_tree() -> None:
 
 def test_reference_root_by_hand_for_two_segments() -> None:
     data = b"\x01" * 129
-    left = keccak(data[:128])[:24]
-    right = keccak(data[128:] + bytes(127))[:24]
-    assert reference_root(data) == keccak(left + right)[:24] + bytes(8)
-    one = keccak(b"\x07" + bytes(127))[:24]
-    assert reference_root(b"\x07") == keccak(one + keccak(bytes(128))[:24])[:24] + bytes(8)
+    left = keccak(data[:128])[:20]
+    right = keccak(data[128:] + bytes(127))[:20]
+    assert reference_root(data) == keccak(left + right)[:20] + bytes(12)
+    one = keccak(b"\x07" + bytes(127))[:20]
+    assert reference_root(b"\x07") == keccak(one + keccak(bytes(128))[:20])[:20] + bytes(12)
 
 
 # ----------------------------------------------------------------------------- vectors
@@ -102,7 +109,8 @@ def test_committed_vectors_are_current() -> None:
 def test_vectors_cover_the_required_sizes() -> None:
     sizes = [c["size"] for c in _cases()]
     assert sizes == [1, 127, 128, 129, 256, 384, 647, 4099, 65613]
-    assert json.loads(VECTORS.read_text())["segment"] == 128
+    head = json.loads(VECTORS.read_text())
+    assert (head["version"], head["segment"], head["node"], head["cap_levels"]) == (2, 128, 20, 3)
 
 
 @pytest.mark.parametrize("fast", FAST)
@@ -257,8 +265,9 @@ def test_a_proof_verifies_and_any_altered_byte_breaks_it() -> None:
     _, root, seed, proof = _proof_case(size)
     assert len(proof) == possession.proof_size(size)
     assert verify_proof(root, size, seed, proof)
-    step = len(proof) // 5
-    for pos in (0, 127, 128, 128 + 24 * depth(size) - 1, 4 * step + 5):
+    cap = 20 * 2 ** cap_levels(size)
+    step = (len(proof) - cap) // 5
+    for pos in (0, cap - 1, cap, cap + 127, cap + 128, cap + step - 1, cap + 4 * step + 5, len(proof) - 1):
         bad = bytearray(proof)
         bad[pos] ^= 1
         assert not verify_proof(root, size, seed, bytes(bad)), pos
@@ -271,8 +280,9 @@ def test_verify_refuses_malformed_inputs() -> None:
     assert not verify_proof(root, size, other_seed, proof)
     assert not verify_proof(root, size, seed, proof[:-1])
     assert not verify_proof(root, size, seed, proof + b"\0")
-    assert not verify_proof(root[:24] + b"\x01" + root[25:], size, seed, proof)  # tail not zero
-    assert not verify_proof(root[:24], size, seed, proof)
+    assert not verify_proof(root[:20] + b"\x01" + root[21:], size, seed, proof)  # tail not zero
+    assert not verify_proof(root[:31] + b"\x01", size, seed, proof)
+    assert not verify_proof(root[:20], size, seed, proof)
     assert not verify_proof(root, 0, seed, proof)
     assert not verify_proof(root, size * 4, seed, proof)  # another depth
     assert not verify_proof(root, size, seed[:31], proof)
@@ -299,7 +309,7 @@ def test_cache_is_small_and_proofs_read_only_one_subtree_each() -> None:
     data = random.Random(9).randbytes(size)
     cache = PossessionCache.build(_reader(data), size)
     assert cache.level == possession.CACHE_LEVEL
-    assert len(cache.to_bytes()) == 14 + 24 * 6
+    assert len(cache.to_bytes()) == 14 + 20 * 6
     assert cache.root == possession_root(data)
     reads: list[tuple[int, int]] = []
 
@@ -332,9 +342,10 @@ def test_cache_at_any_level_gives_the_reference_proof(size: int, level: int) -> 
 def test_cache_bytes_are_versioned_and_checked() -> None:
     data = bytes(range(256)) * 40
     blob = PossessionCache.build(_reader(data), len(data), level=2).to_bytes()
-    assert blob[:4] == b"SCPC" and blob[4] == 1
-    with pytest.raises(UnsupportedVersionError):
-        PossessionCache.from_bytes(blob[:4] + b"\x02" + blob[5:])
+    assert blob[:4] == b"SCPC" and blob[4] == 2
+    for other in (b"\x01", b"\x03"):  # version 1 held 24-byte nodes: never read as 20-byte ones
+        with pytest.raises(UnsupportedVersionError):
+            PossessionCache.from_bytes(blob[:4] + other + blob[5:])
     with pytest.raises(FormatError, match="magic"):
         PossessionCache.from_bytes(b"XXXX" + blob[4:])
     with pytest.raises(FormatError, match="nodes at level"):
@@ -354,7 +365,7 @@ def test_encode_records_each_shard_root_in_the_manifest(tmp_path: Path) -> None:
     loaded = pipeline.load_manifest(tmp_path / "out")
     assert loaded.roots == manifest.roots and len(loaded.roots) == 3
     obj = json.loads((tmp_path / "out/manifest.json").read_text())
-    assert obj["version"] == 2
+    assert obj["version"] == 3
     for entry in manifest.shards:
         shard = (tmp_path / "out" / str(entry.file)).read_bytes()
         assert len(shard) == entry.size
@@ -372,16 +383,193 @@ def test_roots_can_be_skipped_and_shard_cid_skips_them(tmp_path: Path) -> None:
     assert pipeline.shard_cid(io.BytesIO(b"abc"))
 
 
-def test_a_version_1_manifest_still_loads_without_roots(tmp_path: Path) -> None:
+def _format_1_like(root: bytes) -> bytes:
+    """A root as a version-2 manifest held it: a 24-byte node, then 8 zero bytes."""
+    return root[:20] + b"\x5a\x01\x02\x03" + bytes(8)
+
+
+def test_older_manifests_load_without_roots_and_refuse_to_bid(tmp_path: Path) -> None:
     src = tmp_path / "in.bin"
     src.write_bytes(b"abc" * 1000)
     manifest = pipeline.encode_file(src, tmp_path / "out", erasure=ErasureParams(k=1, n=2))
     obj = json.loads(manifest.to_json())
-    obj["version"] = 1
-    for s in obj["shards"]:
-        del s["root"]
-    old = Manifest.from_json(json.dumps(obj))
+    v1 = {**obj, "version": 1, "shards": [{k: v for k, v in e.items() if k != "root"} for e in obj["shards"]]}
+    assert all(s.root is None for s in Manifest.from_json(json.dumps(v1)).shards)
+    # Version 2 roots are of possession format 1: never read, so never sent to the market.
+    v2 = {**obj, "version": 2}
+    for entry in v2["shards"]:
+        entry["root"] = "0x" + _format_1_like(bytes.fromhex(entry["root"][2:])).hex()
+    old = Manifest.from_json(json.dumps(v2))
     assert all(s.root is None for s in old.shards)
-    obj["version"] = 2
+    with pytest.raises(FormatError, match=r"no possession root of format 2 .*older release"):
+        _ = old.roots
+    # Version 3 must carry format-2 roots.
     with pytest.raises(FormatError, match="malformed manifest"):
-        Manifest.from_json(json.dumps(obj))
+        Manifest.from_json(json.dumps(v1 | {"version": 3}))
+    with pytest.raises(FormatError, match="not of possession format 2"):
+        Manifest.from_json(json.dumps(v2 | {"version": 3}))
+
+
+def test_ensure_roots_recomputes_an_older_manifest_from_its_cars(tmp_path: Path) -> None:
+    src = tmp_path / "in.bin"
+    src.write_bytes(random.Random(8).randbytes(300_000))
+    out = tmp_path / "out"
+    manifest = pipeline.encode_file(src, out, erasure=ErasureParams(k=2, n=3, block_size=64 * 1024))
+    assert pipeline.ensure_roots(out) == manifest  # current: nothing to do
+    obj = json.loads((out / "manifest.json").read_text())
+    obj["version"] = 2
+    for entry in obj["shards"]:
+        entry["root"] = "0x" + _format_1_like(bytes.fromhex(entry["root"][2:])).hex()
+    (out / "manifest.json").write_text(json.dumps(obj))
+    assert pipeline.ensure_roots(out).roots == manifest.roots
+    assert json.loads((out / "manifest.json").read_text())["version"] == 3
+    assert pipeline.load_manifest(out).roots == manifest.roots
+    # A shard whose CAR is gone cannot be recomputed: one line says what to do.
+    (out / "manifest.json").write_text(json.dumps(obj))
+    (out / str(manifest.shards[1].car)).unlink()
+    with pytest.raises(FormatError, match=r"shard 1 .* missing .*re-run scatter encode"):
+        pipeline.ensure_roots(out)
+
+
+# ----------------------------------------------------------------------------- cap (format 2)
+
+
+def _h20(data: bytes) -> bytes:
+    return keccak(data)[:20]
+
+
+def _oracle_levels(data: bytes) -> list[list[bytes]]:
+    """Every level of the tree, leaves first, straight from the specification (docs/trust.md)."""
+    d = max(1, (-(-len(data) // 128) - 1).bit_length())
+    padded = data + bytes(128 * 2**d - len(data))
+    levels = [[_h20(padded[i : i + 128]) for i in range(0, len(padded), 128)]]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([_h20(below[i] + below[i + 1]) for i in range(0, len(below), 2)])
+    return levels
+
+
+def _oracle_proof(data: bytes, indices: list[int]) -> bytes:
+    levels = _oracle_levels(data)
+    d = len(levels) - 1
+    c = min(3, d)
+    out = b"".join(levels[d - c])
+    padded = data + bytes(128 * 2**d - len(data))
+    for index in indices:
+        out += padded[index * 128 : (index + 1) * 128]
+        out += b"".join(levels[h][(index >> h) ^ 1] for h in range(d - c))
+    return out
+
+
+@pytest.mark.parametrize("segments", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 1023, 1025])
+@pytest.mark.parametrize("level", [0, 2, 10])
+def test_proofs_match_the_specification_at_the_cap_edges(segments: int, level: int) -> None:
+    # C = D for up to 8 segments (the cap is the leaves, no siblings), C = 3 from 9 on; a cache
+    # level below, at or above the cap's height D - C.
+    for size in {128 * segments, 128 * (segments - 1) + 1}:
+        data = random.Random(size * 31 + level).randbytes(size)
+        seed = keccak(b"edge" + size.to_bytes(8, "big"))
+        indices = challenge_indices(seed, size)
+        cache = PossessionCache.build(_reader(data), size, level=level)
+        proof = build_proof(_reader(data), size, indices, cache=cache)
+        assert proof == _oracle_proof(data, indices), (size, level)
+        assert len(proof) == possession.proof_size(size)
+        assert cache.root == _oracle_levels(data)[-1][0] + bytes(12)
+        assert verify_proof(cache.root, size, seed, proof)
+
+
+@settings(max_examples=25, deadline=None)
+@given(size=st.integers(1, 40_000), salt=st.binary(min_size=32, max_size=32), level=st.integers(0, 12))
+def test_random_sizes_prove_and_any_flipped_bit_is_refused(size: int, salt: bytes, level: int) -> None:
+    data = random.Random(salt).randbytes(size)
+    indices = challenge_indices(salt, size)
+    cache = PossessionCache.build(_reader(data), size, level=level)
+    proof = build_proof(_reader(data), size, indices, cache=cache)
+    assert proof == _oracle_proof(data, indices)
+    assert verify_proof(cache.root, size, salt, proof)
+    pos = int.from_bytes(salt[:4], "big") % len(proof)
+    bad = bytearray(proof)
+    bad[pos] ^= 1 << (salt[4] % 8)
+    assert not verify_proof(cache.root, size, salt, bytes(bad))
+
+
+def test_a_deep_tree_proves_through_the_kept_levels() -> None:
+    # 2^21 segments (256 MiB of zeros but five), D = 21: the cap is read from the cache's upper
+    # levels and each path climbs 18 levels, 8 of them from the cache.
+    size = (128 << 21) - 77
+    marks = {5: b"\x01", 1 << 20: b"\x02", (1 << 21) - 1: b"\x03"}
+
+    def read(offset: int, length: int) -> bytes:
+        out = bytearray(length)
+        for seg, mark in marks.items():
+            if offset <= seg * 128 < offset + length:
+                out[seg * 128 - offset] = mark[0]
+        return bytes(out[: max(0, min(length, size - offset))])
+
+    cache = PossessionCache.build(read, size, read_size=32 << 20)
+    assert (depth(size), cap_levels(size), cache.level) == (21, 3, 10)
+    for seed in (bytes(32), keccak(b"deep")):
+        proof = build_proof(read, size, challenge_indices(seed, size), cache=cache)
+        assert len(proof) == possession.proof_size(size) == 20 * 8 + 5 * (128 + 20 * 18)
+        assert verify_proof(cache.root, size, seed, proof)
+        assert not verify_proof(cache.root, size, keccak(seed), proof)
+    # The shard changed by one byte under a challenged segment since the cache was built: refused.
+    indices = challenge_indices(seed, size)
+    marks[indices[2]] = b"\x09"
+    assert not verify_proof(cache.root, size, seed, build_proof(read, size, indices, cache=cache))
+
+
+def _parts(proof: bytes, size: int) -> tuple[bytes, list[bytes]]:
+    cap = 20 * 2 ** cap_levels(size)
+    step = 128 + 20 * (depth(size) - cap_levels(size))
+    return proof[:cap], [proof[cap + j * step : cap + (j + 1) * step] for j in range(5)]
+
+
+def test_verify_checks_the_length_exactly() -> None:
+    size = 50_000
+    data, root, seed, proof = _proof_case(size)
+    # Trailing bytes would leave every hash intact: only the length rule refuses them.
+    assert not verify_proof(root, size, seed, proof + bytes(20))
+    # A format-1-shaped answer (no cap, D siblings per segment) is refused too.
+    levels = _oracle_levels(data)
+    padded = data + bytes(128 * 2 ** depth(size) - size)
+    old = b"".join(
+        padded[i * 128 : (i + 1) * 128] + b"".join(levels[h][(i >> h) ^ 1] for h in range(depth(size)))
+        for i in challenge_indices(seed, size)
+    )
+    assert not verify_proof(root, size, seed, old)
+
+
+def test_verify_checks_the_cap_against_the_root() -> None:
+    # An honest proof of other bytes: every path leads to its cap, which is not this root's.
+    size = 50_000
+    _, root, seed, _ = _proof_case(size)
+    other = random.Random(1).randbytes(size)
+    forged = build_proof(_reader(other), size, challenge_indices(seed, size))
+    assert verify_proof(possession_root(other), size, seed, forged)
+    assert not verify_proof(root, size, seed, forged)
+
+
+@pytest.mark.parametrize("segments", [3, 8, 9, 400])
+def test_verify_checks_each_path_against_its_own_cap_node(segments: int) -> None:
+    size = 128 * segments
+    data = random.Random(segments).randbytes(size)
+    root = possession_root(data)
+    seed = keccak(b"turns")
+    indices = challenge_indices(seed, size)
+    cap, items = _parts(_oracle_proof(data, indices), size)
+    # The honest path of the segment that takes the same turns but sits under the next cap node
+    # (index ^ 2**(D - C)): it climbs to a node of the cap, only not to cap[index >> (D - C)].
+    j = 0
+    wrong = indices[j] ^ (1 << (depth(size) - cap_levels(size)))
+    _, (swap, *_) = _parts(_oracle_proof(data, [wrong] * 5), size)
+    assert not verify_proof(
+        root, size, seed, cap + b"".join(swap if k == j else it for k, it in enumerate(items))
+    )
+    # A wrong segment byte, a wrong sibling (none when C = D), a wrong cap node: each refused.
+    step = len(items[0])
+    positions = [len(cap) + 3, 0, len(cap) - 1] + ([len(cap) + step - 1] if step > 128 else [])
+    for pos in positions:
+        bad = bytearray(cap + b"".join(items))
+        bad[pos] ^= 0x80
+        assert not verify_proof(root, size, seed, bytes(bad)), pos

@@ -64,8 +64,8 @@ def test_partial_inputs_are_refused() -> None:
     hasher = NativeHasher()
     with pytest.raises(ValueError, match="128-byte segments"):
         hasher.leaves(bytes(129))
-    with pytest.raises(ValueError, match="pairs of 24-byte nodes"):
-        hasher.parents(bytes(24))
+    with pytest.raises(ValueError, match="pairs of 20-byte nodes"):
+        hasher.parents(bytes(20))
     with pytest.raises(ValueError, match="2\\*\\*h segments, not 3"):
         hasher.subtree(bytes(3 * 128))
     with pytest.raises(ValueError, match="2\\*\\*h segments, not 0"):

@@ -57,7 +57,7 @@ def test_full_lifecycle_balances_to_the_wei(chain: Chain) -> None:
     register_all(chain)
     market = chain.market(0)
     params = market.params()
-    assert market.version() == 2
+    assert market.version() == 3
     assert market.node(Role.HOSTER, chain.account(HOSTER_A).address).status == NodeStatus.ACTIVE
     shards = [shard_of("shard 0", 3000), shard_of("shard 1", 3000)]
     bid_id = post(chain, shards, slots=2)

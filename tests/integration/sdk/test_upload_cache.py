@@ -95,3 +95,35 @@ def test_removing_a_file_deletes_a_new_version_encoded_but_never_bid(
     sdk.rm(stored_file.file_id)
 
     assert not session.directory.exists() and sdk.pending_uploads() == []
+
+
+def test_a_session_left_by_an_older_release_bids_with_recomputed_roots(
+    sdk: Scatter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its manifest (version 2) holds roots of possession format 1, which the market refuses: the
+    # bid still to post carries the roots of the current format, computed from the session's CARs.
+    src = tmp_path / "old.bin"
+    src.write_bytes(os.urandom(200_000))
+    sent: list[list[bytes]] = []
+
+    def chain_down(*_a: object, roots: list[bytes], **_k: object) -> int:
+        sent.append(list(roots))
+        raise ScatterConnectionError("the node went away")
+
+    monkeypatch.setattr(sdk.market, "bid", chain_down)
+    with pytest.raises(ScatterConnectionError):
+        sdk.upload(src, duration="10m")
+    [session] = sdk.pending_uploads()
+    path = session.directory / "manifest.json"
+    obj = json.loads(path.read_text())
+    obj["version"] = 2
+    for entry in obj["shards"]:
+        entry["root"] = entry["root"][:42] + "5a010203" + "00" * 8
+    path.write_text(json.dumps(obj))
+
+    with pytest.raises(ScatterConnectionError):
+        sdk.upload(src, duration="10m")
+
+    assert len(sent) == 2 and sent[1] == sent[0]
+    assert json.loads(path.read_text())["version"] == 3
+    sdk.abort_upload(session=session)
