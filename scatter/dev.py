@@ -20,7 +20,7 @@ State lives in ``state_dir``: ``anvil-state.json``, ``hosters/<i>/``,
 ``validators/<j>/``, ``logs/*.log`` and ``dev.json``, the summary for people
 and scripts (also what other ``scatter`` commands run in the directory read to
 find the dev chain). A restart with the same state dir keeps the chain, the
-deployment (Market version 2, the ``devnet`` preset of :mod:`scatter.chain.params`),
+deployment (Market version 3, the ``devnet`` preset of :mod:`scatter.chain.params`),
 the daemons' ports and state, and resumes the chain's clock where it stopped
 (see :meth:`DevNetwork._start_anvil`): the downtime costs no epoch, so it
 faults nothing.

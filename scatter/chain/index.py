@@ -50,7 +50,7 @@ MIGRATIONS: list[Migration] = [
             "CREATE TABLE nodes (role INTEGER NOT NULL, address TEXT NOT NULL, PRIMARY KEY (role, address))",
         ],
     ),
-    # Market VERSION 2: possession roots, reservations, deal ends fixed at fill, challenges.
+    # Market VERSION 2+: possession roots, reservations, deal ends fixed at fill, challenges.
     # A version-1 index belongs to a version-1 deployment: it is dropped and followed again.
     (
         "market_index",

@@ -1,6 +1,6 @@
 """The hoster daemon: a thin asyncio loop over the library.
 
-Each tick (Market version 2, docs/trust.md): settle the transaction journal
+Each tick (Market version 3, docs/trust.md): settle the transaction journal
 with the chain, make sure the node is registered, apply confirmed market events
 to the index, bring this hoster's deals in line with the index, answer the
 possession challenges of its deals (first: the one deadline that costs

@@ -4,7 +4,7 @@ Each tick the daemon lists the deals whose unpaid range is due (:class:`Due`).
 :meth:`Settler.settle` then
 
 1. asks every validator drawn into a deal's committee for the range's period
-   (Market version 2: a range lies within one committee period, after the
+   (Market version 3: a range lies within one committee period, after the
    deal's ``failedEpoch``) **once per batch** to sign all their ranges
    (``POST .../attestations/ranges``; a validator without that route is asked
    deal by deal), verifying every signature as it arrives;

@@ -1,6 +1,6 @@
 """The signed CAR upload: a client pushes a shard's CAR to the hoster that reserved its slot.
 
-Market version 2: a hoster *reserves* an open slot (``reserve(bidId, slot, ...)``)
+Market version 3: a hoster *reserves* an open slot (``reserve(bidId, slot, ...)``)
 before any collateral is locked, the client pushes the content, and the hoster
 fills the slot (with a possession proof) only after checking it. So the upload
 names the slot, not a deal (there is none yet):

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 #: Seconds between two looks at the chain while waiting for hosters.
 POLL = 0.5
-#: The Market event naming the deal that filled a slot (Market VERSION 2).
+#: The Market event naming the deal that filled a slot (Market VERSION 3).
 _FILLED = "SlotFilled"
 
 

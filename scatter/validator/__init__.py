@@ -1,4 +1,4 @@
-"""The validator daemon (Market VERSION 2): check the deals of its committees every epoch, sign
+"""The validator daemon (Market VERSION 3): check the deals of its committees every epoch, sign
 honest attestations, request proofs and report what the chain can verify.
 
 Modules, one job each (top-down):

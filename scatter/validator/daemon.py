@@ -1,4 +1,4 @@
-"""``scatter validator run``: a thin asyncio loop over the validator library (Market VERSION 2).
+"""``scatter validator run``: a thin asyncio loop over the validator library (Market VERSION 3).
 
 Every tick (``poll_interval``) the daemon
 

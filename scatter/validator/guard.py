@@ -1,4 +1,4 @@
-"""What this validator refuses to sign, whatever its ledger holds (Market VERSION 2).
+"""What this validator refuses to sign, whatever its ledger holds (Market VERSION 3).
 
 An ``ok`` signature can cost stake (``reportFalseOk``: an ok range containing the
 deal's ``failedEpoch``), and a signature only counts from a committee member. So

@@ -1,4 +1,4 @@
-"""What the validator sends on chain besides its signatures (Market VERSION 2, docs/trust.md).
+"""What the validator sends on chain besides its signatures (Market VERSION 3, docs/trust.md).
 
 Nothing here slashes on a vote. Four kinds of transaction, each *simulated*
 (``eth_call``) first, then journalled (table ``validator_reports``) *before* it

@@ -1,4 +1,4 @@
-"""A whole market lifecycle (Market VERSION 2) on a real anvil through the Python bindings:
+"""A whole market lifecycle (Market VERSION 3) on a real anvil through the Python bindings:
 register, bid with possession roots, reserve, fill with a proof, attest (eth-account EIP-712),
 settle, withdraw, request a proof, prove, miss proofs, reopen, cancel, finish and refund —
 ending with the ETH ledger balanced."""

@@ -1,4 +1,4 @@
-"""The hoster daemon end to end on anvil (Market version 2): join, reserve, push, check, fill with a
+"""The hoster daemon end to end on anvil (Market version 3): join, reserve, push, check, fill with a
 proof, serve, settle with the deal's committee, withdraw, finish; public pins fetched and filled
 without a reservation; filters, capacity and races."""
 

@@ -1,4 +1,4 @@
-"""Pinning a public CID (Market version 2): the SDK reads the content once from the origin,
+"""Pinning a public CID (Market version 3): the SDK reads the content once from the origin,
 verified against the CID, and the bid commits to its exact size and possession root."""
 
 from __future__ import annotations

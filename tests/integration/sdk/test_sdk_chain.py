@@ -1,4 +1,4 @@
-"""The SDK's chain side against the real contracts (Market version 2): bids with possession roots,
+"""The SDK's chain side against the real contracts (Market version 3): bids with possession roots,
 resume, cancel and extend around reservations, refunds, file entries and their health."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A real-time market (VERSION 2) for the validator daemon's tests: anvil mining a block per
+"""A real-time market (VERSION 3) for the validator daemon's tests: anvil mining a block per
 second, short epochs, validators and hosters as real daemons on loopback."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hosters honest and not, checked by two real validator daemons (Market VERSION 2).
+"""Hosters honest and not, checked by two real validator daemons (Market VERSION 3).
 
 One market, seven hosters, each with its own gateway on loopback and its own deal: honest;
 honest but slow (within the deadline); missing 10% of its leaf blocks; serving wrong bytes;
