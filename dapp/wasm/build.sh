@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build dapp/wasm/scatter.wasm: zfec's own fec.c (zfec 1.6.0.0, unmodified) + glue.c (SIMD) + the possession
-# tree in merkle_simd.c (scatter/formats/_merkle/merkle.c's exports and bytes, two keccaks per permutation
-# in wasm SIMD) + sha256.c (streaming SHA-256), with Debian's clang and lld, no libc (shims in libc/).
+# tree of format 2 in merkle_simd.c (20-byte keccak nodes, two keccaks per permutation in wasm SIMD)
+# + sha256.c (streaming SHA-256), with Debian's clang and lld, no libc (shims in libc/).
 # Reproducible: the same clang gives the same bytes (tests/dapp/test_formats_ts.py checks the committed
 # one). Run from anywhere: `make dapp-wasm`; SCATTER_WASM_OUT=path writes elsewhere.
 set -eu

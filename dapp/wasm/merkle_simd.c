@@ -1,17 +1,17 @@
-/* Possession tree (format version 1, docs/trust.md) for the dapp's scatter.wasm: the same exports
- * and bytes as scatter/formats/_merkle/merkle.c (which the Python package builds and runs, left
- * untouched), with keccak-f[1600] on two states at once in 128-bit SIMD (i64x2: lane 0 one
- * message, lane 1 the next). A possession tree is all independent short hashes (leaves, then each
- * level's parents), so every call hashes two of them per permutation.
+/* Possession tree (format version 2, docs/trust.md "Possession tree") for the dapp's scatter.wasm:
+ * roots only (the dapp builds no proofs), with keccak-f[1600] on two states at once in 128-bit SIMD
+ * (i64x2: lane 0 one message, lane 1 the next). A possession tree is all independent short hashes
+ * (leaves, then each level's parents), so every call hashes two of them per permutation.
  *
- * H(x) = keccak256(x)[0:24]; leaf = H(128-byte segment); node = H(left || right).
+ * H(x) = keccak256(x)[0:20]; leaf = H(128-byte segment); node = H(left || right) (40 bytes in).
+ * A node is 2.5 64-bit words of the state: words 0, 1 and the low half of word 2.
  * Built by build.sh (clang --target=wasm32 -msimd128 -nostdlib -O3); no libc, no imports.
  * Exports (pointers are byte offsets in `memory`):
- *   hash_leaves(in, n, out)          n 128-byte segments -> n 24-byte leaves
+ *   hash_leaves(in, n, out)          n 128-byte segments -> n 20-byte leaves
  *   hash_parents(in, n, out)         2n nodes -> n parents (out may equal in)
- *   subtree_root(in, height, tmp)    2^height segments -> their node in tmp[0..24]
+ *   subtree_root(in, height, tmp)    2^height segments -> their node in tmp[0..20]
  *   keccak256(in, len, out)          plain keccak256 (32 bytes) of any length
- * The committed vectors (tests/testdata/formats/possession_vectors.json) check it against Python.
+ * The committed vectors (tests/testdata/possession_vectors.json) check it against Python.
  */
 #include <wasm_simd128.h>
 
@@ -21,7 +21,7 @@ typedef unsigned char u8;
 typedef v128_t v;
 
 #define SEGMENT 128
-#define NODE 24
+#define NODE 20
 #define RATE 136
 
 static const u64 RC[24] = {
@@ -128,52 +128,55 @@ static void keccakf_x2(v *s) {
     s[20] = a20; s[21] = a21; s[22] = a22; s[23] = a23; s[24] = a24;
 }
 
-/* H of two messages of len bytes (len a multiple of 16, below RATE: 128 or 48), 24 bytes each. */
-static void hash24_x2(const u8 *in0, const u8 *in1, u32 len, u8 *out0, u8 *out1) {
+/* H of two messages of len bytes each (len a multiple of 8, below RATE: 128 or 40), 20 bytes each.
+ * Loads read exactly len bytes of each message (no word past its end). */
+static void hash20_x2(const u8 *in0, const u8 *in1, u32 len, u8 *out0, u8 *out1) {
     v s[25];
-    u32 w = len / 8;
-    for (u32 i = 0; i < w; i += 2) {
+    u32 w = len / 8, i = 0;
+    for (; i + 1 < w; i += 2) {
         v x = wasm_v128_load(in0 + 8 * i); /* words i, i+1 of message 0 */
         v y = wasm_v128_load(in1 + 8 * i);
         s[i] = wasm_i64x2_shuffle(x, y, 0, 2);
         s[i + 1] = wasm_i64x2_shuffle(x, y, 1, 3);
     }
-    for (u32 i = w; i < 25; i++) s[i] = wasm_i64x2_splat(0);
+    if (i < w) /* an odd last word (a 40-byte pair of nodes: word 4) */
+        s[i++] = wasm_v128_load64_lane(in1 + 8 * (w - 1), wasm_v128_load64_zero(in0 + 8 * (w - 1)), 1);
+    for (; i < 25; i++) s[i] = wasm_i64x2_splat(0);
     s[w] = XOR(s[w], wasm_i64x2_splat(0x01));                       /* keccak pad10*1, first byte */
     s[RATE / 8 - 1] = XOR(s[RATE / 8 - 1], wasm_i64x2_splat((long long)0x8000000000000000ULL)); /* last */
     keccakf_x2(s);
     /* both inputs are in s now: hash_parents may write over them in place */
     wasm_v128_store(out0, wasm_i64x2_shuffle(s[0], s[1], 0, 2));
-    wasm_v128_store64_lane(out0 + 16, s[2], 0);
+    wasm_v128_store32_lane(out0 + 16, s[2], 0); /* low half of word 2, lane 0 */
     wasm_v128_store(out1, wasm_i64x2_shuffle(s[0], s[1], 1, 3));
-    wasm_v128_store64_lane(out1 + 16, s[2], 1);
+    wasm_v128_store32_lane(out1 + 16, s[2], 2); /* low half of word 2, lane 1 */
 }
 
 /* n leaves: out[i] = H(in[128 i .. 128 i + 128]), two at a time. */
 __attribute__((export_name("hash_leaves"))) void hash_leaves(const u8 *in, u32 n, u8 *out) {
     u32 i = 0;
     for (; i + 1 < n; i += 2)
-        hash24_x2(in + SEGMENT * i, in + SEGMENT * (i + 1), SEGMENT, out + NODE * i, out + NODE * (i + 1));
+        hash20_x2(in + SEGMENT * i, in + SEGMENT * (i + 1), SEGMENT, out + NODE * i, out + NODE * (i + 1));
     if (i < n) {
         u8 spare[NODE];
-        hash24_x2(in + SEGMENT * i, in + SEGMENT * i, SEGMENT, out + NODE * i, spare);
+        hash20_x2(in + SEGMENT * i, in + SEGMENT * i, SEGMENT, out + NODE * i, spare);
     }
 }
 
-/* n parents: out[i] = H(in[2i] || in[2i+1]) over 24-byte nodes; out may equal in (the pair i, i+1
+/* n parents: out[i] = H(in[2i] || in[2i+1]) over 20-byte nodes; out may equal in (the pair i, i+1
  * reads in[2i..2i+4] before it writes out[i], out[i+1], which lie at or below what it read). */
 __attribute__((export_name("hash_parents"))) void hash_parents(const u8 *in, u32 n, u8 *out) {
     u32 i = 0;
     for (; i + 1 < n; i += 2)
-        hash24_x2(in + 2 * NODE * i, in + 2 * NODE * (i + 1), 2 * NODE, out + NODE * i, out + NODE * (i + 1));
+        hash20_x2(in + 2 * NODE * i, in + 2 * NODE * (i + 1), 2 * NODE, out + NODE * i, out + NODE * (i + 1));
     if (i < n) {
         u8 spare[NODE];
-        hash24_x2(in + 2 * NODE * i, in + 2 * NODE * i, 2 * NODE, out + NODE * i, spare);
+        hash20_x2(in + 2 * NODE * i, in + 2 * NODE * i, 2 * NODE, out + NODE * i, spare);
     }
 }
 
-/* The node of a full subtree of 2^height segments at in; scratch holds 24 * 2^height
- * bytes; the node ends in scratch[0..24]. */
+/* The node of a full subtree of 2^height segments at in; scratch holds 20 * 2^height
+ * bytes; the node ends in scratch[0..20]. */
 __attribute__((export_name("subtree_root"))) void subtree_root(const u8 *in, u32 height, u8 *scratch) {
     u32 n = 1u << height;
     hash_leaves(in, n, scratch);

@@ -19,10 +19,11 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import pytest
+from web3 import Web3
 
 from scatter.bench.dapp import CHROMIUM, CHROMIUM_ARGS
 from scatter.chain import wallet
@@ -33,6 +34,7 @@ from scatter.dev import DevNetwork
 from scatter.ipfs.embedded import EmbeddedBlockStore
 from scatter.ipfs.gateway.server import GatewayServer, create_gateway_app
 from scatter.ipfs.unixfs import import_bytes
+from scatter.sdk.pricing import BidPrice, price_bid
 from tests.waiting import wait_until as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -279,18 +281,33 @@ def quote_store(page: Any, source: Path) -> None:
     expect(page.get_by_test_id("store-total")).to_be_visible()
 
 
-def store_file(page: Any, source: Path, *, screenshots: bool = False) -> None:
-    """On the store page: connect, store ``source`` as 1/3 shards, wait until it is done
-    (with ``screenshots``: of the quote and of the end, for the README)."""
+def store_file(page: Any, source: Path) -> None:
+    """On the store page: connect, store ``source`` as 1/3 shards, wait until it is done."""
     from playwright.sync_api import expect
 
     quote_store(page, source)
-    if screenshots:
-        screenshot(page, "store-quote")
     page.get_by_test_id("store-sign").click()
     expect(page.get_by_test_id("store-done")).to_be_visible()
-    if screenshots:
-        screenshot(page, "store-done")
+
+
+class _EthAt:
+    """``w3.eth`` as it was at ``block``: "latest" is that block (what price_bid reads)."""
+
+    def __init__(self, w3: Web3, block: int) -> None:
+        self._w3, self._block = w3, block
+
+    def get_block(self, ident: int | Literal["latest"]) -> Any:
+        return self._w3.eth.get_block(self._block if ident == "latest" else ident)
+
+    @property
+    def max_priority_fee(self) -> int:
+        return self._w3.eth.max_priority_fee
+
+
+def sdk_price_at(market: Market, block: int, *, size: int, epochs: int, per_gib: int | None) -> BidPrice:
+    """The Python SDK's price of a bid (price_bid) as it would have been at ``block``."""
+    at_block = cast(Web3, type("W3AtBlock", (), {"eth": _EthAt(market.w3, block)})())
+    return price_bid(at_block, market.params(), size=size, duration=epochs, per_gib_epoch=per_gib)
 
 
 def have_chromium() -> bool:

@@ -12,8 +12,15 @@ from web3 import Web3
 
 from scatter.chain.market import DealStatus
 from scatter.formats.possession import root_of_cid
-from scatter.sdk.units import DEFAULT_PRICE_PER_GIB_EPOCH, slot_price
-from tests.dapp.conftest import DappEnv, PageFactory, quote_pin, screenshot, wait_until
+from tests.dapp.conftest import (
+    DappEnv,
+    PageFactory,
+    quote_pin,
+    screenshot,
+    sdk_price_at,
+    signing_requests,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -21,17 +28,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180
 def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appear(
     open_dapp: PageFactory, dapp_env: DappEnv
 ) -> None:
+    """With the price left empty, the bid names the Python SDK's default for the same size and
+    duration at the block the page read (2x the hosters' break-even), and nothing warns."""
     cid = dapp_env.public_content(300_000)
     size, root = root_of_cid(dapp_env.origin_store, CID.decode(cid))
     epochs = -(-3600 // 2)
-    per_slot = slot_price(DEFAULT_PRICE_PER_GIB_EPOCH, size)
     market = dapp_env.market()
     bids_before = market.bid_count()
 
     page = open_dapp(path="#/pin")
     quote_pin(page, dapp_env, cid, replicas=3, hours=1)
     expect(page.get_by_test_id("pin-root")).to_have_text("0x" + root.hex())  # same root as Python's
+    quoted = page.get_by_test_id("pin-price-slot")
+    expect(quoted).to_have_attribute("data-default", "true")
+    sdk = sdk_price_at(
+        market, int(quoted.get_attribute("data-block") or ""), size=size, epochs=epochs, per_gib=None
+    )
+    assert sdk.default and not sdk.below_break_even
+    per_slot = sdk.per_slot_epoch
+    expect(quoted).to_have_attribute("data-wei", str(per_slot))
+    expect(page.get_by_test_id("pin-break-even")).to_have_attribute("data-wei", str(sdk.break_even))
     expect(page.get_by_test_id("pin-total")).to_have_attribute("data-wei", str(per_slot * 3 * epochs))
+    expect(page.get_by_test_id("pin-price-warning")).to_have_count(0)
+    expect(page.get_by_test_id("pin-collateral-warning")).to_have_count(0)
     screenshot(page, "pin-quote")
     page.get_by_test_id("pin-sign").click()
 
@@ -59,6 +78,34 @@ def test_pin_computes_the_root_in_the_browser_shows_the_cost_and_its_deals_appea
     expect(market_page.get_by_test_id("deal-states")).to_contain_text(at_least_3)
     expect(market_page.get_by_test_id("activity")).to_contain_text(f"bid #{bid_id} slot")
     screenshot(market_page, "market")
+
+
+def test_a_typed_price_below_the_break_even_warns_in_the_sdks_words(
+    open_dapp: PageFactory, dapp_env: DappEnv
+) -> None:
+    """1 wei per GiB-epoch: the bid would name 1 wei per slot-epoch, below what the hosters' gas
+    costs; the quote says so with the SDK's PriceWarning text, and nothing is signed."""
+    cid = dapp_env.public_content(40_000)
+    size, _ = root_of_cid(dapp_env.origin_store, CID.decode(cid))
+    page = open_dapp(path="#/pin")
+    page.get_by_test_id("pin-price").fill("0.000000001")  # gwei: 1 wei
+    quote_pin(page, dapp_env, cid, replicas=2, hours=1)
+    quoted = page.get_by_test_id("pin-price-slot")
+    expect(quoted).to_have_attribute("data-default", "false")
+    expect(quoted).to_have_attribute("data-wei", "1")
+    expect(page.get_by_test_id("pin-price-gib")).to_have_text("1 wei")
+    block = int(quoted.get_attribute("data-block") or "")
+    sdk = sdk_price_at(dapp_env.market(), block, size=size, epochs=1800, per_gib=1)
+    assert sdk.below_break_even
+    expect(page.get_by_test_id("pin-price-warning")).to_have_text(sdk.below_break_even_message())
+    screenshot(page, "pin-price-warning")
+    assert signing_requests(page) == []
+
+    # an emptied field is the default again: no warning
+    page.get_by_test_id("pin-price").fill("")
+    page.get_by_test_id("pin-check").click()
+    expect(page.get_by_test_id("pin-price-slot")).to_have_attribute("data-default", "true")
+    expect(page.get_by_test_id("pin-price-warning")).to_have_count(0)
 
 
 def test_a_rejected_signature_leaves_nothing_behind(open_dapp: PageFactory, dapp_env: DappEnv) -> None:
@@ -93,6 +140,10 @@ def test_cancel_an_open_slot_refunds_it_and_withdraw_pays_it_out(
     bid_id = market.bid_count() + 1
     page = open_dapp(path="#/pin")
     quote_pin(page, dapp_env, cid, replicas=4, hours=1)
+    # a hoster holds one slot of a bid: the page says the fourth may stay open (the SDK's warning)
+    expect(page.get_by_test_id("pin-collateral-warning")).to_contain_text(
+        "only 3 of 3 hosters have that much free, fewer than the bid's 4 slots"
+    )
     page.get_by_test_id("pin-sign").click()
     expect(page.get_by_role("heading", name="3 of 4 replicas filled")).to_be_visible()
     expect(page.get_by_test_id("cancel-open")).to_have_text("Cancel 1 open slot (refund their escrow)")

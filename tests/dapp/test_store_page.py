@@ -16,7 +16,7 @@ from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.client import Scatter
 from scatter.sdk.network import Network
-from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, screenshot, store_file
+from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, quote_store, screenshot, sdk_price_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -31,14 +31,30 @@ def _sdk(env: DappEnv, tmp_path: Path) -> Scatter:
 def test_a_file_stored_in_the_browser_is_filled_and_recorded(
     open_dapp: PageFactory, dapp_env: DappEnv, tmp_path: Path
 ) -> None:
+    """With the price left empty, the bid names the Python SDK's default for its shard size and
+    duration at the block the page read."""
     sdk = _sdk(dapp_env, tmp_path)
     before = {f.file_id for f in sdk.ls(health=False)}
+    market = dapp_env.market()
+    bid_id = market.bid_count() + 1  # ids run from 1
     source = tmp_path / "notes.bin"
     source.write_bytes(os.urandom(200_000))
     page = open_dapp(path="#/store")
-    store_file(page, source, screenshots=True)
+    quote_store(page, source)
+    quoted = page.get_by_test_id("store-price-slot")
+    expect(quoted).to_have_attribute("data-default", "true")
+    block, wei = int(quoted.get_attribute("data-block") or ""), int(quoted.get_attribute("data-wei") or "")
+    expect(page.get_by_test_id("store-price-warning")).to_have_count(0)
+    screenshot(page, "store-quote")
+    page.get_by_test_id("store-sign").click()
+    expect(page.get_by_test_id("store-done")).to_be_visible()
+    screenshot(page, "store-done")
     added = [f for f in sdk.ls(health=False) if f.file_id not in before]
     assert [(f.name, f.size) for f in added] == [("notes.bin", 200_000)]
+    bid = market.get_bid(bid_id)
+    assert bid.duration_epochs == 30 * 86_400 // 2  # the page's default: 30 days of 2 s epochs
+    price = sdk_price_at(market, block, size=bid.size, epochs=bid.duration_epochs, per_gib=None)
+    assert bid.price_per_epoch == wei == price.per_slot_epoch and not price.below_break_even
 
 
 def test_my_files_decrypts_an_sdk_upload_downloads_it_and_shares_it(

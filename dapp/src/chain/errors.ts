@@ -18,7 +18,7 @@ export const ERROR_WORDS: Record<string, (a: Args) => string> = {
   InvalidSlotCount: (a) => `A bid has 1 to ${n(a[1])} slots, not ${n(a[0])}.`,
   InvalidCidCount: (a) => `The bid names ${n(a[0])} CIDs for ${n(a[1])} slots: give one CID, or one per slot.`,
   InvalidRootCount: (a) => `The bid has ${n(a[0])} possession roots for ${n(a[1])} CIDs.`,
-  InvalidRoot: (a) => `Possession root ${n(a[0])} is malformed (its last 8 bytes must be zero).`,
+  InvalidRoot: (a) => `Possession root #${n(a[0])} of the bid is not of format 2 (a 20-byte node, then 12 zero bytes).`,
   EmptyCid: (a) => `CID ${n(a[0])} of the bid is empty.`,
   InvalidSize: (a) => `${n(a[0])} bytes is not a valid content size.`,
   ZeroPrice: () => "The price must be above zero.",

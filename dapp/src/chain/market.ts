@@ -6,6 +6,20 @@ import { CID } from "multiformats/cid";
 import { marketAbi } from "virtual:scatter-abi";
 import type { ChainDeployment } from "./config";
 
+/** The Market version this dapp speaks: its ABI, and bids whose roots are possession trees of format 2. */
+export const MARKET_VERSION = 3;
+
+export class MarketVersionError extends Error {}
+
+/** Throws unless `version` is the one this dapp speaks. */
+export function checkMarketVersion(version: bigint | number, market: Address): void {
+  if (Number(version) !== MARKET_VERSION) {
+    throw new MarketVersionError(
+      `The Market at ${market} is version ${version}, and this dapp speaks version ${MARKET_VERSION}: open the dapp its own node serves (\`scatter web\`), or point this one at a version ${MARKET_VERSION} deployment.`,
+    );
+  }
+}
+
 export enum Role {
   Hoster = 0,
   Validator = 1,
@@ -20,6 +34,9 @@ export interface Params {
   reserveEpochs: number;
   proofWindowEpochs: number;
   maxFaults: number;
+  missedQuorumEpochs: number;
+  auditBps: number;
+  auditEveryBlocks: number;
   collateralBps: number;
   validatorFeeBps: number;
   minHosterStake: bigint;
@@ -125,6 +142,7 @@ export function bits(mask: number, count: number): number[] {
 
 export class MarketReader {
   private params_: Params | null = null;
+  private version_: bigint | null = null;
   private bidPosted = new Map<bigint, BidPosted>();
   private bidPostedThrough: bigint;
 
@@ -139,6 +157,12 @@ export class MarketReader {
     return readContract(this.client, { address: this.chain.market, abi: marketAbi, functionName, args }) as Promise<T>;
   }
 
+  /** Resolves when the Market is MARKET_VERSION (read once), else rejects with MarketVersionError. */
+  async checkVersion(): Promise<void> {
+    this.version_ ??= await this.read<bigint>("VERSION");
+    checkMarketVersion(this.version_, this.chain.market);
+  }
+
   async params(): Promise<Params> {
     if (this.params_ === null) {
       const p = await this.read<Record<string, bigint | number>>("params");
@@ -148,6 +172,9 @@ export class MarketReader {
         reserveEpochs: Number(p.reserveEpochs),
         proofWindowEpochs: Number(p.proofWindowEpochs),
         maxFaults: Number(p.maxFaults),
+        missedQuorumEpochs: Number(p.missedQuorumEpochs),
+        auditBps: Number(p.auditBps),
+        auditEveryBlocks: Number(p.auditEveryBlocks),
         collateralBps: Number(p.collateralBps),
         validatorFeeBps: Number(p.validatorFeeBps),
         minHosterStake: BigInt(p.minHosterStake ?? 0),

@@ -1,16 +1,20 @@
 /**
- * Possession tree, format version 1 (scatter/formats/possession.py, docs/trust.md): the shard's
- * bytes in 128-byte segments (the last zero-padded), H(x) = keccak256(x)[0:24], leaves H(segment),
- * nodes H(left || right), 2^D leaves with D = max(1, ceil(log2 N)) (zero segments past N), root =
- * the top node then 8 zero bytes. Hashing runs in scatter.wasm (merkle.c), a 256 KiB subtree per call.
+ * Possession tree, format version 2 (docs/trust.md "Possession tree", scatter/formats/possession.py):
+ * the shard's bytes in 128-byte segments (the last zero-padded), H(x) = keccak256(x)[0:20], leaves
+ * H(segment), nodes H(left || right), 2^D leaves with D = max(1, ceil(log2 N)) (zero segments past
+ * N), root = bytes32(bytes20 node): the top node then 12 zero bytes (Market VERSION 3 refuses any
+ * other). Roots only: the dapp builds no proofs (hosters do). Hashing runs in scatter.wasm
+ * (merkle_simd.c), a 256 KiB subtree per call.
  */
 import { type Bytes, concat, type Hex, toHex } from "./bytes";
 import { Chunker } from "./chunker";
 import { FormatError } from "./errors";
 import { loadWasm, type ScatterWasm } from "./wasm";
 
+export const POSSESSION_VERSION = 2;
 export const SEGMENT = 128;
-export const NODE = 24;
+/** Bytes kept of each keccak256 digest (leaf and inner node). */
+export const NODE = 20;
 export const ROOT_SIZE = 32;
 /** Height of the subtrees hashed in one call (2048 segments, 256 KiB). */
 const CHUNK_HEIGHT = 11;
@@ -97,7 +101,7 @@ export class PossessionRoot {
     }
   }
 
-  /** The root as 32 bytes (the 24-byte node, then 8 zero bytes). */
+  /** The root as 32 bytes (the 20-byte node, then 12 zero bytes). */
   finish(): Bytes {
     if (this.result !== null) return this.result;
     const d = depth(this.size);
@@ -132,7 +136,13 @@ function asRoot(node: Bytes): Bytes {
   return out;
 }
 
-export const rootHex = (root: Bytes): Hex => `0x${toHex(root)}`;
+/** A root of format 2 as a bid takes it: 32 bytes, the last 12 zero (a format-1 root is refused). */
+export function rootHex(root: Bytes): Hex {
+  if (root.length !== ROOT_SIZE || root.subarray(NODE).some((b) => b !== 0)) {
+    throw new FormatError(`not a possession root of format ${POSSESSION_VERSION}: need ${ROOT_SIZE} bytes whose last ${ROOT_SIZE - NODE} are zero, got 0x${toHex(root)}`);
+  }
+  return `0x${toHex(root)}`;
+}
 
 /** The root of a whole buffer. */
 export async function possessionRoot(data: Bytes): Promise<Bytes> {

@@ -1,6 +1,6 @@
 /**
  * dapp/wasm/scatter.wasm: zfec's own fec.c (the Reed-Solomon the Python package runs) and the
- * possession tree (merkle_simd.c: scatter/formats/_merkle/merkle.c in 2-lane SIMD) and a streaming
+ * possession tree of format 2 (merkle_simd.c: keccak in 2-lane SIMD, 20-byte nodes) and a streaming
  * SHA-256 (sha256.c), compiled by dapp/wasm/build.sh.
  * One instance per JS realm (page, worker, Node); calls are synchronous, so sharing it is safe.
  */

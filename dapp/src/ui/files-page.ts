@@ -5,7 +5,8 @@ import type { App, Page } from "./app";
 import { bytes, eth, field, h, replace, seconds } from "./dom";
 import type { MyFile, StoreUi } from "./files";
 import { followBid } from "./pin-page";
-import { DEFAULT_PRICE_GWEI, gweiToWei } from "./units";
+import { priceInput, priceRows, priceWarnings, quotePrice } from "./price-quote";
+import { typedPrice } from "./units";
 
 const lib = (): Promise<typeof import("./files")> => import("./files");
 const message = (err: unknown): string => (err instanceof Error ? err.message.split("\n")[0]! : String(err));
@@ -14,13 +15,13 @@ export const storePage: Page = (app, root) => {
   const file = h("input", { type: "file", name: "file", required: true, "data-testid": "store-file" });
   const shards = h("select", { name: "shards", "data-testid": "store-shards" }, ...["3/6", "2/4", "4/8", "1/3"].map((s) => h("option", { value: s }, s)));
   const days = h("input", { name: "days", type: "number", min: 1, value: 30, required: true, "data-testid": "store-days" });
-  const price = h("input", { name: "price", inputmode: "decimal", value: DEFAULT_PRICE_GWEI, required: true, "data-testid": "store-price" });
+  const price = priceInput("store-price");
   const go = h("button", { type: "submit", class: "primary", "data-testid": "store-encode" }, "Encrypt and show the cost");
   const form = h(
     "form",
     { class: "card" },
     field("File", file, "Encrypted here with a fresh key (AES-256-GCM); hosters only ever see ciphertext."),
-    h("div", { class: "row" }, field("Shards (k/n)", shards, "Any k of the n shards rebuild the file."), field("Duration (days)", days), field("Price (gwei per GiB per epoch)", price)),
+    h("div", { class: "row" }, field("Shards (k/n)", shards, "Any k of the n shards rebuild the file."), field("Duration (days)", days), field("Price (gwei per GiB per epoch)", price, "Empty: the default, twice the hosters' gas at the chain's gas price.")),
     go,
   );
   const stages = h("ol", { class: "stages", "aria-label": "Upload progress", "aria-live": "polite", "data-testid": "store-stages" });
@@ -57,13 +58,15 @@ export const storePage: Page = (app, root) => {
       try {
         if (!chosen) throw new Error("Choose a file.");
         app.wallet.signer(); // refused here, before encoding, when no account or the wrong chain
-        go.disabled = true;
-        const { encode, priceOf, store } = await lib();
-        const enc = await encode(chosen, shards.value, ui);
-        const perSlot = priceOf(enc, gweiToWei(price.value));
+        typedPrice(price.value); // and a typo in the price
         const epochs = Math.ceil((Number(days.value) * 86400) / app.chain.epochSeconds);
         if (!Number.isFinite(epochs) || epochs < 1) throw new Error("The duration must be at least a day.");
-        const total = perSlot * BigInt(enc.shards.length) * BigInt(epochs);
+        go.disabled = true;
+        const { encode, store } = await lib();
+        const enc = await encode(chosen, shards.value, ui);
+        const q = await quotePrice(app, { text: price.value, size: BigInt(enc.shardSize), epochs, slots: enc.shards.length });
+        const perSlot = q.price.perSlotEpoch;
+        const total = q.escrow;
         const sign = h("button", { type: "button", class: "primary", "data-testid": "store-sign" }, `Bid and upload: pay ${eth(total)}`);
         replace(
           out,
@@ -75,8 +78,9 @@ export const storePage: Page = (app, root) => {
               h("dt", {}, "File"), h("dd", {}, `${enc.name}, ${bytes(enc.size)}`),
               h("dt", {}, "Shards"), h("dd", {}, `${enc.erasure.k} of ${enc.shards.length}, ${bytes(enc.shardSize)} each`),
               h("dt", {}, "Duration"), h("dd", {}, `${epochs} epochs (${seconds(epochs * app.chain.epochSeconds)})`),
-              h("dt", {}, "Price per shard per epoch"), h("dd", {}, eth(perSlot, 9)),
+              ...priceRows(q, "shard", "store"),
               h("dt", {}, "Total escrow"), h("dd", { "data-testid": "store-total", "data-wei": total.toString() }, h("strong", {}, eth(total, 18)))),
+            ...priceWarnings(q, "store"),
             h("p", { class: "muted" }, `Your wallet signs the key request (once per session), then the bid, one push per shard and the metadata record.`),
             sign,
           ),

@@ -15,7 +15,6 @@ import { bits, Role, type Deal } from "../chain/market";
 import type { App } from "./app";
 import { waitingSlots } from "./bid-actions";
 import { bytes, h, shortAddress, table } from "./dom";
-import { slotPrice } from "./units";
 
 const POLL_MS = 1_000;
 const PUSH_RETRY_MS = 3_000;
@@ -53,15 +52,12 @@ export async function encode(file: File, shards: string, ui: StoreUi): Promise<E
   return enc;
 }
 
-export function priceOf(enc: EncodedFile, perGibWei: bigint): bigint {
-  return slotPrice(perGibWei, BigInt(enc.shardSize));
-}
-
 /** Key, bid, push each CAR to the hoster that reserved its slot, wait for every fill, record the metadata. */
 export async function store(app: App, enc: EncodedFile, perSlot: bigint, epochs: number, ui: StoreUi): Promise<bigint> {
   const { wallet, account } = signer(app);
   const chain = app.chain;
   const n = enc.shards.length;
+  await app.reader.checkVersion(); // the roots are of format 2: only a VERSION 3 Market takes them
   // The key first: refusing it then leaves nothing behind, where refusing it after the bid would
   // leave a paid bid with no record in My files.
   ui.stage("key", "sign the key request in your wallet (once per session)…");

@@ -8,7 +8,8 @@ import type { Page } from "./app";
 import { extendForm, waitingSlots } from "./bid-actions";
 import { bytes, eth, field, h, replace, seconds, shortAddress, table } from "./dom";
 import type { Possession } from "./pin-content";
-import { DEFAULT_PRICE_GWEI, DURATION_UNITS, epochsOf, gweiToWei, slotPrice, type DurationUnit } from "./units";
+import { priceInput, priceRows, priceWarnings, quotePrice } from "./price-quote";
+import { DURATION_UNITS, epochsOf, typedPrice, type DurationUnit } from "./units";
 
 export const pinPage: Page = (app, root) => {
   const cid = h("input", { name: "cid", required: true, autocomplete: "off", spellcheck: "false", placeholder: "bafy…", "data-testid": "pin-cid" });
@@ -16,7 +17,7 @@ export const pinPage: Page = (app, root) => {
   const replicas = h("input", { name: "replicas", type: "number", min: 1, max: 32, value: 3, required: true, "data-testid": "pin-replicas" });
   const amount = h("input", { name: "duration", type: "number", min: 1, value: 30, required: true, "data-testid": "pin-duration" });
   const unit = h("select", { name: "unit", "aria-label": "Duration unit", "data-testid": "pin-unit" }, ...Object.keys(DURATION_UNITS).map((u) => h("option", { value: u, selected: u === "days" }, u)));
-  const price = h("input", { name: "price", inputmode: "decimal", value: DEFAULT_PRICE_GWEI, required: true, "data-testid": "pin-price" });
+  const price = priceInput("pin-price");
   const check = h("button", { type: "submit", class: "primary", "data-testid": "pin-check" }, "Read the content and show the cost");
   const quote = h("div", { "aria-live": "polite", "data-testid": "pin-quote" });
   const live = h("section", { "aria-labelledby": "pin-live", "data-testid": "pin-live" });
@@ -26,7 +27,7 @@ export const pinPage: Page = (app, root) => {
     field("CID", cid, "A public UnixFS file (CIDv0 or v1)."),
     field("Origin", origin, "A Trustless Gateway that serves the CID; read once here, and given to hosters."),
     h("div", { class: "row" }, field("Replicas", replicas), h("div", { class: "field" }, h("label", { for: "pin-amount" }, "Duration"), h("div", { class: "row tight" }, Object.assign(amount, { id: "pin-amount" }), unit))),
-    field("Price (gwei per GiB per epoch)", price, "Hosters refuse bids below their minimum price."),
+    field("Price (gwei per GiB per epoch)", price, "Leave it empty for the default: twice the hosters' gas (their break-even) at the chain's gas price, at least 1 gwei. Hosters skip a bid below their break-even."),
     check,
   );
   replace(root, h("h1", {}, "Pin a CID"), form, quote, live);
@@ -35,6 +36,8 @@ export const pinPage: Page = (app, root) => {
   let stopLive = (): void => {};
   const inputs = [cid, origin];
   for (const i of inputs) i.addEventListener("input", () => { possession = null; replace(quote); });
+  // a changed price, replica count or duration needs a new quote: the old one's button would sign the old terms
+  for (const i of [price, replicas, amount, unit]) i.addEventListener("input", () => replace(quote));
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -46,6 +49,7 @@ export const pinPage: Page = (app, root) => {
     replace(quote, status);
     try {
       if (!form.reportValidity()) throw new Error("Fill in the CID and the origin.");
+      typedPrice(price.value); // a typo fails before the content is read
       if (!possession) {
         const { possessionOf } = await import("./pin-content"); // CAR/UnixFS code: loaded on use
         possession = await possessionOf(cid.value, origin.value, (n) => {
@@ -56,9 +60,11 @@ export const pinPage: Page = (app, root) => {
       const n = Number(replicas.value);
       if (!Number.isInteger(n) || n < 1 || n > 32) throw new Error("Replicas: a whole number from 1 to 32.");
       const epochs = epochsOf(Number(amount.value), unit.value as DurationUnit, chain.epochSeconds);
-      const perSlot = slotPrice(gweiToWei(price.value), possession.size);
-      const total = perSlot * BigInt(n) * BigInt(epochs);
       const p = possession;
+      status.textContent = "Reading the gas price and the hosters…";
+      const q = await quotePrice(app, { text: price.value, size: p.size, epochs, slots: n });
+      const perSlot = q.price.perSlotEpoch;
+      const total = q.escrow;
       const sign = h("button", { type: "button", class: "primary", "data-testid": "pin-sign" }, `Sign and pay ${eth(total)}`);
       sign.addEventListener("click", () => void post(p, n, epochs, perSlot, total, sign));
       replace(
@@ -74,9 +80,10 @@ export const pinPage: Page = (app, root) => {
             h("dt", {}, "Possession root"), h("dd", {}, h("code", { "data-testid": "pin-root" }, p.root)),
             h("dt", {}, "Replicas"), h("dd", {}, String(n)),
             h("dt", {}, "Duration"), h("dd", {}, `${epochs} epochs (${seconds(epochs * chain.epochSeconds)})`),
-            h("dt", {}, "Price per replica per epoch"), h("dd", {}, eth(perSlot, 9)),
+            ...priceRows(q, "replica", "pin"),
             h("dt", {}, "Total escrow"), h("dd", { "data-testid": "pin-total", "data-wei": total.toString() }, h("strong", {}, eth(total, 18)), ` (${total} wei)`),
           ),
+          ...priceWarnings(q, "pin"),
           h("p", { class: "muted" }, "The escrow stays in the Market; what no hoster earns comes back (cancel, reopened slots, finish)."),
           sign,
         ),
@@ -90,6 +97,7 @@ export const pinPage: Page = (app, root) => {
   const post = async (p: Possession, n: number, epochs: number, perSlot: bigint, total: bigint, button: HTMLButtonElement): Promise<void> => {
     button.disabled = true;
     try {
+      await app.reader.checkVersion(); // the root is of format 2: only a VERSION 3 Market takes it
       const receipt = await app.txs.send({
         label: `Pin ${cid.value.slice(0, 12)}… ×${n}`,
         address: app.chain.market,
