@@ -77,9 +77,9 @@ LOG_MAX_BYTES = 16 << 20  # per daemon log: then copied to <name>.log.1 and empt
 #: each deal about once in 5 epochs, attesting to the epochs between two ok probes
 #: (scatter/validator/probes.py); possession proofs and audits still cover every segment.
 DEV_DAEMON_ARGS: dict[str, list[str]] = {
-    # the SDK's default price pays a dev hoster's gas, but the dapp and the pinning service still
-    # bid 1 gwei per GiB-epoch, far below it with 2 s epochs: take those too (docs/hoster.md)
-    "hoster": ["--confirmations", "0", "--poll-interval", "0.5", "--no-break-even"],
+    # hosters keep the default bid filter (break_even): the SDK, the CLI, the dapp and the pinning
+    # service all bid 2x the break-even by default (docs/hoster.md)
+    "hoster": ["--confirmations", "0", "--poll-interval", "0.5"],
     "validator": [
         "--confirmations",
         "0",
