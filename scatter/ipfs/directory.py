@@ -8,7 +8,7 @@ the entry's DAG. Files are imported as :mod:`scatter.ipfs.unixfs` imports them
 ``ipfs add -r`` does without ``--hidden``.
 
 A directory whose node would be large is sharded, as Kubo shards: when the
-estimated size of its links (name bytes plus CID bytes, summed) is over
+estimated size of its links (name bytes plus CID bytes, summed) reaches
 :data:`SHARD_THRESHOLD` (256 KiB, Kubo's ``UnixFSShardingSizeThreshold``), it
 becomes a HAMT of ``HAMTShard`` nodes with fanout 256 keyed by ``murmur3-x64-64``
 of each name (:mod:`scatter.ipfs.hamt`): a slot holding one entry links to it as
@@ -134,7 +134,7 @@ class _Importer:
         entries = [self.entry(path / n, n) for n in names]
         self.directories += 1
         estimate = sum(len(os.fsencode(e.name)) + len(cid_bytes(e.cid)) for e in entries)
-        if estimate > self.shard_threshold:
+        if estimate >= self.shard_threshold:  # boxo: estimatedSize + change >= HAMTShardingSize
             cid, size = self._shard(entries, 0)
         else:
             links = tuple(PBLink(e.cid, e.name, e.tsize) for e in entries)
