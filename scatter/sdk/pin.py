@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from scatter.ipfs.embedded import EmbeddedBlockStore
 
 
+class DagTooBigError(ScatterError):
+    """:meth:`Pinning.possession_of` read more than its ``max_size`` bytes of blocks (and stopped)."""
+
+
 class Pinning(Payments):
     """``pin`` a public CID, the ``possession_of`` it, and ``wait_filled`` for a bid's slots."""
 
@@ -93,12 +97,18 @@ class Pinning(Payments):
         )
 
     def possession_of(
-        self, cid: CID | str, gateways: Sequence[str], *, reporter: Reporter | None = None
+        self,
+        cid: CID | str,
+        gateways: Sequence[str],
+        *,
+        reporter: Reporter | None = None,
+        max_size: int | None = None,
     ) -> tuple[int, bytes]:
         """``(size, possession root)`` of a public UnixFS file, read once from ``gateways``.
 
         Every block is verified against its CID as it arrives (a gateway that lies is dropped),
-        into a temporary block store that is deleted afterwards.
+        into a temporary block store that is deleted afterwards. With ``max_size``, the read
+        stops with :class:`DagTooBigError` as soon as more than that many bytes of blocks came.
         """
         from scatter.formats.possession import root_of_cid
         from scatter.ipfs.embedded import EmbeddedBlockStore
@@ -113,8 +123,17 @@ class Pinning(Payments):
             )
 
         async def fetch(store: EmbeddedBlockStore, advance: Callable[[int], object]) -> None:
+            read = 0
+
+            def counted(n: int) -> None:
+                nonlocal read
+                read += n
+                if max_size is not None and read > max_size:
+                    raise DagTooBigError(f"{root_cid}: read over {max_size} bytes of blocks; stopped there")
+                advance(n)
+
             async with GatewayClient(list(gateways), timeout=30.0) as gw:
-                await gw.fetch_dag(root_cid, store, pin=False, prefer_car=True, progress=advance)
+                await gw.fetch_dag(root_cid, store, pin=False, prefer_car=True, progress=counted)
 
         with tempfile.TemporaryDirectory(prefix="scatter-pin-") as tmp:
             store = EmbeddedBlockStore(Path(tmp) / "blocks", durable=False)
@@ -122,6 +141,8 @@ class Pinning(Payments):
             with rep.bar(f"fetching {root_cid}", 0) as advance:
                 try:
                     run_blocking(fetch(store, advance))
+                except DagTooBigError:
+                    raise
                 except ScatterError as exc:
                     raise ScatterConnectionError(
                         f"could not read {root_cid} from {', '.join(gateways)}: {exc}"

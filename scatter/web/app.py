@@ -49,6 +49,11 @@ API_VERSION = 1
 LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
 _MAX_UINT256: Final = 2**256 - 1
 _CORS_METHODS: Final = b"GET, HEAD, OPTIONS"
+# the Pinning Service API (docs/pinning.md): a browser page sends its bearer token and JSON bodies
+_PINS_CORS: Final = [
+    (b"access-control-allow-methods", b"GET, HEAD, POST, DELETE, OPTIONS"),
+    (b"access-control-allow-headers", b"Authorization, Content-Type"),
+]
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
@@ -117,7 +122,14 @@ class HostAndOrigin:
             if not allowed:
                 await _error(403, "origin not allowed; see SCATTER_WEB_ALLOWED_ORIGINS")(scope, receive, send)
                 return
-            cors += [(b"access-control-allow-methods", _CORS_METHODS), (b"access-control-max-age", b"600")]
+            path = scope.get("path", "")
+            if path == "/pins" or path.startswith("/pins/"):
+                cors += [*_PINS_CORS, (b"access-control-max-age", b"600")]
+            else:
+                cors += [
+                    (b"access-control-allow-methods", _CORS_METHODS),
+                    (b"access-control-max-age", b"600"),
+                ]
             await send({"type": "http.response.start", "status": 204, "headers": cors})
             await send({"type": "http.response.body", "body": b""})
             return

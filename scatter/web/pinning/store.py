@@ -28,9 +28,19 @@ from typing import Any, Literal
 from scatter.errors import ScatterNotFoundError, ScatterValueError
 from scatter.web.pinning.models import PENDING, Pin, PinStatus, Status, cid_key
 
-SCHEMA_VERSION = 2  # 2: pins.bid_block (a bid may be out since this block)
+SCHEMA_VERSION = 3  # 2: pins.bid_block; 3: renewals (pins.prev_bids, renew_block, renew_escrow, renewed)
 TOKEN_PREFIX = "scatter_pins_"
 Match = Literal["exact", "iexact", "partial", "ipartial"]
+
+_MIGRATIONS = {  # from version N to N + 1, in place
+    1: ("ALTER TABLE pins ADD COLUMN bid_block INTEGER",),
+    2: (
+        "ALTER TABLE pins ADD COLUMN prev_bids TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE pins ADD COLUMN renew_block INTEGER",
+        "ALTER TABLE pins ADD COLUMN renew_escrow TEXT NOT NULL DEFAULT '0'",
+        "ALTER TABLE pins ADD COLUMN renewed INTEGER",
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -60,7 +70,11 @@ CREATE TABLE IF NOT EXISTS pins (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_try INTEGER NOT NULL DEFAULT 0,
     settled INTEGER NOT NULL DEFAULT 0,
-    bid_block INTEGER
+    bid_block INTEGER,
+    prev_bids TEXT NOT NULL DEFAULT '[]',
+    renew_block INTEGER,
+    renew_escrow TEXT NOT NULL DEFAULT '0',
+    renewed INTEGER
 );
 CREATE INDEX IF NOT EXISTS pins_by_token ON pins (token_id, removed, created);
 CREATE INDEX IF NOT EXISTS pins_due ON pins (removed, status, next_try);
@@ -73,6 +87,10 @@ class PendingLimitError(ScatterValueError):
 
 class SpendCapError(ScatterValueError):
     """The token spent its cap of the node's wallet."""
+
+
+class NotRenewableError(ScatterValueError):
+    """The pin was removed, or its token revoked: no renewal is bought for it."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,11 @@ class PinRecord:
     # set (with ``escrow`` charged to the token) just before the bid is sent: from this block on
     # a bid of this pin may be on chain although ``bid_id`` is not known (a crash in between)
     bid_block: int | None = None
+    prev_bids: tuple[int, ...] = ()  # the bids the newest (``bid_id``) renewed, oldest first
+    # set (with ``renew_escrow`` charged) just before a renewal bid is sent, as ``bid_block`` is
+    renew_block: int | None = None
+    renew_escrow: int = 0
+    renewed: int | None = None  # ms: when the newest renewal bid was posted
 
     def status_object(self, default_delegates: Sequence[str]) -> PinStatus:
         return PinStatus(
@@ -156,14 +179,18 @@ class PinStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version not in (0, 1, SCHEMA_VERSION):
+        if version not in (0, *_MIGRATIONS, SCHEMA_VERSION):
             raise ScatterValueError(
                 f"{path} is a pin store of version {version}; this release reads version {SCHEMA_VERSION}"
             )
-        if version == 1:
-            self._db.execute("ALTER TABLE pins ADD COLUMN bid_block INTEGER")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        with self._tx() as db:
+            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                for sql in _MIGRATIONS[step]:
+                    db.execute(sql)
+            for sql in _SCHEMA.split(";"):
+                if sql.strip():
+                    db.execute(sql)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         path.chmod(0o600)
         self._last_created = 0
 
@@ -259,11 +286,57 @@ class PinStore:
             self._refund(db, rec.token_id, rec.escrow)
             db.execute("UPDATE pins SET escrow = '0', bid_block = NULL WHERE requestid = ?", (rec.requestid,))
 
+    def charge_for_renewal(self, rec: PinRecord, amount: int, renew_block: int) -> None:
+        """Charge the token for a renewal bid of ``rec`` about to be sent, and record that it may be
+        out from ``renew_block`` on, in one transaction; :class:`NotRenewableError` (and no charge)
+        if the pin is removed or its token revoked by now, :class:`SpendCapError` past the cap."""
+        with self._tx() as db:
+            live = db.execute(
+                "SELECT 1 FROM pins JOIN tokens ON tokens.id = pins.token_id WHERE requestid = ? "
+                "AND removed = 0 AND revoked IS NULL AND renew_block IS NULL",
+                (rec.requestid,),
+            ).fetchone()
+            if live is None:
+                raise NotRenewableError("the pin was removed or its token revoked: it is not renewed")
+            self._charge(db, rec.token_id, amount)
+            db.execute(
+                "UPDATE pins SET renew_escrow = ?, renew_block = ? WHERE requestid = ?",
+                (str(amount), renew_block, rec.requestid),
+            )
+
+    def release_renewal(self, rec: PinRecord) -> None:
+        """Undo :meth:`charge_for_renewal` when no renewal bid went out."""
+        with self._tx() as db:
+            self._refund(db, rec.token_id, rec.renew_escrow)
+            db.execute(
+                "UPDATE pins SET renew_escrow = '0', renew_block = NULL WHERE requestid = ?", (rec.requestid,)
+            )
+
+    def record_renewal(self, rec: PinRecord, bid_id: int, now_ms: int) -> None:
+        """The renewal bid ``bid_id`` is out: it becomes the pin's newest bid, the one before it is kept
+        in ``prev_bids`` (cancelled with the pin)."""
+        assert rec.bid_id is not None
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM pins WHERE requestid = ?", (rec.requestid,)).fetchone()
+            now = _record(row)
+            assert now.bid_id is not None and now.renew_block is not None
+            db.execute(
+                "UPDATE pins SET bid_id = ?, prev_bids = ?, escrow = ?, renew_escrow = '0', "
+                "renew_block = NULL, renewed = ? WHERE requestid = ?",
+                (
+                    str(bid_id),
+                    json.dumps([*now.prev_bids, now.bid_id]),
+                    str(now.renew_escrow),
+                    now_ms,
+                    rec.requestid,
+                ),
+            )
+
     def known_bids(self) -> set[int]:
-        """Every bid id some pin of this store holds."""
+        """Every bid id some pin of this store holds (its newest and the ones it renewed)."""
         with self._lock:
-            rows = self._db.execute("SELECT bid_id FROM pins WHERE bid_id IS NOT NULL").fetchall()
-        return {int(r[0]) for r in rows}
+            rows = self._db.execute("SELECT bid_id, prev_bids FROM pins WHERE bid_id IS NOT NULL").fetchall()
+        return {int(r[0]) for r in rows} | {int(b) for r in rows for b in json.loads(r[1])}
 
     def refund(self, token_id: int, amount: int) -> None:
         with self._tx() as db:
@@ -483,4 +556,8 @@ def _record(row: sqlite3.Row) -> PinRecord:
         next_try=int(row["next_try"]),
         settled=bool(row["settled"]),
         bid_block=int(row["bid_block"]) if row["bid_block"] is not None else None,
+        prev_bids=tuple(int(b) for b in json.loads(row["prev_bids"])),
+        renew_block=int(row["renew_block"]) if row["renew_block"] is not None else None,
+        renew_escrow=int(row["renew_escrow"]),
+        renewed=int(row["renewed"]) if row["renewed"] is not None else None,
     )

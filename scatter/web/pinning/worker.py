@@ -13,9 +13,13 @@ checked against everything it spent before. A pin's life:
 ==========  ==================================================================
 
 ``info`` carries ``status_details``, ``bid_id``, ``replicas`` (filled/wanted),
-``dag_size`` and ``escrow_wei``. A removed (or replaced) pin's open slots are
-cancelled and their escrow comes back to the wallet and to the token's budget;
-filled deals run to their end (the Market has no early termination by the client).
+``dag_size`` and ``escrow_wei``. A pinned pin is **renewed**: once its deals come within
+``renew_before`` of their end, a new bid for the same content (same replicas, the current
+default price) is charged to the token and posted as the first was (crash-safe the same way);
+the pin stays ``pinned`` while the old deals hold it and ``info.bid_id`` names the newest bid.
+A removed (or replaced) pin's open slots (of every bid it made) are cancelled and their escrow
+comes back to the wallet and to the token's budget; filled deals run to their end (the Market
+has no early termination by the client).
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from scatter.chain.tx import rpc_guard
 from scatter.errors import ScatterError
+from scatter.sdk.pin import DagTooBigError
 from scatter.sdk.pricing import price_bid
 from scatter.web.pinning.addresses import endpoint_multiaddr, origin_urls
 from scatter.web.pinning.settings import PinSettings
-from scatter.web.pinning.store import PinRecord, PinStore, SpendCapError
+from scatter.web.pinning.store import NotRenewableError, PinRecord, PinStore, SpendCapError
 
 if TYPE_CHECKING:
     from scatter.client import Scatter
@@ -64,12 +69,21 @@ class Progress:
     filled: int  # slots with a live deal
     open: int  # slots still open (a hoster may fill them)
     endpoints: tuple[str, ...]  # the filling hosters' HTTP endpoints
+    epochs_left: int | None = None  # epochs until the first live deal ends (None: no live deal)
 
 
 class Backend(Protocol):
     """The market as the worker uses it (:class:`SdkBackend` over the SDK; tests use a fake)."""
 
     def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote: ...
+
+    def renewal_quote(self, bid_id: int, settings: PinSettings) -> Quote:
+        """A bid for the content of ``bid_id`` again (its size and root), at today's price."""
+        ...
+
+    def renew_margin(self, settings: PinSettings) -> int:
+        """``settings.renew_before`` in epochs."""
+        ...
 
     def post(self, cid: str, quote: Quote, replicas: int, origins: Sequence[str]) -> int: ...
 
@@ -95,13 +109,23 @@ class SdkBackend:
         self.sdk = sdk
 
     def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
-        size, root = self.sdk.possession_of(cid, gateways)
+        size, root = self.sdk.possession_of(cid, gateways, max_size=settings.max_size)
+        return self._priced(cid, size, root, settings)
+
+    def renewal_quote(self, bid_id: int, settings: PinSettings) -> Quote:
+        bid = self.sdk.market.get_bid(bid_id)
+        return self._priced(f"bid {bid_id}", bid.size, self.sdk.market.slot_root(bid_id, 0), settings)
+
+    def renew_margin(self, settings: PinSettings) -> int:
+        return settings.renew_margin(self.sdk.epochs(settings.duration), self.sdk.epochs)
+
+    def _priced(self, what: str, size: int, root: bytes, settings: PinSettings) -> Quote:
         epochs = self.sdk.epochs(settings.duration)
         price = price_bid(
             self.sdk.w3, self.sdk.params, size=size, duration=epochs, per_gib_epoch=settings.price
         )
         if price.below_break_even:
-            log.warning("pin %s: %s", cid, price.below_break_even_message())
+            log.warning("pin %s: %s", what, price.below_break_even_message())
         per_slot = price.per_slot_epoch
         return Quote(size, root, per_slot, epochs, per_slot * settings.replicas * epochs)
 
@@ -121,11 +145,13 @@ class SdkBackend:
     def progress(self, bid_id: int) -> Progress:
         bid, deals = self.sdk.bid_status(bid_id, ask_hosters=False)
         live = {d.slot: d for d in deals if d.live}
+        now = self.sdk.market.current_epoch() if live else 0
         return Progress(
             slots=bid.slot_count,
             filled=len(live),
             open=len(bid.open_slots),
             endpoints=tuple(dict.fromkeys(d.endpoint for d in live.values() if d.endpoint)),
+            epochs_left=min((d.end_epoch - now for d in live.values()), default=None),
         )
 
     def head(self) -> int:
@@ -208,6 +234,14 @@ class PinWorker:
     def _advance(self, rec: PinRecord, now: int) -> None:
         if rec.bid_id is None:
             self._buy(rec, now)
+        elif rec.renew_block is not None:  # charged for a renewal whose bid's id is not recorded
+            found = self.backend.find_posted(rec.pin.cid, rec.renew_block, self.store.known_bids())
+            if found is None:
+                self.store.release_renewal(rec)
+            else:
+                log.info("pin %s: found its renewal bid %s, posted before a restart", rec.requestid, found)
+                self.store.record_renewal(rec, found, now)
+            self._follow(self.store.record(rec.requestid), now)
         else:
             self._follow(rec, now)
 
@@ -223,6 +257,9 @@ class PinWorker:
         self.store.update(rec.requestid, status="pinning", info={"status_details": reading})
         try:
             quote = self.backend.quote(rec.pin.cid, gateways, s)
+        except DagTooBigError as exc:
+            self._fail(rec, "DAG_TOO_BIG", _line(exc))
+            return
         except ScatterError as exc:
             self._retry_or_fail(rec, now, "CONTENT_UNREACHABLE", exc)
             return
@@ -299,8 +336,21 @@ class PinWorker:
             info["status_details"] = f"every replica is held under a deal of bid {rec.bid_id}"
             again = now + RECHECK_PINNED_MS
             self.store.update(rec.requestid, status="pinned", info=info, delegates=delegates, next_try=again)
+            if p.epochs_left is not None and p.epochs_left <= self.backend.renew_margin(self.settings):
+                self._renew(self.store.record(rec.requestid), now)
             return
-        waited = now - rec.created
+        if rec.prev_bids:  # a renewal bid is filling: the deals of the bid it renews may hold the pin
+            old = self.backend.progress(rec.prev_bids[-1])
+            if old.filled == old.slots:
+                info["status_details"] = (
+                    f"every replica is held under a deal of bid {rec.prev_bids[-1]} "
+                    f"({old.epochs_left} epochs left); its renewal, bid {rec.bid_id}: "
+                    f"{p.filled} of {p.slots} replicas filled"
+                )
+                again = now + int(self.settings.poll_interval * 1000)
+                self.store.update(rec.requestid, status="pinned", info=info, next_try=again)
+                return
+        waited = now - (rec.renewed or rec.created)
         if p.filled == 0 and (p.open == 0 or waited > self.settings.fill_timeout * 1000):
             refund, _closed = self.backend.cancel(rec.bid_id)
             self.store.refund(rec.token_id, refund)
@@ -311,6 +361,37 @@ class PinWorker:
         again = now + int(self.settings.poll_interval * 1000)
         self.store.update(rec.requestid, status="pinning", info=info, delegates=delegates, next_try=again)
 
+    def _renew(self, rec: PinRecord, now: int) -> None:
+        """Bid again for a pinned pin whose deals end within ``renew_before``: charged to its token as
+        the first bid was (past the cap the pin fails and nothing is bid), then posted."""
+        assert rec.bid_id is not None
+        s = self.settings
+        quote = self.backend.renewal_quote(rec.bid_id, s)
+        try:
+            self.store.charge_for_renewal(rec, quote.escrow, self.backend.head())
+        except NotRenewableError:
+            return  # removed since this pass began (settled next), or its token revoked: runs to its end
+        except SpendCapError as exc:
+            self._fail(rec, "INSUFFICIENT_FUNDS", f"renewing bid {rec.bid_id}: {exc}")
+            return
+        gateways = [*origin_urls(rec.pin.origins, allow_private=s.allow_private_origins), *s.gateways]
+        try:
+            bid_id = self.backend.post(rec.pin.cid, quote, s.replicas, gateways)
+        except ScatterError as exc:  # maybe mined (a lost receipt): the next pass looks for it first
+            log.warning("pin %s: renewal bid failed: %s", rec.requestid, _line(exc))
+            info = {**rec.info, "status_details": f"renewal of bid {rec.bid_id}: retrying: {_line(exc)}"}
+            self.store.update(rec.requestid, info=info, next_try=now + RETRY_BASE_MS)
+            return
+        self.store.record_renewal(rec, bid_id, now)
+        log.info("pin %s: bid %s renews bid %s", rec.requestid, bid_id, rec.bid_id)
+        info = {
+            **self.store.record(rec.requestid).info,
+            "status_details": f"bid {bid_id} posted to renew bid {rec.bid_id}, whose deals end soon",
+            "bid_id": str(bid_id),
+            "escrow_wei": str(quote.escrow),
+        }
+        self.store.update(rec.requestid, info=info, next_try=now)
+
     def _settle_removal(self, rec: PinRecord) -> None:
         if rec.bid_id is None and rec.bid_block is not None:  # a bid may be out, its id unrecorded
             found = self._unrecorded_bid(rec)
@@ -320,15 +401,25 @@ class PinWorker:
                 return
             self.store.update(rec.requestid, bid_id=found)
             rec = self.store.record(rec.requestid)
-        if rec.bid_id is None or rec.status == "failed":
+        if rec.renew_block is not None:  # a renewal bid may be out, its id unrecorded
+            found = self.backend.find_posted(rec.pin.cid, rec.renew_block, self.store.known_bids())
+            if found is None:
+                self.store.release_renewal(rec)
+            else:
+                self.store.record_renewal(rec, found, _now_ms())
+            rec = self.store.record(rec.requestid)
+        if rec.bid_id is None or (rec.status == "failed" and not rec.prev_bids):
             self.store.update(rec.requestid, settled=True)
             return
-        try:
-            refund, closed = self.backend.cancel(rec.bid_id)
-        except Exception as exc:  # tried again on the next pass
-            log.warning("pin %s: cancelling bid %s failed: %s", rec.requestid, rec.bid_id, _line(exc))
-            return
-        self.store.refund(rec.token_id, refund)
+        closed = True
+        for bid_id in (*rec.prev_bids, rec.bid_id):
+            try:
+                refund, bid_closed = self.backend.cancel(bid_id)
+            except Exception as exc:  # tried again on the next pass
+                log.warning("pin %s: cancelling bid %s failed: %s", rec.requestid, bid_id, _line(exc))
+                return
+            self.store.refund(rec.token_id, refund)
+            closed = closed and bid_closed
         self.store.update(rec.requestid, settled=closed)
 
     def _fail(self, rec: PinRecord, reason: str, details: str) -> None:

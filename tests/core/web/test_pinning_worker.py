@@ -22,6 +22,7 @@ from scatter.web.pinning.worker import PinWorker, Progress, Quote
 
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 ORIGIN = "/dns4/gw.example/tcp/443/https"
+DURATION_EPOCHS = 100  # what the fake market's bids run for; renew_before 25% = 25 epochs
 
 
 @dataclass
@@ -40,6 +41,14 @@ class FakeMarket:
     # (dies once it is mined, before the worker records its id), "lost-receipt" (mined; the
     # receipt never comes back)
     mishap: str | None = None
+    fills: dict[int, int] = field(default_factory=dict)  # bid id -> filled slots (else ``filled``)
+    epochs_left: dict[int, int] = field(default_factory=dict)  # bid id -> epochs its deals have left
+
+    def renewal_quote(self, bid_id: int, settings: PinSettings) -> Quote:
+        return Quote(self.size, b"\x01" * 32, 1, self.escrow // settings.replicas, self.escrow)
+
+    def renew_margin(self, settings: PinSettings) -> int:
+        return settings.renew_margin(DURATION_EPOCHS, lambda d: int(d.removesuffix("epochs")))
 
     def quote(self, cid: str, gateways: Sequence[str], settings: PinSettings) -> Quote:
         self.read_from.append(tuple(gateways))
@@ -71,8 +80,10 @@ class FakeMarket:
         return None
 
     def progress(self, bid_id: int) -> Progress:
-        endpoints = tuple(f"http://127.0.0.1:{8710 + i}" for i in range(self.filled))
-        return Progress(slots=3, filled=self.filled, open=self.open_slots, endpoints=endpoints)
+        filled = self.fills.get(bid_id, self.filled)
+        endpoints = tuple(f"http://127.0.0.1:{8710 + i}" for i in range(filled))
+        left = self.epochs_left.get(bid_id, DURATION_EPOCHS) if filled else None
+        return Progress(slots=3, filled=filled, open=self.open_slots, endpoints=endpoints, epochs_left=left)
 
     def cancel(self, bid_id: int) -> tuple[int, bool]:
         self.cancelled.append(bid_id)
@@ -301,18 +312,160 @@ def test_a_pin_removed_while_its_bid_is_unrecorded_cancels_that_bid(store: PinSt
     assert store.unsettled_removals() == []
 
 
-def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
+_ADDED_IN = {2: ("bid_block",), 3: ("prev_bids", "renew_block", "renew_escrow", "renewed")}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_store_is_migrated_in_place(tmp_path: Path, version: int) -> None:
     import sqlite3
 
     path = tmp_path / "pins.sqlite"
-    PinStore(path).close()
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE pins DROP COLUMN bid_block")
-    db.execute("PRAGMA user_version=1")
+    old = PinStore(path)
+    token_id, rid = _pin(old)
+    old.update(rid, status="pinned", bid_id=7)
+    old.close()
+    db = sqlite3.connect(path)  # the store as that version wrote it
+    for added in range(version + 1, 4):
+        for column in _ADDED_IN[added]:
+            db.execute(f"ALTER TABLE pins DROP COLUMN {column}")
+    db.execute(f"PRAGMA user_version={version}")
     db.close()
     s = PinStore(path)
     try:
-        token_id, rid = _pin(s)
-        assert s.get(token_id, rid).bid_block is None
+        rec = s.get(token_id, rid)
+        assert (rec.status, rec.bid_id, rec.bid_block, rec.prev_bids, rec.renew_block) == (
+            "pinned",
+            7,
+            None,
+            (),
+            None,
+        )
+        market = FakeMarket(filled=3, epochs_left={7: 1})
+        _worker(s, market).run_once(now_ms=10**14)  # the migrated pin renews
+        assert s.get(token_id, rid).prev_bids == (7,)
     finally:
         s.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    db.close()
+
+
+# ---------------------------------------------------------------------- renewal
+
+
+def _pinned(store: PinStore, market: FakeMarket, cap: int = 10_000) -> tuple[PinWorker, int, str]:
+    """A pin whose bid 1 is filled: pinned, its deals 100 epochs from their end."""
+    token_id, rid = _pin(store, cap=cap)
+    worker = _worker(store, market)
+    worker.run_once(now_ms=10**13)
+    market.fills[1] = 3
+    worker.run_once(now_ms=10**13 + 1)
+    assert store.get(token_id, rid).status == "pinned"
+    return worker, token_id, rid
+
+
+def test_a_pinned_pin_is_renewed_before_its_deals_end_and_stays_pinned(store: PinStore) -> None:
+    market = FakeMarket()
+    worker, token_id, rid = _pinned(store, market)
+    market.epochs_left[1] = 26  # not yet within renew_before (25% of 100 epochs)
+    worker.run_once(now_ms=10**14)
+    assert len(market.bids) == 1
+    market.epochs_left[1] = 25
+    worker.run_once(now_ms=2 * 10**14)
+    rec = store.get(token_id, rid)
+    assert len(market.bids) == 2 and market.bids[1] == (CID, 3, ("https://gw.example",))
+    assert rec.status == "pinned" and rec.bid_id == 2 and rec.info["bid_id"] == "2" and rec.prev_bids == (1,)
+    assert store.token(token_id).spent == 2 * market.escrow  # charged like the first bid
+    market.fills[2] = 1  # the renewal fills while bid 1's deals still hold every replica
+    worker.run_once(now_ms=3 * 10**14)
+    rec = store.get(token_id, rid)
+    assert rec.status == "pinned" and "renewal, bid 2: 1 of 3" in rec.info["status_details"]
+    market.fills[2] = 3
+    worker.run_once(now_ms=4 * 10**14)
+    rec = store.get(token_id, rid)
+    assert rec.status == "pinned" and rec.bid_id == 2 and len(market.bids) == 2  # renewed once
+    market.fills[1] = 0  # bid 1's deals ended: the renewal holds it
+    worker.run_once(now_ms=5 * 10**14)
+    assert store.get(token_id, rid).status == "pinned" and len(market.bids) == 2
+
+
+def test_a_renewal_past_the_tokens_cap_fails_the_pin_and_bids_nothing(store: PinStore) -> None:
+    market = FakeMarket()
+    worker, token_id, rid = _pinned(store, market, cap=1500)
+    market.epochs_left[1] = 1
+    worker.run_once(now_ms=10**14)
+    rec = store.get(token_id, rid)
+    assert rec.status == "failed" and rec.info["status_details"].startswith(
+        "INSUFFICIENT_FUNDS: renewing bid 1"
+    )
+    assert len(market.bids) == 1 and store.token(token_id).spent == market.escrow
+    worker.run_once(now_ms=2 * 10**14)  # a failed pin is not looked at again
+    assert len(market.bids) == 1
+
+
+@pytest.mark.parametrize("how", ["removed", "revoked"])
+def test_a_removed_pin_or_a_revoked_tokens_pin_is_never_renewed(store: PinStore, how: str) -> None:
+    market = FakeMarket()
+    worker, token_id, rid = _pinned(store, market)
+    market.epochs_left[1] = 1
+    stale = store.record(rid)  # read by the worker's pass before the removal (or revocation) lands
+    if how == "removed":
+        store.remove(token_id, rid)
+    else:
+        store.revoke_token(token_id)
+    worker._renew(stale, 10**14)
+    worker.run_once(now_ms=10**14)
+    assert len(market.bids) == 1, "a renewal was bid"
+    assert store.token(token_id).spent == (0 if how == "removed" else market.escrow)
+
+
+@pytest.mark.parametrize("mishap", ["crash-before", "crash-after", "lost-receipt"])
+def test_a_crash_while_renewing_bids_once_and_charges_once(store: PinStore, mishap: str) -> None:
+    market = FakeMarket()
+    _, token_id, rid = _pinned(store, market)
+    market.epochs_left[1], market.mishap = 1, mishap
+    with contextlib.suppress(Crash):  # the process died; a new worker starts on the same store
+        _worker(store, market).run_once(now_ms=10**14)
+    _worker(store, market).run_once(now_ms=2 * 10**14)
+    rec = store.get(token_id, rid)
+    assert len(market.bids) == 2, "the renewal was bid twice (or never)"
+    assert rec.bid_id == 2 and rec.prev_bids == (1,) and rec.status == "pinned"
+    assert store.token(token_id).spent == 2 * market.escrow  # charged once for the renewal
+
+
+def test_a_pin_removed_while_its_renewal_is_unrecorded_cancels_both_bids(store: PinStore) -> None:
+    market = FakeMarket()
+    _, token_id, rid = _pinned(store, market)
+    market.epochs_left[1], market.mishap = 1, "crash-after"
+    with pytest.raises(Crash):
+        _worker(store, market).run_once(now_ms=10**14)
+    store.remove(token_id, rid)
+    _worker(store, market).run_once(now_ms=2 * 10**14)
+    assert market.cancelled == [1, 2] and store.unsettled_removals() == []
+    assert store.record(rid).bid_id == 2 and store.record(rid).renew_block is None
+
+
+def test_renew_before_is_a_share_of_the_duration_or_a_duration() -> None:
+    def epochs(d: str) -> int:
+        return int(d.removesuffix("epochs"))
+
+    assert PinSettings().renew_margin(720, epochs) == 180
+    assert PinSettings(renew_before="10epochs").renew_margin(720, epochs) == 10
+    assert PinSettings(renew_before="5000epochs").renew_margin(720, epochs) == 719  # before the end
+    with pytest.raises(ValueError, match="1% to 90%"):
+        PinSettings(renew_before="0%")
+    with pytest.raises(ValueError, match="invalid duration"):
+        PinSettings(renew_before="3x")
+
+
+def test_a_renewed_bid_is_never_taken_by_another_pins_recovery(store: PinStore) -> None:
+    market = FakeMarket()
+    _, token_id, first = _pinned(store, market)  # bid 1
+    second = store.add(token_id, Pin(cid=CID, origins=(ORIGIN,)), max_pending=10).requestid
+    market.mishap = "crash-before"  # the second pin is charged from the block bid 1 is in; no bid
+    with pytest.raises(Crash):
+        _worker(store, market).run_once(now_ms=10**13 + 2)
+    market.epochs_left[1] = 1  # the first pin renews (bid 2) before the second recovers
+    _worker(store, market).run_once(now_ms=10**14)
+    assert store.record(first).bid_id == 2 and store.record(first).prev_bids == (1,)
+    assert store.record(second).bid_id == 3, "the second pin took the first pin's renewed bid"
