@@ -1,5 +1,6 @@
 // The dapp's entry: read the deployment, start the wallet, route between pages (#/market, …).
 import { chainName, loadConfig } from "./chain/config";
+import { removeLeftovers } from "./pipeline/spool";
 import { App, type Page } from "./ui/app";
 import { h, replace, shortAddress } from "./ui/dom";
 import { filesPage, storePage } from "./ui/files-page";
@@ -20,6 +21,8 @@ const PAGES: Record<string, { title: string; page: Page }> = {
 const byId = (id: string): HTMLElement => document.getElementById(id)!;
 
 async function boot(): Promise<void> {
+  // Shard CARs left in OPFS by a store that never ended (a closed tab, a crash): deleted now.
+  void removeLeftovers().catch(() => []);
   const main = byId("main");
   if (location.hash.startsWith("#key=")) {
     // A share link: no wallet, no chain; the formats pipeline only (loaded on use).

@@ -46,7 +46,7 @@ describe("UnixFS as ipfs add --cid-version=1", { timeout: 120_000 }, () => {
     const car = new CarBuilder();
     for (const b of await imp.write(bytes)) car.add(b);
     for (const b of await imp.finish()) car.add(b);
-    const blob = car.finish(imp.root);
+    const blob = await car.finish(imp.root);
     expect(blob.size).toBe(car.size);
     const { root, get } = await openCarBlob(blob);
     expect(root.toString()).toBe(imp.root.toString());

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -104,6 +105,80 @@ def breakdown(size_mib: int, k: int, n: int) -> dict[str, Any]:
     return result
 
 
+def _pss_mib(browser_pid: int) -> dict[str, float]:
+    """PSS (``/proc/<pid>/smaps_rollup``) of the Chromium browser process and its descendants, by type."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out: dict[str, float] = {}
+    todo = [browser_pid]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        with contextlib.suppress(OSError):
+            found = re.search(rb"--type=([\w-]+)", Path(f"/proc/{pid}/cmdline").read_bytes())
+            kind = found[1].decode() if found else "browser"
+            pss = next(
+                line
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                if line.startswith("Pss:")
+            )
+            out[kind] = out.get(kind, 0.0) + int(pss.split()[1]) / 1024
+    return out
+
+
+def memory(size_mib: int, k: int, n: int, spool: bool) -> dict[str, Any]:
+    """A ``size_mib`` source Blob, then its encode, both kept alive, in a fresh Chromium with a
+    normal (on-disk) profile: each one's PSS growth per process type; ``spool`` False keeps the
+    CARs as Blobs (as before OPFS)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="scatter-dapp-profile-") as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            pid = next(
+                int(p.name)
+                for p in Path("/proc").iterdir()
+                if p.name.isdigit()
+                and f"--user-data-dir={profile}".encode() in (p / "cmdline").read_bytes()
+                and b"--type=" not in (p / "cmdline").read_bytes()
+            )
+            with bench_page(context) as page:  # type: ignore[arg-type]  # a context opens pages too
+                page.set_default_timeout(0)
+                cdp = context.new_cdp_session(page)
+
+                def settled() -> dict[str, float]:
+                    cdp.send("HeapProfiler.collectGarbage")
+                    page.wait_for_timeout(1000)
+                    return _pss_mib(pid)
+
+                before = settled()
+                page.evaluate("(mib) => window.makeSource(mib)", size_mib)
+                sourced = settled()
+                result: dict[str, Any] = page.evaluate(
+                    "([k, n, spool]) => window.encodeKept(k, n, spool)", [k, n, spool]
+                )
+                encoded = settled()
+                page.evaluate("() => window.dropKept()")
+        finally:
+            context.close()
+
+    def grow(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+        return {t: round(b.get(t, 0.0) - a.get(t, 0.0), 1) for t in b}
+
+    return {
+        **result,
+        "mib": size_mib,
+        "spool": spool,
+        "source_mib": grow(before, sourced),
+        "encode_mib": grow(sourced, encoded),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -114,8 +189,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--breakdown", action="store_true", help="time each encode stage alone instead (profile)"
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="the browser's memory growth of an encode kept alive, CARs in OPFS then as Blobs",
+    )
     args = parser.parse_args(argv)
     k, n = (int(x) for x in args.shards.split("/"))
+    if args.memory:
+        runs = [memory(max(1, args.size >> 20), k, n, spool) for spool in (True, False)]
+        if args.json:
+            print(json.dumps(runs))
+            return
+        for r in runs:
+            where = f"OPFS ({r['on_disk']}/{n} shards)" if r["spool"] else "Blobs"
+            speed = f"{r['encode_mib_s']} MiB/s, JS heap {r['heap_mib']} MiB"
+            print(f"{r['mib']} MiB, {k}/{n}, CARs as {where}, {speed}:")
+            print(f"  PSS growth, MiB: source {r['source_mib']}, encode kept {r['encode_mib']}")
+        return
     if args.breakdown:
         stages = breakdown(max(1, args.size >> 20), k, n)
         if args.json:

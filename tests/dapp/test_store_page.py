@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -16,7 +17,15 @@ from scatter.chain import wallet
 from scatter.chain.deploy import connect
 from scatter.client import Scatter
 from scatter.sdk.network import Network
-from tests.dapp.conftest import DAPP_ACCOUNT, DappEnv, PageFactory, quote_store, screenshot, sdk_price_at
+from tests.dapp.conftest import (
+    DAPP_ACCOUNT,
+    DappEnv,
+    PageFactory,
+    quote_store,
+    screenshot,
+    sdk_price_at,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -55,6 +64,74 @@ def test_a_file_stored_in_the_browser_is_filled_and_recorded(
     assert bid.duration_epochs == 30 * 86_400 // 2  # the page's default: 30 days of 2 s epochs
     price = sdk_price_at(market, block, size=bid.size, epochs=bid.duration_epochs, per_gib=None)
     assert bid.price_per_epoch == wei == price.per_slot_epoch and not price.below_break_even
+
+
+#: The page's CAR spool in the origin-private file system: {directory: {file: size}}.
+SPOOLED = """async () => {
+  const out = {};
+  let root;
+  try {
+    root = await (await navigator.storage.getDirectory()).getDirectoryHandle("scatter-cars");
+  } catch {
+    return out;
+  }
+  for await (const [name, dir] of root.entries()) {
+    out[name] = {};
+    for await (const [file, handle] of dir.entries()) out[name][file] = (await handle.getFile()).size;
+  }
+  return out;
+}"""
+
+
+def _spooled(page: Any) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = page.evaluate(SPOOLED)
+    return result
+
+
+def test_the_shards_wait_for_their_pushes_in_opfs_files_deleted_once_stored(
+    open_dapp: PageFactory, tmp_path: Path
+) -> None:
+    """The encoded CARs are files in the origin-private file system (not Blobs in memory) until
+    the store ends, then deleted."""
+    source = tmp_path / "spooled.bin"
+    source.write_bytes(os.urandom(300_000))
+    page = open_dapp(path="#/store")
+    quote_store(page, source)
+    [files] = _spooled(page).values()
+    assert sorted(files) == ["shard-0.car", "shard-1.car", "shard-2.car"]
+    assert all(size > 300_000 for size in files.values())  # a 1/3 shard holds the whole ciphertext
+    expect(page.get_by_test_id("store-memory-note")).to_have_count(0)
+    page.get_by_test_id("store-sign").click()
+    expect(page.get_by_test_id("store-done")).to_be_visible()
+    assert _spooled(page) == {}
+
+
+def test_car_files_left_by_a_closed_page_are_deleted_at_the_next_start(open_dapp: PageFactory) -> None:
+    """At its start the dapp deletes the spool directories no live page holds (Web Lock of the
+    directory's name): a closed tab's are removed, another open tab's are kept."""
+    page = open_dapp(path="#/market")
+    holder = page.context.new_page()
+    holder.goto(page.url)
+    holder.evaluate("() => { navigator.locks.request('scatter-cars/held', () => new Promise(() => {})); }")
+    page.evaluate(
+        """async () => {
+          const opfs = await navigator.storage.getDirectory();
+          const root = await opfs.getDirectoryHandle("scatter-cars", { create: true });
+          for (const name of ["held", "left"]) {
+            const dir = await root.getDirectoryHandle(name, { create: true });
+            const file = await dir.getFileHandle("shard-0.car", { create: true });
+            const w = await file.createWritable();
+            await w.write(new Uint8Array(1000));
+            await w.close();
+          }
+        }"""
+    )
+    held = "async () => (await navigator.locks.query()).held.some((l) => l.name === 'scatter-cars/held')"
+    wait_until(lambda: holder.evaluate(held), what="the other tab's lock")
+    assert set(_spooled(page)) == {"held", "left"}
+    page.reload()
+    wait_until(lambda: "left" not in _spooled(page), what="the leftover deleted")
+    assert _spooled(page) == {"held": {"shard-0.car": 1000}}
 
 
 def test_my_files_decrypts_an_sdk_upload_downloads_it_and_shares_it(

@@ -1,8 +1,8 @@
 /**
  * CAR v1 of one shard (scatter/ipfs/car.py): header {roots: [cid], version: 1} in DAG-CBOR, then
  * varint(len(cid) + len(block)) | cid | block for each distinct block, in the importer's order
- * (children before parents, root last). The root is known only at the end, so the body is kept as
- * a Blob (which browsers may page to disk) and the header is put in front of it at finish.
+ * (children before parents, root last). The root is known only at the end, so the body goes to a
+ * spool (a Blob in memory, or a file: pipeline/spool.ts) and the header is put in front of it at finish.
  */
 import { CarIndexer } from "@ipld/car/indexer";
 import { CarBlockIterator } from "@ipld/car/iterator";
@@ -27,15 +27,33 @@ export function carHeader(root: CID): Bytes {
   return concat([uvarint(cbor.length), cbor]);
 }
 
-/** Spool threshold: parts are folded into the body Blob every this many bytes. */
+/** Where a CAR's body goes, 8 MiB of parts at a time; `close` gives it back as a Blob. */
+export interface CarSpool {
+  append(parts: Bytes[]): void;
+  close(): Promise<Blob>;
+}
+
+/** The body as a Blob (Chromium keeps Blobs in memory up to a share of RAM). */
+export class MemorySpool implements CarSpool {
+  private body: Blob = new Blob([]);
+  append(parts: Bytes[]): void {
+    this.body = new Blob([this.body, ...parts]);
+  }
+  close(): Promise<Blob> {
+    return Promise.resolve(this.body);
+  }
+}
+
+/** Parts are handed to the spool every this many bytes. */
 const FOLD = 8 << 20;
 
 export class CarBuilder {
-  private body: Blob = new Blob([]);
   private parts: Bytes[] = [];
   private partBytes = 0;
   private readonly seen = new Set<string>();
   size = 0;
+
+  constructor(private readonly spool: CarSpool = new MemorySpool()) {}
 
   add(block: Block): void {
     const key = block.cid.toString();
@@ -54,16 +72,16 @@ export class CarBuilder {
   }
 
   private fold(): void {
-    this.body = new Blob([this.body, ...this.parts]);
+    if (this.parts.length) this.spool.append(this.parts);
     this.parts = [];
     this.partBytes = 0;
   }
 
-  finish(root: CID): Blob {
+  async finish(root: CID): Promise<Blob> {
     this.fold();
     const header = carHeader(root);
     this.size += header.length;
-    return new Blob([header, this.body]);
+    return new Blob([header, await this.spool.close()]);
   }
 }
 

@@ -7,7 +7,7 @@ export { decryptMetadata, encryptMetadata, metadataFromCbor, metadataToCbor, wit
 export * from "./params";
 export * from "./possession";
 export * from "./sharelink";
-export { carHeader, CarBuilder, openCarBlob, openCarStream } from "./car";
+export { carHeader, CarBuilder, MemorySpool, openCarBlob, openCarStream, type CarSpool } from "./car";
 export { blobReader, chunkReader, decodeShards, encodeBytes, fileIdOf, packShardHeader, ShardEncoder, ShardSet, StripeLayout, unpackShardHeader, type ShardHeader, type ShardReader } from "./erasure";
 export { CHUNK_SIZE, exportFile, MAX_LINKS, UnixFSImporter, type Block } from "./unixfs";
 export { loadWasm } from "./wasm";

@@ -4,7 +4,8 @@
  * erasure-coded stripe by stripe (SCSH v1, zfec in wasm), and each shard's bytes go to its sink:
  * UnixFS importer (the CID `ipfs add --cid-version=1` gives), CAR builder and possession root, in
  * Web Workers when there are spare cores (sinks.ts). Memory: a few stripes plus 8 MiB of CAR parts
- * per shard; the CARs themselves are Blobs.
+ * per shard; the CARs themselves are files in OPFS (spool.ts) when the workers can write them,
+ * else Blobs (in memory: n/k times the file).
  */
 import { ciphertextLength, Encryptor, newContentKey } from "../formats/aead";
 import type { Bytes, Hex } from "../formats/bytes";
@@ -13,7 +14,8 @@ import { FormatError } from "../formats/errors";
 import type { FileVersion } from "../formats/metadata";
 import { Sha256 } from "../formats/sha256";
 import { checkSegmentSize, Codec, DEFAULT_SEGMENT_SIZE, type ErasureParams, erasureParams } from "../formats/params";
-import { defaultWorkers, makeSinks } from "./sinks";
+import { defaultWorkers, makeSinks, type Sinks } from "./sinks";
+import { CarDir } from "./spool";
 
 export const READ_SIZE = 4 << 20;
 
@@ -37,6 +39,8 @@ export interface EncodeParams {
   salt?: Bytes;
   /** Web Workers hashing the shards (0: all on this thread); default: one per spare core, at most 4. */
   workers?: number;
+  /** Write the CARs to OPFS when the workers can (default true); false: Blobs in memory. */
+  spool?: boolean;
 }
 
 export interface EncodeProgress {
@@ -57,6 +61,8 @@ export interface EncodedShard {
   size: number;
   /** CAR v1 of the shard's UnixFS DAG, root = cid: what is pushed to the hoster. */
   car: Blob;
+  /** The CAR is a file in OPFS (enc.cars), not a Blob in memory. */
+  onDisk: boolean;
 }
 
 export interface EncodedFile {
@@ -72,6 +78,8 @@ export interface EncodedFile {
   shards: EncodedShard[];
   /** Web Workers that hashed the shards (0: the calling thread). */
   workers: number;
+  /** The OPFS directory holding the CARs on disk (null: all in memory): `cars.remove()` once pushed. */
+  cars: CarDir | null;
 }
 
 const fileName = (file: Blob): string => ("name" in file && typeof file.name === "string" && file.name ? file.name : "file");
@@ -85,7 +93,15 @@ export async function encodeFile(file: Blob, params: EncodeParams, onProgress?: 
   const ctLength = ciphertextLength(segmentSize, size);
   const encryptor = await Encryptor.create(key, segmentSize, params.salt);
   const encoder = await ShardEncoder.create(erasure, ctLength);
-  const sinks = await makeSinks(erasure.n, params.workers ?? defaultWorkers());
+  const workers = params.workers ?? defaultWorkers();
+  const cars = workers > 0 && params.spool !== false ? await CarDir.open() : null;
+  let sinks: Sinks;
+  try {
+    sinks = await makeSinks(erasure.n, workers, cars?.name ?? null);
+  } catch (e) {
+    await cars?.remove();
+    throw e;
+  }
   const digest = await Sha256.create();
   const feed = async (stripes: Bytes[][]): Promise<void> => {
     for (const pieces of stripes) await sinks.write(pieces);
@@ -108,9 +124,14 @@ export async function encodeFile(file: Blob, params: EncodeParams, onProgress?: 
     await feed(await encoder.finalize());
     if (size === 0) onProgress?.({ done: 0, total: 0 });
     shards = await sinks.finish();
+  } catch (e) {
+    await cars?.remove();
+    throw e;
   } finally {
     sinks.close();
   }
+  const onDisk = shards.some((s) => s.onDisk);
+  if (!onDisk) await cars?.remove();
   return {
     name: params.name ?? fileName(file),
     mediaType: params.mediaType ?? (file.type || "application/octet-stream"),
@@ -123,6 +144,7 @@ export async function encodeFile(file: Blob, params: EncodeParams, onProgress?: 
     shardSize: encoder.layout.shardLength,
     shards,
     workers: sinks.workers,
+    cars: onDisk ? cars : null,
   };
 }
 

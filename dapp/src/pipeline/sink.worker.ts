@@ -9,7 +9,7 @@ let chain: Promise<void> = Promise.resolve();
 
 async function handle(msg: ToWorker): Promise<FromWorker> {
   if (msg.op === "init") {
-    sinks = new Map(await Promise.all(msg.indexes.map(async (i): Promise<[number, ShardSink]> => [i, await ShardSink.create(i)])));
+    sinks = new Map(await Promise.all(msg.indexes.map(async (i): Promise<[number, ShardSink]> => [i, await ShardSink.create(i, msg.dir)])));
     return { id: msg.id };
   }
   if (msg.op === "write") {

@@ -2,27 +2,34 @@
  * Where each shard's bytes go during encodeFile: its UnixFS importer (CID), CAR builder and
  * possession root. `LocalSinks` runs them on the calling thread; `WorkerSinks` spreads the shards
  * over Web Workers (sink.worker.ts) so the hashing (SHA-256 of blocks, keccak of the tree) runs on
- * other cores while this thread encrypts and erasure-codes. Both give the same bytes.
+ * other cores while this thread encrypts and erasure-codes. Both give the same bytes. Given a
+ * spool directory (spool.ts), a worker writes each CAR to OPFS; otherwise the CARs are Blobs.
  */
 import { type Bytes, own } from "../formats/bytes";
-import { CarBuilder } from "../formats/car";
+import { CarBuilder, MemorySpool } from "../formats/car";
 import { ScatterError } from "../formats/errors";
 import { PossessionRoot, rootHex } from "../formats/possession";
 import { UnixFSImporter } from "../formats/unixfs";
 import type { EncodedShard } from "./encode";
+import { OpfsSpool } from "./spool";
 
 /** Everything that happens to one shard's bytes. */
 export class ShardSink {
   private readonly importer = new UnixFSImporter();
-  private readonly car = new CarBuilder();
+  private readonly car: CarBuilder;
   private size = 0;
   private constructor(
     readonly index: number,
     private readonly possession: PossessionRoot,
-  ) {}
+    private readonly file: OpfsSpool | null,
+  ) {
+    this.car = new CarBuilder(file ?? new MemorySpool());
+  }
 
-  static async create(index: number): Promise<ShardSink> {
-    return new ShardSink(index, await PossessionRoot.create());
+  /** `dir`: the OPFS spool directory to write the CAR into, if this context can (else memory). */
+  static async create(index: number, dir: string | null = null): Promise<ShardSink> {
+    const file = dir === null ? null : await OpfsSpool.open(dir, index);
+    return new ShardSink(index, await PossessionRoot.create(), file);
   }
 
   /** `piece` is not modified by the caller afterwards. */
@@ -41,7 +48,8 @@ export class ShardSink {
       cidBytes: own(root.bytes),
       root: rootHex(this.possession.finish()),
       size: this.size,
-      car: this.car.finish(root),
+      car: await this.car.finish(root),
+      onDisk: this.file !== null,
     };
   }
 }
@@ -72,7 +80,7 @@ export class LocalSinks implements Sinks {
 
 /** Messages to and from sink.worker.ts. */
 export type ToWorker =
-  | { id: number; op: "init"; indexes: number[] }
+  | { id: number; op: "init"; indexes: number[]; dir: string | null }
   | { id: number; op: "write"; pieces: [number, ArrayBuffer][] }
   | { id: number; op: "finish" };
 export type FromWorker = { id: number; error?: string; shards?: EncodedShard[] };
@@ -118,7 +126,7 @@ export class WorkerSinks implements Sinks {
     return this.channels.length;
   }
 
-  static async create(n: number, workers: number): Promise<WorkerSinks> {
+  static async create(n: number, workers: number, dir: string | null): Promise<WorkerSinks> {
     const count = Math.max(1, Math.min(n, workers));
     const channels = Array.from(
       { length: count },
@@ -126,7 +134,7 @@ export class WorkerSinks implements Sinks {
     );
     const sinks = new WorkerSinks(channels, n);
     try {
-      await Promise.all(channels.map((c, w) => c.call({ op: "init", indexes: sinks.indexesOf(w) })));
+      await Promise.all(channels.map((c, w) => c.call({ op: "init", indexes: sinks.indexesOf(w), dir })));
     } catch (e) {
       sinks.close();
       throw e;
@@ -163,11 +171,14 @@ export class WorkerSinks implements Sinks {
   }
 }
 
-/** Workers when the platform has them and `workers` > 0 (falling back if they cannot start), else this thread. */
-export async function makeSinks(n: number, workers: number): Promise<Sinks> {
+/**
+ * Workers when the platform has them and `workers` > 0 (falling back if they cannot start), else
+ * this thread; `dir`: the workers' OPFS spool directory (this thread keeps its CARs in memory).
+ */
+export async function makeSinks(n: number, workers: number, dir: string | null = null): Promise<Sinks> {
   if (workers > 0 && typeof Worker !== "undefined") {
     try {
-      return await WorkerSinks.create(n, workers);
+      return await WorkerSinks.create(n, workers, dir);
     } catch {
       // Workers refused (a content security policy, an old browser): hash on this thread instead.
     }

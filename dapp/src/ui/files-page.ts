@@ -3,6 +3,7 @@
 import { explain } from "../chain/errors";
 import type { App, Page } from "./app";
 import { bytes, eth, field, h, replace, seconds } from "./dom";
+import type { EncodedFile } from "../pipeline";
 import type { MyFile, StoreUi } from "./files";
 import { followBid } from "./pin-page";
 import { priceInput, priceRows, priceWarnings, quotePrice } from "./price-quote";
@@ -51,8 +52,17 @@ export const storePage: Page = (app, root) => {
     },
   };
 
+  // The encoded file waiting for its bid: its CAR files are deleted when another is encoded or the page is left.
+  let pending: EncodedFile | null = null;
+  let left = false;
+  const drop = (): void => {
+    void pending?.cars?.remove();
+    pending = null;
+  };
+
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    drop();
     void (async () => {
       const chosen = file.files?.[0];
       try {
@@ -64,6 +74,8 @@ export const storePage: Page = (app, root) => {
         go.disabled = true;
         const { encode, store } = await lib();
         const enc = await encode(chosen, shards.value, ui);
+        pending = enc;
+        if (left) drop();
         const q = await quotePrice(app, { text: price.value, size: BigInt(enc.shardSize), epochs, slots: enc.shards.length });
         const perSlot = q.price.perSlotEpoch;
         const total = q.escrow;
@@ -81,12 +93,16 @@ export const storePage: Page = (app, root) => {
               ...priceRows(q, "shard", "store"),
               h("dt", {}, "Total escrow"), h("dd", { "data-testid": "store-total", "data-wei": total.toString() }, h("strong", {}, eth(total, 18)))),
             ...priceWarnings(q, "store"),
+            enc.shards.every((s) => s.onDisk)
+              ? null
+              : h("p", { class: "notice warn", "data-testid": "store-memory-note" }, `This browser keeps the encoded shards in memory until they are pushed (about ${bytes(enc.shardSize * enc.shards.length)}): it has no origin-private file system for them.`),
             h("p", { class: "muted" }, `Your wallet signs the key request (once per session), then the bid, one push per shard and the metadata record.`),
             sign,
           ),
         );
         sign.addEventListener("click", () => {
           sign.disabled = true;
+          pending = null; // store() deletes the CAR files when it ends
           store(app, enc, perSlot, epochs, ui)
             .then((bidId) => replace(out, h("p", { class: "notice ok", "data-testid": "store-done" }, `Stored: bid #${bidId}. `, h("a", { href: "#/files" }, "My files"))))
             .catch((err: unknown) => replace(out, h("p", { class: "notice error", role: "alert", "data-testid": "store-error" }, explain(err))));
@@ -98,7 +114,10 @@ export const storePage: Page = (app, root) => {
       }
     })();
   });
-  return () => {};
+  return () => {
+    left = true;
+    drop();
+  };
 };
 
 export const filesPage: Page = (app, root) => {

@@ -11,6 +11,7 @@ import { decryptMetadata, encryptMetadata, type FileMetadata } from "../formats/
 import { parseShards } from "../formats/params";
 import { formatShareLink, shareLinkForFile } from "../formats/sharelink";
 import { downloadFile, encodeFile, fileVersionOf, pushCar, type EncodedFile } from "../pipeline";
+import { defaultWorkers } from "../pipeline/sinks";
 import { bits, Role, type Deal } from "../chain/market";
 import type { App } from "./app";
 import { waitingSlots } from "./bid-actions";
@@ -43,17 +44,32 @@ export interface StoreUi {
   shard(slot: number, text: string): void;
 }
 
-/** Encode `file` (k/n), ready to bid; the UI shows the cost from it. */
+/**
+ * Encode `file` (k/n), ready to bid; the UI shows the cost from it. The CARs go to OPFS files
+ * (written by at least one worker), `enc.cars`: remove them once the store ends or is abandoned.
+ */
 export async function encode(file: File, shards: string, ui: StoreUi): Promise<EncodedFile> {
   const erasure = parseShards(shards);
   ui.stage("encode", "encrypting and erasure-coding…", 0, file.size);
-  const enc = await encodeFile(file, { k: erasure.k, n: erasure.n }, (p) => ui.stage("encode", "encrypting and erasure-coding…", p.done, p.total));
+  const params = { k: erasure.k, n: erasure.n, workers: Math.max(1, defaultWorkers()) };
+  const enc = await encodeFile(file, params, (p) => ui.stage("encode", "encrypting and erasure-coding…", p.done, p.total));
   ui.stage("encode", `${enc.shards.length} shards of ${bytes(enc.shardSize)}`, 1, 1);
   return enc;
 }
 
-/** Key, bid, push each CAR to the hoster that reserved its slot, wait for every fill, record the metadata. */
+/**
+ * Key, bid, push each CAR to the hoster that reserved its slot, wait for every fill, record the
+ * metadata. A shard's CAR file is deleted once its slot is filled, and all of them when this ends.
+ */
 export async function store(app: App, enc: EncodedFile, perSlot: bigint, epochs: number, ui: StoreUi): Promise<bigint> {
+  try {
+    return await storeEncoded(app, enc, perSlot, epochs, ui);
+  } finally {
+    await enc.cars?.remove();
+  }
+}
+
+async function storeEncoded(app: App, enc: EncodedFile, perSlot: bigint, epochs: number, ui: StoreUi): Promise<bigint> {
   const { wallet, account } = signer(app);
   const chain = app.chain;
   const n = enc.shards.length;
@@ -89,6 +105,7 @@ export async function store(app: App, enc: EncodedFile, perSlot: bigint, epochs:
     for (let s = 0; s < n; s++) {
       if (!open.has(s) && !filled.has(s)) {
         filled.add(s);
+        await enc.cars?.removeShard(s);
         ui.shard(s, "filled: the hoster proved it holds the shard");
       }
     }

@@ -68,6 +68,7 @@ async function runBench(mib: number, k = 3, n = 6, workers = Math.max(1, Math.mi
   const out = await decodeFile(parity, enc.contentKey, { sha256: enc.sha256 });
   const decode = (performance.now() - t2) / 1000;
   if (out.size !== data.length) throw new Error(`decoded ${out.size} bytes, expected ${data.length}`);
+  await enc.cars?.remove();
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   return {
     mib,
@@ -122,7 +123,7 @@ async function runBreakdown(mib: number, k = 3, n = 6): Promise<Record<string, n
       const car = new CarBuilder();
       for (const p of pieces(256 * 1024)) for (const b of await imp.write(p)) car.add(b);
       for (const b of await imp.finish()) car.add(b);
-      car.finish(imp.root);
+      await car.finish(imp.root);
     },
     possession_keccak: async () => {
       const tree = await PossessionRoot.create();
@@ -143,8 +144,35 @@ async function checkWorkers(): Promise<{ same: boolean; used: number; workers: s
     Promise.all(e.shards.map(async (s) => `${s.index} ${s.cid} ${s.root} ${s.size} ${toHex(await carSha256(s.car))}`));
   const inWorkers = await encodeFile(new Blob([data]), { ...params, workers: 2 });
   const viaWorkers = await summary(inWorkers);
+  await inWorkers.cars?.remove();
   const local = await summary(await encodeFile(new Blob([data]), { ...params, workers: 0 }));
   return { same: viaWorkers.join() === local.join(), used: inWorkers.workers, workers: viaWorkers, local };
 }
 
-Object.assign(globalThis, { runBench, runBreakdown, checkWorkers });
+/** The memory bench (scatter/bench/dapp.py --memory): a source Blob kept alive, then its encode kept alive. */
+const kept: { source?: Blob; enc?: EncodedFile } = {};
+function makeSource(mib: number): number {
+  kept.source = new Blob([generate(mib * MIB)]);
+  return kept.source.size;
+}
+async function encodeKept(k: number, n: number, spool: boolean): Promise<{ encode_mib_s: number; workers: number; on_disk: number; heap_mib: number | null }> {
+  const source = kept.source as Blob;
+  const t = performance.now();
+  kept.enc = await encodeFile(source, { k, n, spool, workers: Math.max(1, Math.min(4, navigator.hardwareConcurrency - 1)) });
+  const seconds = (performance.now() - t) / 1000;
+  const memory = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory;
+  return {
+    encode_mib_s: Math.round((source.size / MIB / seconds) * 10) / 10,
+    workers: kept.enc.workers,
+    on_disk: kept.enc.shards.filter((s) => s.onDisk).length,
+    heap_mib: memory ? Math.round(memory.usedJSHeapSize / MIB) : null,
+  };
+}
+/** The kept encode's CARs (to push them, as the Store page does). */
+const keptCars = (): Blob[] => kept.enc?.shards.map((s) => s.car) ?? [];
+async function dropKept(): Promise<void> {
+  await kept.enc?.cars?.remove();
+  delete kept.enc;
+}
+
+Object.assign(globalThis, { runBench, runBreakdown, checkWorkers, makeSource, encodeKept, keptCars, dropKept });
