@@ -30,7 +30,7 @@ from scatter.formats.erasure import Buffer, Readable, ShardEncoder, ShardSet
 from scatter.formats.errors import BadShardError, FormatError, MismatchedShardsError, NotEnoughShardsError
 from scatter.formats.manifest_schema import FILENAME, Manifest, ShardEntry
 from scatter.formats.params import DEFAULT_SEGMENT_SIZE, ErasureParams
-from scatter.formats.possession import PossessionRoot
+from scatter.formats.possession import PossessionRoot, root_of_chunks
 from scatter.ipfs.car import CarWriter
 from scatter.ipfs.cid import cid_str
 from scatter.ipfs.unixfs import UnixFSImporter
@@ -368,16 +368,14 @@ def ensure_roots(directory: str | os.PathLike[str]) -> Manifest:
                     f"shard {entry.index} of {base} is missing (no shard file or CAR) and its possession "
                     "root must be recomputed for the current format; re-run scatter encode"
                 )
-            builder = PossessionRoot()
             with _open_shard(base, entry, 1) as stream:
-                while chunk := stream.read(READ_SIZE):
-                    builder.update(chunk)
-            if builder.size != entry.size:
+                size, root = root_of_chunks(iter(lambda: stream.read(READ_SIZE), b""))
+            if size != entry.size:
                 raise FormatError(
-                    f"shard {entry.index} of {base} holds {builder.size} bytes, the manifest says "
+                    f"shard {entry.index} of {base} holds {size} bytes, the manifest says "
                     f"{entry.size}; re-run scatter encode"
                 )
-            entry = replace(entry, root=builder.finish())
+            entry = replace(entry, root=root)
         shards.append(entry)
     manifest = replace(manifest, shards=tuple(shards))
     _write_secret(base / FILENAME, manifest.to_json())
