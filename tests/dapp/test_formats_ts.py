@@ -14,7 +14,6 @@ import io
 import json
 import os
 import secrets
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -27,6 +26,7 @@ from scatter.formats.params import ErasureParams
 from scatter.formats.pipeline import ShardSink, decrypt_shards, encode_stream
 from scatter.ipfs.cid import cid_str
 from scatter.protocol.upload import CarUpload
+from tests.wasm_build import needs_clang_14
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -62,14 +62,7 @@ def test_vitest_suite() -> None:
     assert " failed" not in output
 
 
-def _clang_14() -> bool:
-    if shutil.which("clang") is None or shutil.which("wasm-ld") is None:
-        return False
-    out = subprocess.run(["clang", "--version"], capture_output=True, text=True, check=False).stdout
-    return "version 14." in out
-
-
-@pytest.mark.skipif(not _clang_14(), reason="the committed build is Debian bookworm's clang 14 + lld")
+@needs_clang_14
 def test_committed_dapp_wasm_is_what_build_sh_builds(tmp_path: Path) -> None:
     """dapp/wasm/scatter.wasm (zfec + the SIMD possession tree) is reproducible from its sources."""
     built = tmp_path / "scatter.wasm"

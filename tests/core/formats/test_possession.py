@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from scatter.formats.possession import (
     segment_count,
     verify_proof,
 )
+from tests.wasm_build import needs_clang_14
 
 VECTORS = Path(__file__).parents[2] / "testdata/possession_vectors.json"
 REF = ReferenceHasher()
@@ -200,14 +200,7 @@ def test_wasm_calls_release_the_gil() -> None:
     assert not _ffi.dll._func_flags_ & ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
 
 
-def _clang_14() -> bool:
-    if shutil.which("clang") is None or shutil.which("wasm-ld") is None:
-        return False
-    out = subprocess.run(["clang", "--version"], capture_output=True, text=True, check=False).stdout
-    return "version 14." in out
-
-
-@pytest.mark.skipif(not _clang_14(), reason="the committed build is Debian bookworm's clang 14 + lld")
+@needs_clang_14
 def test_committed_wasm_is_what_make_wasm_builds(tmp_path: Path) -> None:
     # The flags of the Makefile's wasm target; the build is reproducible byte for byte.
     root = Path(__file__).parents[3]
