@@ -86,23 +86,31 @@ def bench_page(browser: Browser | None = None) -> Iterator[Page]:
             thread.join()
 
 
-def run(size_mib: int, k: int, n: int) -> dict[str, Any]:
+def _in_page(function: str, size_mib: int, k: int, n: int) -> dict[str, Any]:
+    """``window.<function>(mib, k, n)`` of the bench page (dapp/test/bench/bench.ts), no timeout."""
     with bench_page() as page:
         page.set_default_timeout(0)
         result: dict[str, Any] = page.evaluate(
-            "([mib, k, n]) => window.runBench(mib, k, n)", [size_mib, k, n]
+            f"([mib, k, n]) => window.{function}(mib, k, n)", [size_mib, k, n]
         )
     return result
+
+
+def run(size_mib: int, k: int, n: int) -> dict[str, Any]:
+    return _in_page("runBench", size_mib, k, n)
 
 
 def breakdown(size_mib: int, k: int, n: int) -> dict[str, Any]:
-    """Each encode stage alone, as a ratio to WebCrypto's sha256 (dapp/test/bench/bench.ts runBreakdown)."""
-    with bench_page() as page:
-        page.set_default_timeout(0)
-        result: dict[str, Any] = page.evaluate(
-            "([mib, k, n]) => window.runBreakdown(mib, k, n)", [size_mib, k, n]
-        )
-    return result
+    """Each encode stage alone, as a ratio to WebCrypto's sha256 (bench.ts runBreakdown)."""
+    return _in_page("runBreakdown", size_mib, k, n)
+
+
+def _cmdlines() -> Iterator[tuple[int, bytes]]:
+    """(pid, command line) of each running process (one that exits meanwhile is skipped)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                yield int(proc.name), (proc / "cmdline").read_bytes()
 
 
 def _pss_mib(browser_pid: int) -> dict[str, float]:
@@ -141,11 +149,9 @@ def memory(size_mib: int, k: int, n: int, spool: bool) -> dict[str, Any]:
         )
         try:
             pid = next(
-                int(p.name)
-                for p in Path("/proc").iterdir()
-                if p.name.isdigit()
-                and f"--user-data-dir={profile}".encode() in (p / "cmdline").read_bytes()
-                and b"--type=" not in (p / "cmdline").read_bytes()
+                pid
+                for pid, cmdline in _cmdlines()
+                if f"--user-data-dir={profile}".encode() in cmdline and b"--type=" not in cmdline
             )
             with bench_page(context) as page:  # type: ignore[arg-type]  # a context opens pages too
                 page.set_default_timeout(0)
