@@ -90,13 +90,13 @@ artifacts: install
 # reference). Needs Debian's clang and lld (apt-get install clang lld); no libc, no wasi-sdk.
 WASM_DIR := scatter/formats/_merkle
 wasm: $(WASM_DIR)/merkle.wasm
-$(WASM_DIR)/merkle.wasm: $(WASM_DIR)/merkle.c
+$(WASM_DIR)/merkle.wasm: $(WASM_DIR)/merkle.c $(WASM_DIR)/keccak_rc.h
 	clang --target=wasm32 -nostdlib -fno-builtin -O3 -Wl,--no-entry -Wl,--export-dynamic \
 		-Wl,--strip-all -o $@ $<
 
 # The dapp's wasm (zfec's fec.c + the possession tree in 2-lane SIMD, no libc), committed like merkle.wasm.
 dapp-wasm: dapp/wasm/scatter.wasm
-dapp/wasm/scatter.wasm: dapp/wasm/build.sh dapp/wasm/glue.c dapp/wasm/zfec/fec.c dapp/wasm/merkle_simd.c
+dapp/wasm/scatter.wasm: dapp/wasm/build.sh dapp/wasm/glue.c dapp/wasm/zfec/fec.c dapp/wasm/merkle_simd.c $(WASM_DIR)/keccak_rc.h
 	dapp/wasm/build.sh
 
 # The native SIMD build of the same tree (optional C extension, not committed): pip install -e

@@ -13,6 +13,7 @@ setup(
         Extension(
             "scatter.formats._merkle._native",
             ["scatter/formats/_merkle/_native.c"],
+            depends=["scatter/formats/_merkle/keccak_rc.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )
