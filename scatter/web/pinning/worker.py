@@ -235,15 +235,21 @@ class PinWorker:
         if rec.bid_id is None:
             self._buy(rec, now)
         elif rec.renew_block is not None:  # charged for a renewal whose bid's id is not recorded
-            found = self.backend.find_posted(rec.pin.cid, rec.renew_block, self.store.known_bids())
-            if found is None:
-                self.store.release_renewal(rec)
-            else:
-                log.info("pin %s: found its renewal bid %s, posted before a restart", rec.requestid, found)
-                self.store.record_renewal(rec, found, now)
-            self._follow(self.store.record(rec.requestid), now)
+            self._follow(self._recover_renewal(rec, now), now)
         else:
             self._follow(rec, now)
+
+    def _recover_renewal(self, rec: PinRecord, now: int) -> PinRecord:
+        """A renewal charged but with no bid id recorded (a crash or a lost receipt): the bid found
+        on chain is recorded, else the charge is released. Returns the pin as stored after."""
+        assert rec.renew_block is not None
+        found = self.backend.find_posted(rec.pin.cid, rec.renew_block, self.store.known_bids())
+        if found is None:
+            self.store.release_renewal(rec)
+        else:
+            log.info("pin %s: found its renewal bid %s, posted before a restart", rec.requestid, found)
+            self.store.record_renewal(rec, found, now)
+        return self.store.record(rec.requestid)
 
     def _buy(self, rec: PinRecord, now: int) -> None:
         s = self.settings
@@ -402,12 +408,7 @@ class PinWorker:
             self.store.update(rec.requestid, bid_id=found)
             rec = self.store.record(rec.requestid)
         if rec.renew_block is not None:  # a renewal bid may be out, its id unrecorded
-            found = self.backend.find_posted(rec.pin.cid, rec.renew_block, self.store.known_bids())
-            if found is None:
-                self.store.release_renewal(rec)
-            else:
-                self.store.record_renewal(rec, found, _now_ms())
-            rec = self.store.record(rec.requestid)
+            rec = self._recover_renewal(rec, _now_ms())
         if rec.bid_id is None or (rec.status == "failed" and not rec.prev_bids):
             self.store.update(rec.requestid, settled=True)
             return
