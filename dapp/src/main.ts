@@ -21,8 +21,11 @@ const PAGES: Record<string, { title: string; page: Page }> = {
 const byId = (id: string): HTMLElement => document.getElementById(id)!;
 
 async function boot(): Promise<void> {
-  // Shard CARs left in OPFS by a store that never ended (a closed tab, a crash): deleted now.
-  void removeLeftovers().catch(() => []);
+  // Shard CARs left in OPFS by a store that never ended (a closed tab, a crash): deleted now;
+  // <html data-spool-swept="N"> says the sweep is over and how many directories it deleted.
+  void removeLeftovers()
+    .catch(() => [])
+    .then((removed) => (document.documentElement.dataset.spoolSwept = String(removed.length)));
   const main = byId("main");
   if (location.hash.startsWith("#key=")) {
     // A share link: no wallet, no chain; the formats pipeline only (loaded on use).

@@ -83,6 +83,9 @@ SPOOLED = """async () => {
 }"""
 
 
+SWEPT = "() => document.documentElement.dataset.spoolSwept !== undefined"
+
+
 def _spooled(page: Any) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = page.evaluate(SPOOLED)
     return result
@@ -112,6 +115,8 @@ def test_car_files_left_by_a_closed_page_are_deleted_at_the_next_start(open_dapp
     page = open_dapp(path="#/market")
     holder = page.context.new_page()
     holder.goto(page.url)
+    # each tab's start-up sweep is over before the directories exist
+    wait_until(lambda: page.evaluate(SWEPT) and holder.evaluate(SWEPT), what="the start-up sweeps")
     holder.evaluate("() => { navigator.locks.request('scatter-cars/held', () => new Promise(() => {})); }")
     page.evaluate(
         """async () => {
@@ -130,7 +135,8 @@ def test_car_files_left_by_a_closed_page_are_deleted_at_the_next_start(open_dapp
     wait_until(lambda: holder.evaluate(held), what="the other tab's lock")
     assert set(_spooled(page)) == {"held", "left"}
     page.reload()
-    wait_until(lambda: "left" not in _spooled(page), what="the leftover deleted")
+    wait_until(lambda: page.evaluate(SWEPT), what="the start-up sweep")
+    assert page.evaluate("() => document.documentElement.dataset.spoolSwept") == "1"
     assert _spooled(page) == {"held": {"shard-0.car": 1000}}
 
 

@@ -90,8 +90,12 @@ export async function removeLeftovers(): Promise<string[]> {
   for (const name of names) {
     await navigator.locks.request(lockName(name), { ifAvailable: true }, async (lock) => {
       if (lock === null) return; // a live encode or push of another tab
-      await root.removeEntry(name, { recursive: true });
-      removed.push(name);
+      try {
+        await root.removeEntry(name, { recursive: true });
+        removed.push(name);
+      } catch {
+        // another tab's sweep deleted it first
+      }
     });
   }
   return removed;
