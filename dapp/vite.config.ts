@@ -1,7 +1,8 @@
 // The dapp is a set of static files: relative URLs (`base: "./"`) so that any static host,
 // a sub-path or an IPFS gateway (/ipfs/<cid>/) serves it; the output goes inside the Python
 // package (scatter/web/dapp) so `pip install scatter` ships it without Node.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
 
@@ -39,9 +40,50 @@ function scatterAbi(): Plugin {
   };
 }
 
+/** The files scatter.wasm is built from (dapp/wasm/build.sh), as paths from the repository's root. */
+function wasmSources(): string[] {
+  const files = readdirSync(here("wasm"), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name !== "scatter.wasm")
+    .map((entry) => relative(here(".."), join(entry.parentPath, entry.name)));
+  return [...files, "scatter/formats/_merkle/keccak_rc.h"].sort();
+}
+
+/**
+ * The licences of what the build ships, beside it: Vite's `licenses.md` lists the npm packages
+ * bundled; `licenses/` adds what npm does not know of: scatter.wasm links zfec's C (GNU GPL v2+
+ * or TGPPL v1+, at the user's option), so the whole source it is built from, zfec's licence
+ * texts included, travels with every copy (`licenses/scatter-wasm-src/`, where
+ * `sh dapp/wasm/build.sh` rebuilds it byte for byte with the same clang).
+ */
+function wasmLicences(): Plugin {
+  const notice = [
+    "# scatter.wasm",
+    "",
+    "`assets/scatter-*.wasm` links zfec 1.6.0.0's `fec.c` and `fec.h`, unmodified (derived from",
+    "Luigi Rizzo's BSD-licensed fec, whose notice is in fec.c), licensed under the GNU General",
+    "Public License version 2 or later or the Transitive Grace Period Public Licence version 1.0",
+    "or later, at your option: their texts are `scatter-wasm-src/dapp/wasm/zfec/COPYING.GPL` and",
+    "`scatter-wasm-src/dapp/wasm/zfec/COPYING.TGPPL.rst`. `scatter-wasm-src/` is the complete",
+    "source of scatter.wasm: `sh scatter-wasm-src/dapp/wasm/build.sh` builds it (Debian's clang",
+    "and lld). The rest of Scatter is MIT-licensed.",
+    "",
+  ].join("\n");
+  return {
+    name: "scatter-wasm-licences",
+    apply: "build",
+    generateBundle() {
+      this.emitFile({ type: "asset", fileName: "licenses/scatter-wasm.md", source: notice });
+      for (const path of wasmSources()) {
+        this.addWatchFile(here(`../${path}`));
+        this.emitFile({ type: "asset", fileName: `licenses/scatter-wasm-src/${path}`, source: readFileSync(here(`../${path}`)) });
+      }
+    },
+  };
+}
+
 export default defineConfig({
   base: "./",
-  plugins: [scatterAbi()],
+  plugins: [scatterAbi(), wasmLicences()],
   build: {
     outDir,
     emptyOutDir: true,
@@ -49,6 +91,7 @@ export default defineConfig({
     sourcemap: false,
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
+    license: { fileName: "licenses.md" },
   },
   server: { host: "127.0.0.1" },
 });

@@ -4,6 +4,8 @@
 ``GET /``, ``/index.html``     the dapp (hash-routed: one page, ``#/market``, ``#/pin``, ...)
 ``GET /assets/...``            its scripts and styles (content-hashed names, cached for a year)
 ``GET /deployment.json``       which chain and contracts the page talks to (below)
+``GET /licenses.md``           the licences of the npm packages bundled (plain text)
+``GET /licenses/...``          scatter.wasm's licences (zfec: GNU GPL v2+ or TGPPL) and source
 =============================  ==================================================
 
 Only these paths: the dapp is mounted beside ``/api``, ``/pins`` and ``/healthz``, never
@@ -101,6 +103,23 @@ class _Assets(StaticFiles):
         await super().__call__(scope, receive, with_headers)
 
 
+class _Texts(StaticFiles):
+    """The licence texts and the wasm's C source: shown as plain text, never run."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def as_text(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-type"]
+                message["headers"] = [
+                    *kept,
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    *((k.lower().encode(), v.encode()) for k, v in _PAGE_HEADERS.items()),
+                ]
+            await send(message)
+
+        await super().__call__(scope, receive, as_text)
+
+
 def dapp_routes(
     network: Callable[[], Network], *, public_rpc_url: str | None = None, directory: Path = DAPP_DIR
 ) -> list[Any]:
@@ -125,6 +144,16 @@ def dapp_routes(
         Route("/index.html", page, methods=["GET", "HEAD"]),
         Route("/deployment.json", deployment, methods=["GET", "HEAD"]),
     ]
+
+    async def licences(_request: Request) -> Response:
+        path = directory / "licenses.md"
+        if not path.is_file():
+            return PlainTextResponse("the dapp is not built in this install\n", status_code=404)
+        return FileResponse(path, media_type="text/plain; charset=utf-8", headers=_PAGE_HEADERS)
+
+    routes.append(Route("/licenses.md", licences, methods=["GET", "HEAD"]))
     if (directory / "assets").is_dir():
         routes.append(Mount("/assets", app=_Assets(directory=directory / "assets"), name="dapp-assets"))
+    if (directory / "licenses").is_dir():
+        routes.append(Mount("/licenses", app=_Texts(directory=directory / "licenses"), name="dapp-licences"))
     return routes

@@ -1,0 +1,1 @@
+/* Freestanding shim: fec.c includes <stdio.h> but calls nothing from it. */
