@@ -15,7 +15,7 @@ export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 BENCH_ADD_MIB ?= 1024
 
-.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm dapp-wasm dapp chromium native soak clean
+.PHONY: install dev test forge-test forge-coverage gas-snapshot pytest lint typecheck artifacts bench wasm dapp-wasm dapp chromium proxies native soak clean
 
 install: $(VENV)/.installed node_modules/.installed build/solcx/.installed dapp/node_modules/.installed
 
@@ -49,6 +49,18 @@ chromium:
 	@command -v /usr/bin/chromium >/dev/null || { echo "installing Debian's chromium (apt-get)"; \
 		$$(command -v sudo) apt-get install -y --no-install-recommends chromium; }
 
+# The reverse-proxy tests run Debian's nginx and Caddy with the configs in docker/proxy/: their
+# packages are unpacked into build/proxies, not installed (no service starts on port 80, nothing
+# outside the checkout changes, no root needed).
+proxies: build/proxies/.installed
+
+build/proxies/.installed:
+	@echo "Debian's nginx and caddy: unpacked into build/proxies (apt-get download)"
+	@rm -rf build/proxies && mkdir -p build/proxies/debs
+	@cd build/proxies/debs && apt-get -qq -o APT::Sandbox::User=root download nginx caddy
+	@for deb in build/proxies/debs/*.deb; do dpkg-deb -x $$deb build/proxies; done
+	@touch $@
+
 # py-solc-x (and ape-solidity through it) find compilers in SOLCX_BINARY_PATH as solc-v<version>.
 build/solcx/.installed: tools/solc package.json
 	@mkdir -p build/solcx
@@ -58,7 +70,7 @@ build/solcx/.installed: tools/solc package.json
 dev: install
 	$(BIN)/scatter dev
 
-test: install chromium lint typecheck forge-test pytest
+test: install chromium proxies lint typecheck forge-test pytest
 
 forge-test: node_modules/.installed
 	forge test
