@@ -15,7 +15,9 @@ stage:
   the CAR bodies sent, per slot, and their overlap), ``hoster import`` (the hoster's side of
   each push: from the last byte sent to its answer, during which it imports the CAR into its
   store and checks the CID, size and possession root), ``fill`` (from the last push answered
-  until every slot is filled on chain) and ``metadata`` (the FileRegistry transaction);
+  until every slot is filled on chain), ``metadata`` (the FileRegistry transaction, sent as
+  soon as the bid id is known, while the shards are pushed) and ``after_fill`` (from the
+  last fill seen until the upload returned: waiting for the entry if it was not mined yet);
 - download: ``lookup`` (metadata and deals read from the chain), ``fetch`` (k shards from
   the hosters' gateways, each block verified), ``decode`` (erasure-decode + decrypt + sha256).
 
@@ -184,8 +186,11 @@ def upload_stages(tl: Timeline, pushes: list[Push], total: float) -> dict[str, A
         stages["push_mib"] = _r(mib)
         if filled_at is not None:
             stages["fill_after_last_push_s"] = _r(filled_at - max(p.answered for p in ok))
+    recording_at, recorded_at = tl.step_at("recording the"), tl.step_at("recorded the entry")
+    if recording_at is not None and recorded_at is not None:
+        stages["metadata_s"] = _r(recorded_at - recording_at)
     if filled_at is not None:
-        stages["metadata_s"] = _r(total - filled_at)
+        stages["after_fill_s"] = _r(total - filled_at)
     stages["failed_pushes"] = [f"slot {p.slot}: {p.error}" for p in pushes if p.error]
     return stages
 

@@ -337,8 +337,8 @@ class Market:
         """Epochs left in the slot's budget (what a fill would run for)."""
         return int(self._call("slotEpochs", bid_id, slot))
 
-    def reservation_of(self, bid_id: int, slot: int) -> Reservation:
-        return reservation_from_named(bid_id, slot, self._named("reservationOf", bid_id, slot))
+    def reservation_of(self, bid_id: int, slot: int, *, block: int | str = "latest") -> Reservation:
+        return reservation_from_named(bid_id, slot, self._named("reservationOf", bid_id, slot, block=block))
 
     def hoster_live_in_bid(self, bid_id: int, hoster: str) -> bool:
         """Whether ``hoster`` holds a live (reserved or filled) slot of the bid."""

@@ -8,8 +8,10 @@ its custom error.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -50,6 +52,18 @@ def raw_call(w3: Web3, method: str, params: list[Any]) -> Any:
 def head_number(w3: Web3) -> int:
     """The latest block number: the one call a daemon's loop makes when nothing changed."""
     return rpc_guard("reading the block number", lambda: int(str(raw_call(w3, "eth_blockNumber", [])), 16))
+
+
+def on_loopback(rpc_url: str) -> bool:
+    """Whether ``rpc_url`` names a node on this machine: there, waiting for a block may poll it
+    often (it costs local CPU only); a remote provider is polled at the daemon's interval."""
+    host = urlsplit(rpc_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def latest_head(w3: Web3) -> tuple[int, int]:

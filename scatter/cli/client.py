@@ -19,6 +19,7 @@ from scatter.cli._output import console, emit_json, err_console, progress
 
 if TYPE_CHECKING:
     from scatter.client import Scatter
+    from scatter.sdk.models import CancelResult
 
 RPC_HELP = "JSON-RPC URL (default: SCATTER_RPC_URL, the dev network of this directory, or localhost)."
 DEV_HELP = "Sign with anvil dev account N (local chains only; default on the dev network: 1)."
@@ -123,6 +124,8 @@ def upload_command(
         else:
             refund = _eth(cancelled.refund) if cancelled else "nothing (no bid yet)"
             console.print(f"aborted the upload of {path}; refunded {refund}")
+            if cancelled is not None:
+                _print_withdrawn(cancelled)
         return
     with _price_warnings():
         result = sdk.upload(
@@ -428,6 +431,15 @@ def cancel_command(
     )
     if result.reserved_slots:
         console.print(f"  slots {list(result.reserved_slots)} are reserved by hosters: cancel them later")
+    _print_withdrawn(result)
+
+
+def _print_withdrawn(result: CancelResult) -> None:
+    if result.withdrawn_file is not None:
+        console.print(
+            f"  took back the entry of file {result.withdrawn_file} that the unfinished upload recorded: "
+            "its bid stores nothing"
+        )
 
 
 def extend_command(

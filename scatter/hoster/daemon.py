@@ -65,7 +65,7 @@ from scatter.chain.market import (
     prove_many_calldata,
 )
 from scatter.chain.params import MarketParams
-from scatter.chain.tx import head_number, latest_head, rpc_guard
+from scatter.chain.tx import head_number, latest_head, on_loopback, rpc_guard
 from scatter.daemon.backoff import RETRYABLE, Backoff, retry
 from scatter.daemon.endpoint import check_endpoint
 from scatter.daemon.http import make_server
@@ -118,7 +118,7 @@ from scatter.hoster.state import (
     earned_wei,
     holding_views,
 )
-from scatter.hoster.txjournal import TxJournal
+from scatter.hoster.txjournal import PENDING, TxJournal
 from scatter.ipfs.abc import BlockStore
 from scatter.ipfs.cid import cid_str, parse_cid
 from scatter.protocol.hoster_api import SlotStatus
@@ -132,6 +132,7 @@ READY_FILE = "hoster.json"
 BLOCK_TIME_TTL_S = 3600.0  # how long the chain's measured block time is used before it is read again
 RECHECK_S = 5.0  # seconds before a bid whose slots this hoster passed over is looked at again
 FULL_PASS_POLLS = 8  # a full pass at least every 8 polls, whatever the blocks held (see _block_pass)
+DUE_POLL_S = 0.05  # on a node on this machine, seconds between looks once a block is due (_next_poll)
 # Market events that open, free or close slots: work for any hoster (see Hoster._concerns_me)
 SLOT_EVENTS = frozenset({"BidPosted", "SlotReopened", "ReservationReleased", "SlotCancelled", "BidExtended"})
 LOST_RACE = {"SlotNotOpen", "SlotIsReserved", "HosterAlreadyInBid", "SlotExhausted", "NoReservation"}
@@ -180,6 +181,9 @@ class Hoster:
         self.endpoint = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # ends the main loop's wait: stopping, or content verified
+        self._local_rpc = on_loopback(config.rpc_url)
+        self._block_gap = 0.0  # seconds between the last heads seen (their timestamps), 0: unknown
         self._chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoster-chain")
         # settlements are built (gas estimated) in parallel; the journal hands out nonces in order
         self._send_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hoster-send")
@@ -239,6 +243,7 @@ class Hoster:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
         try:
             await self._start()
             await self._main_loop()
@@ -249,6 +254,8 @@ class Hoster:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: already stopped
                 self._loop.call_soon_threadsafe(self._stop.set)
+                if self._wake is not None:
+                    self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _chain(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking web3 call on the daemon's one chain thread."""
@@ -360,10 +367,11 @@ class Hoster:
         log_event(log, "hoster stopped", address=self.address)
 
     async def _main_loop(self) -> None:
-        assert self._stop is not None
+        assert self._stop is not None and self._wake is not None
         delays = Backoff(initial=0.5, maximum=10.0).delays()
         failures = 0
         while not self._stop.is_set():
+            self._wake.clear()
             wait = self.config.poll_interval
             try:
                 if self._nudged or time.monotonic() >= self._full_pass_due:
@@ -373,6 +381,7 @@ class Hoster:
                 self._last_ok = time.time()
                 self._rpc_down = False
                 failures = 0
+                wait = self._next_poll()
             except RETRYABLE as exc:
                 wait = delays(failures)
                 failures += 1
@@ -387,7 +396,20 @@ class Hoster:
                 self.metrics.errors.labels("tick").inc()
                 log.exception("tick failed", extra={"event": "tick failed"})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), wait)
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _next_poll(self) -> float:
+        """Seconds until the next look at the chain: ``poll_interval``; on a node on this machine,
+        timed for the next block instead — due one block gap after the last new head was seen,
+        looked for a little before, then every DUE_POLL_S until it shows (for at most
+        ``poll_interval`` past due: a node that mines only on demand is polled as usual). A new
+        bid is then seen within about DUE_POLL_S of its block, for about two looks per block."""
+        if not self._local_rpc or self._block_gap <= 0:
+            return self.config.poll_interval
+        late = time.monotonic() - (self._head_seen + self._block_gap)
+        if late > self.config.poll_interval:
+            return self.config.poll_interval
+        return min(self.config.poll_interval, max(DUE_POLL_S, -late - DUE_POLL_S))
 
     # ----------------------------------------------------------------- tick
 
@@ -424,6 +446,8 @@ class Hoster:
     async def _read_head(self) -> None:
         number, timestamp = await self._chain(latest_head, self.w3)
         if number != self._head:
+            if 0 < self._head < number:
+                self._block_gap = (timestamp - self._now) / (number - self._head)
             self._head_seen = time.monotonic()
         self._now, self._head = timestamp, number
         self._epoch = self.params.epoch_at(self._now)  # currentEpoch() at the head, without a call
@@ -856,6 +880,8 @@ class Hoster:
         """The content matched the slot and is pinned: keep its possession cache, fill next."""
         crash_point("pinned")
         self._nudged = True
+        if self._wake is not None:
+            self._wake.set()  # fill now, not after the loop's wait
         self.keeper.save(parse_cid(job.cid), checked.cache)
         if self.state.set_job(job.bid_id, job.slot, VERIFIED, nbytes=checked.size, note=source,
                               only_from=(RESERVING, RESERVED, FETCHING, HEALING)):  # fmt: skip
@@ -870,6 +896,9 @@ class Hoster:
             key = f"fill:{job.key}"
             if not self._due(key) or self.journal.live("fill", job.key, confirmed_block=cp) is not None:
                 continue
+            reserve = self.journal.live("reserve", job.key)
+            if reserve is not None and reserve.status in PENDING:
+                continue  # pushed before the reservation was mined (the client reads pending state)
             await self._fill(job)
 
     async def _fill(self, job: SlotJob) -> None:

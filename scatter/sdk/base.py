@@ -9,14 +9,15 @@ root (upload sessions, watch state) and the deal lookups all flows use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scatter.chain.files import FileRegistry
 from scatter.chain.market import DealStatus, Market, Role
 from scatter.chain.tx import Transactor, rpc_guard
-from scatter.errors import ScatterTimeoutError
+from scatter.errors import ScatterError, ScatterNotFoundError, ScatterTimeoutError
 from scatter.sdk import units
 from scatter.sdk.models import DealInfo
 from scatter.sdk.network import Network
@@ -117,14 +118,75 @@ class ScatterBase:
             and s.client.lower() == self.address.lower()
         ]
 
-    def _forget_uploads(self, *, bid_id: int | None = None, file_id: int | None = None) -> None:
-        """Delete the local state (encoded shards, CARs) of unfinished uploads that cannot finish any
-        more: those of a bid whose slots were cancelled, or adding a version to a removed file."""
+    def _forget_uploads(self, *, file_id: int, bids: Collection[int]) -> None:
+        """Delete the local state (encoded shards, CARs) of the unfinished uploads of a removed file:
+        of its bids (``bids``), or adding a version to it."""
         for session in self.pending_uploads():
-            if (bid_id is not None and session.bid_id == bid_id) or (
-                file_id is not None and session.replaces == file_id
-            ):
+            if session.bid_id in bids or file_id in (session.file_id, session.replaces):
                 session.remove()
+
+    def _give_up_uploads(self, bid_id: int) -> int | None:
+        """Give up the unfinished uploads of a bid whose slots were cancelled (they cannot finish):
+        take back the entry they recorded if it names nothing (:meth:`_withdraw_entry`), then
+        delete their local state. Returns the id of the file entry withdrawn or changed, if any."""
+        withdrawn = None
+        for session in self.pending_uploads():
+            if session.bid_id == bid_id:
+                withdrawn = self._withdraw_entry(session) or withdrawn
+                session.remove()  # after the entry: a failure leaves the session to try again
+        return withdrawn
+
+    def _withdraw_entry(self, session: UploadSession) -> int | None:
+        """An entry recorded (stage ``recording`` or later) for a bid that can store nothing — no
+        slot ever filled and none left open — is removed, or for a new version (``replaces``) that
+        version is taken back out. An entry whose bid holds or may still hold shards stays: it
+        names what the account pays for, and ``ls`` shows its health."""
+        if session.bid_id is None or session.stage not in ("recording", "recorded"):
+            return None
+        bid = self.market.get_bid(session.bid_id)
+        if bid.open_slots or self._slot_filled_logs(bid):
+            return None
+        file_id = session.replaces if session.replaces is not None else session.file_id
+        if file_id is None:  # a crash between sending the entry and recording its id
+            file_id = self._find_my_entry(session.bid_id, session.bid_block or self.deployment.block)
+        if file_id is None:
+            return None
+        try:
+            owner = self.files.entry(file_id).owner
+        except ScatterNotFoundError:
+            return None  # removed meanwhile
+        record = self._metadata(file_id)
+        if owner.lower() != self.address.lower() or record.current.bid_id != session.bid_id:
+            return None  # given away, or this version never got in
+        if session.replaces is None:
+            self.files.remove(file_id)
+        elif record.history:
+            previous = replace(record, current=record.history[0], history=record.history[1:])
+            self.files.replace(file_id, self._seal(previous))
+        return file_id
+
+    def _find_my_entry(self, bid_id: int | None, from_block: int) -> int | None:
+        """This account's entry added since ``from_block`` whose current version is stored by ``bid_id``."""
+        from scatter.formats.metadata import decrypt_metadata
+
+        ev = self.files.contract.events.FileAdded()
+        logs = rpc_guard(
+            "reading FileAdded events",
+            lambda: ev.get_logs(from_block=from_block, argument_filters={"owner": self.address}),
+        )
+        for log in logs:
+            try:
+                record = decrypt_metadata(self.metadata_key, bytes(log["args"]["metadata"]))
+            except ScatterError:
+                continue
+            if record.current.bid_id == bid_id:
+                return int(log["args"]["fileId"])
+        return None
+
+    def _seal(self, record: FileMetadata) -> bytes:
+        from scatter.formats.metadata import encrypt_metadata
+
+        return encrypt_metadata(self.metadata_key, record)
 
     # ------------------------------------------------------------------ deals
 

@@ -60,6 +60,7 @@ class FileEntries(Payments):
         """
         out = []
         epoch = self.market.current_epoch() if health else 0
+        uploading = {s.bid_id for s in self.pending_uploads()} if health else set()
         for file_id in self._my_file_ids():
             try:
                 entry = self.files.entry(file_id)
@@ -71,17 +72,20 @@ class FileEntries(Payments):
             info = self._file_info(file_id, record, entry.owner)
             if health and record.current.bid_id is not None:
                 deals = self.deals_of_bid(record.current.bid_id)
-                info = replace(info, health=self._health(info, deals, record.current.erasure.k, epoch))
+                k, bid_id = record.current.erasure.k, record.current.bid_id
+                info = replace(info, health=self._health(info, deals, k, epoch, bid_id in uploading))
             out.append(info)
         return out
 
-    def _health(self, info: FileInfo, deals: Sequence[Deal], k: int, epoch: int) -> FileHealth:
+    def _health(
+        self, info: FileInfo, deals: Sequence[Deal], k: int, epoch: int, uploading: bool
+    ) -> FileHealth:
+        """``uploading``: an unfinished upload of this version runs here (its entry comes first)."""
         from scatter.sdk.health import HealthWarning, file_health
 
         n = int(info.shards.split("/")[1])
-        h = file_health(
-            deals, total=n, needed=k, current_epoch=epoch, name=f"file {info.file_id} ({info.name})"
-        )
+        name = f"file {info.file_id} ({info.name})"
+        h = file_health(deals, total=n, needed=k, current_epoch=epoch, name=name, uploading=uploading)
         if h.warning is not None:
             warnings.warn(h.warning, HealthWarning, stacklevel=3)
         return h
@@ -114,7 +118,8 @@ class FileEntries(Payments):
         bid = self.bid_info(bid_id)
         deals = self.deals_of_bid(bid_id)
         infos = self._deal_infos(bid_id, ask_hosters=ask_hosters, deals=deals, epoch=epoch)
-        health = self._health(info, deals, k, epoch)
+        uploading = any(s.bid_id == bid_id for s in self.pending_uploads())
+        health = self._health(info, deals, k, epoch, uploading)
         return FileStatus(
             file=replace(info, health=health),
             bid=bid,
@@ -171,7 +176,7 @@ class FileEntries(Payments):
         for bid_id in sorted(bids):
             bid = self.market.get_bid(bid_id)
             if bid.open_slots:
-                cancelled.append(self.cancel(bid_id))
+                cancelled.append(self._cancel_open(bid_id, None))  # the entry goes below, as a whole
         self.files.remove(file_id)
-        self._forget_uploads(file_id=file_id)
+        self._forget_uploads(file_id=file_id, bids=bids)
         return RemoveResult(file_id=file_id, cancelled=tuple(cancelled))

@@ -11,6 +11,8 @@ healthy    live > k             one more loss is healed from the others
 at-risk    live == k            one more loss before healing makes the file unrecoverable
 lost       live < k             fewer shards than needed are held under a deal
 expired    deals ran out        every slot's deal is live or reached its end (nothing lost)
+uploading  live < n, and        the upload of this version is still running here: its
+           uploading            entry is recorded before its slots are filled
 =========  ===================  ==========================================================
 
 The SDK warns (:class:`HealthWarning`) and ``scatter status`` / ``scatter ls`` say so
@@ -37,9 +39,16 @@ def is_live(deal: Deal, current_epoch: int) -> bool:
 
 
 def file_health(
-    deals: Iterable[Deal], *, total: int, needed: int, current_epoch: int, name: str = "the file"
+    deals: Iterable[Deal],
+    *,
+    total: int,
+    needed: int,
+    current_epoch: int,
+    name: str = "the file",
+    uploading: bool = False,
 ) -> FileHealth:
-    """The health of a file whose bid has ``total`` slots, ``needed`` (k) of which rebuild it."""
+    """The health of a file whose bid has ``total`` slots, ``needed`` (k) of which rebuild it;
+    ``uploading``: an unfinished upload of this version is known (no warning while it runs)."""
     latest: dict[int, Deal] = {}
     for d in deals:
         if d.slot not in latest or d.deal_id > latest[d.slot].deal_id:
@@ -50,6 +59,8 @@ def file_health(
         for d in latest.values()
         if d.status == DealStatus.FINISHED or (d.status == DealStatus.ACTIVE and d.end_epoch < current_epoch)
     )
+    if uploading and live < total:
+        return FileHealth(live, total, needed, "uploading", f"{live}/{total} uploading")
     if live > needed:
         return FileHealth(live, total, needed, "healthy", f"{live}/{total} live")
     if ran_out and live + ran_out == total:

@@ -75,7 +75,7 @@ class FileHealth(_Json):
     live: int
     total: int  # n
     needed: int  # k: any k shards rebuild the file
-    state: str  # healthy | at-risk (live <= k) | lost (live < k) | expired (every deal ran out)
+    state: str  # healthy | at-risk (live <= k) | lost (live < k) | expired (every deal ran out) | uploading
     label: str  # "6/6 live", "3/6 AT RISK", "2/6 LOST", "0/6 expired"
     warning: str | None = None  # one line for people when at risk or lost
 
@@ -179,6 +179,7 @@ class CancelResult(_Json):
     refund: int
     active_deals: tuple[int, ...]  # deals that keep running (and keep being paid) until their end
     reserved_slots: tuple[int, ...] = ()  # open slots a hoster holds now: cancellable once it expires
+    withdrawn_file: int | None = None  # the entry an unfinished upload of the bid had recorded, taken back
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,8 @@ class WatchEvent(_Json):
 
 
 class Reporter(Protocol):
-    """Where the SDK reports progress: the CLI draws bars, scripts pass nothing."""
+    """Where the SDK reports progress: the CLI draws bars, scripts pass nothing. ``step`` may be
+    called from another thread than the upload's (the metadata entry's), while a bar is open."""
 
     def step(self, message: str) -> None: ...
 

@@ -8,6 +8,7 @@ Market to the client (a pull-payment ledger) and reaches the wallet with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from web3 import Web3
@@ -41,7 +42,17 @@ class Payments(MarketViews):
         its reservation expired (the hoster then gets its one-epoch reservation fee).
 
         An unfinished upload of the bid cannot finish once a slot is cancelled (a closed slot is
-        never filled): its local state under ``.scatter/uploads`` is deleted."""
+        never filled): its local state under ``.scatter/uploads`` is deleted, and the metadata
+        entry it recorded too if the bid stores nothing and no slot is left open
+        (``CancelResult.withdrawn_file``)."""
+        result = self._cancel_open(bid_id, slots)
+        if result.cancelled_slots:
+            withdrawn = self._give_up_uploads(bid_id)
+            if withdrawn is not None:
+                result = replace(result, withdrawn_file=withdrawn)
+        return result
+
+    def _cancel_open(self, bid_id: int, slots: Sequence[int] | None) -> CancelResult:
         bid = self._my_bid(bid_id)
         open_now = bid.open_slot_indexes()
         held = self._live_reservations(bid)
@@ -65,8 +76,6 @@ class Payments(MarketViews):
             receipt = self.market.cancel(bid_id, slot)
             for log in self.market.contract.events.SlotCancelled().process_receipt(receipt, errors=DISCARD):
                 refund += int(log["args"]["refund"])
-        if wanted:
-            self._forget_uploads(bid_id=bid_id)
         active = tuple(d.deal_id for d in self._active_deals(self.market.get_bid(bid_id)).values())
         return CancelResult(
             bid_id=bid_id,

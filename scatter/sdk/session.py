@@ -10,7 +10,10 @@ last recorded step:
 
 ``encoded`` -> ``bidding`` (the bid transaction may be out: on resume look for
 its ``BidPosted`` before posting again) -> ``posted`` (bid id known) ->
-``recorded`` (metadata entry written; the session directory is then removed).
+``recording`` (the metadata entry is being sent, while the shards are pushed: on
+resume look for its ``FileAdded`` before sending it again) -> ``recorded`` (its
+file id known). The session directory is removed once the entry is recorded
+and every slot is filled. Only the thread running the upload writes the session.
 Per slot it records the hoster that reserved it and whether its CAR was pushed
 to that hoster, then the deal that filled it, so a resumed upload pushes only
 what is missing (and pushes again only when another hoster took the slot).

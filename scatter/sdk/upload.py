@@ -4,15 +4,19 @@ The flow, top-down (one method per step)::
 
     _session       encode the file once (scatter.formats.pipeline) into an upload session
     _post_bid      a bid naming the shard CIDs, their possession roots and the exact shard size
+    _start_entry   the encrypted metadata entry (scatter.formats.metadata + FileRegistry), sent
+                   in the background as soon as the bid id is known, while ...
     _push_until_filled
-                   each slot's CAR pushed to the hoster that reserved it (scatter.sdk.push),
+                   each slot's CAR is pushed to the hoster that reserved it (scatter.sdk.push),
                    until every slot is filled with a possession proof (SlotFilled)
-    _record_metadata
-                   the encrypted metadata entry (scatter.formats.metadata + FileRegistry)
 
 Every step is recorded in the upload session (:mod:`scatter.sdk.session`), so
-running the same upload again after an interruption carries on where it stopped;
-:meth:`Uploads.abort_upload` (or cancelling the bid) gives it up.
+running the same upload again after an interruption carries on where it stopped.
+The session has one writer, the thread that runs :meth:`Uploads.upload`: the
+entry's thread gets plain values and returns the file id, which that thread records.
+:meth:`Uploads.abort_upload` (or cancelling the bid) gives the upload up, and takes
+back the entry it recorded if no slot of the bid was ever filled
+(:meth:`~scatter.sdk.base.ScatterBase._give_up_uploads`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ import os
 import time
 from collections.abc import Container, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from multiformats import CID
 
-from scatter.chain.tx import rpc_guard
+from scatter.chain.tx import on_loopback, raw_call, rpc_guard
 from scatter.daemon.backoff import Backoff
 from scatter.errors import ScatterError, ScatterNotFoundError, ScatterValueError
 from scatter.formats.manifest_schema import Manifest
@@ -50,6 +55,9 @@ _RECHECK = 10.0
 _push_delay = Backoff(initial=1.0, maximum=5.0, jitter=0.0).delays()
 #: The Market event of a new bid (naming its CIDs), looked up when resuming a bid sent before a crash.
 _POSTED = "BidPosted"
+#: Seconds between looks at the chain while waiting for hosters, on a node on this machine
+#: (elsewhere POLL): reservations and fills show up within that of their transaction or block.
+_LOCAL_POLL = 0.05
 
 
 def _shard_size(manifest: Manifest) -> int:
@@ -99,7 +107,8 @@ class Uploads(FileEntries):
         reporter: Reporter | None = None,
         replaces: int | None = None,
     ) -> UploadResult:
-        """Store a private file: encode, bid, push each shard to its hoster, record the metadata.
+        """Store a private file: encode, bid, then record the metadata while each shard is pushed
+        to its hoster and the slots are filled.
 
         ``shards`` is k-of-n erasure coding (default 3/6); ``replicas=r`` stores r
         encrypted copies instead. ``duration`` is human (``"30d"``) or seconds;
@@ -128,7 +137,7 @@ class Uploads(FileEntries):
         )
         cars = [session.directory / (s.car or "") for s in manifest.shards]
         shard_size = _shard_size(manifest)
-        with ThreadPoolExecutor(len(cars), thread_name_prefix="scatter-push") as pool:
+        with ThreadPoolExecutor(len(cars) + 1, thread_name_prefix="scatter-push") as pool:
             # Each CAR's sha256 (signed with its push) is hashed while the bid is mined and reserved.
             digests = [pool.submit(car_sha256, car) for car in cars]
             if session.bid_id is None:
@@ -146,8 +155,16 @@ class Uploads(FileEntries):
                 )
             assert session.bid_id is not None
             bid_id = session.bid_id
-            deals = self._push_until_filled(session, manifest.shards, cars, digests, pool, timeout, rep)
-        file_id = self._record_metadata(session, manifest, rep)
+            entry = self._start_entry(session, manifest, pool, rep)
+            try:
+                deals = self._push_until_filled(
+                    session, manifest.shards, cars, digests, entry, pool, timeout, rep
+                )
+            finally:
+                wait([entry])  # its transaction is never left behind, nor its file id unrecorded
+                self._note_entry(session, entry)
+        assert session.file_id is not None
+        file_id = session.file_id
         bid = self.market.get_bid(bid_id)
         session.remove()
         return UploadResult(
@@ -174,7 +191,11 @@ class Uploads(FileEntries):
         shards: tuple[int, int] | str | ErasureParams | None = None,
         replicas: int | None = None,
     ) -> CancelResult | None:
-        """Give up an unfinished upload: cancel its open slots (refund) and delete its local state."""
+        """Give up an unfinished upload: cancel its open slots (refund) and delete its local state.
+
+        Its metadata entry, if recorded, goes too when no slot of the bid was ever filled and none
+        is left open (a new version is taken back out of the file's entry); otherwise it stays, and
+        ``ls`` shows the health of what is stored."""
         if session is None:
             if path is None:
                 raise ScatterValueError("give the path of the upload to abort")
@@ -183,8 +204,13 @@ class Uploads(FileEntries):
             if not (directory / "session.json").is_file():
                 raise ScatterNotFoundError(f"no unfinished upload of {src} with these shards")
             session = UploadSession.load(directory)
-        result = self.cancel(session.bid_id) if session.bid_id is not None else None
-        session.remove()
+        if session.bid_id is None:
+            session.remove()
+            return None
+        result = self.cancel(session.bid_id)
+        if session.path.is_file():  # no slot could be cancelled (all filled or reserved): cancel left it
+            withdrawn = self._give_up_uploads(session.bid_id)
+            result = replace(result, withdrawn_file=withdrawn or result.withdrawn_file)
         return result
 
     def _session_directory(self, src: Path, erasure: ErasureParams) -> Path:
@@ -302,6 +328,7 @@ class Uploads(FileEntries):
         shard_entries: Sequence[Any],
         cars: list[Path],
         digests: list[Future[bytes]],
+        entry: Future[int],
         pool: ThreadPoolExecutor,
         timeout: float,
         rep: Reporter,
@@ -312,6 +339,11 @@ class Uploads(FileEntries):
         slot's CID, size and possession root, and fills the slot with a proof (``SlotFilled``).
         Each CAR goes as soon as its slot is reserved, while other pushes are still in flight.
         A reservation that lapses reopens the slot; the CAR goes to whoever reserves it next.
+
+        On a node on this machine the reservations are read from its pending state: a CAR goes
+        as soon as the hoster's ``reserve`` is sent, while it waits for its block (the hoster
+        takes the push then, and fills only once the reservation is mined). Fills are read from
+        mined blocks only.
         """
         from scatter.sdk.push import push_car
 
@@ -327,9 +359,12 @@ class Uploads(FileEntries):
         asked: dict[int, float] = {}  # slot -> when its hoster last had (or was asked about) the CAR
         inflight: dict[int, tuple[str, Future[dict[str, Any]]]] = {}  # slot -> (hoster, push)
         known: dict[int, Deal] = {}  # deal id -> deal, as read once
+        local = on_loopback(self.network.rpc_url)
         with rep.bar(f"pushing shards of bid {bid_id}", sum(sizes)) as advance:
             advance(sum(sizes[s] for s, st in session.slots.items() if st.pushed or st.filled))
             while True:
+                news = self._chain_news(local)  # before the reads: they see at least this
+                self._note_entry(session, entry)
                 for slot, (hoster, fut) in list(inflight.items()):
                     if not fut.done():
                         continue
@@ -365,7 +400,9 @@ class Uploads(FileEntries):
                 if len(active) == n:
                     break
                 now = time.monotonic()
-                for slot, hoster in self._reserved_to_push(bid, session, inflight, asked).items():
+                at = "pending" if local else "latest"  # reservations: see above
+                reserved = self.market.get_bid(bid_id, block=at) if local else bid
+                for slot, hoster in self._reserved_to_push(reserved, session, inflight, asked, at).items():
                     if slot in active:
                         continue
                     state = session.slots.setdefault(slot, SlotState())
@@ -402,12 +439,36 @@ class Uploads(FileEntries):
                         bid_id=bid_id,
                         open_slots=bid.open_slot_indexes(),
                     )
-                if inflight:  # wake up as soon as a push is answered, else poll the chain again
-                    wait([f for _h, f in inflight.values()], timeout=POLL, return_when=FIRST_COMPLETED)
-                else:
-                    time.sleep(POLL)
+                self._wait_for_news(news, local, [f for _h, f in inflight.values()])
         rep.step(f"bid {bid_id}: all {n} slots filled (each hoster proved possession on chain)")
         return [self._deal_info(active[s], bid) for s in range(n)]
+
+    def _chain_news(self, local: bool) -> tuple[int, int]:
+        """What changes when a reservation or a fill may have: the head's number, and on a node
+        on this machine the transactions waiting for the next block (its pending block)."""
+        if not local:
+            return self._block(), 0
+        block = rpc_guard(
+            "reading the pending block", lambda: raw_call(self.w3, "eth_getBlockByNumber", ["pending", False])
+        )
+        return int(str(block["number"]), 16), len(block["transactions"])
+
+    def _wait_for_news(
+        self, news: tuple[int, int], local: bool, pushes: list[Future[dict[str, Any]]]
+    ) -> None:
+        """Until a push is answered, the chain has news (:meth:`_chain_news`, looked at every
+        ``_LOCAL_POLL`` on this machine) or POLL seconds passed (retries and rechecks go by the clock)."""
+        step = _LOCAL_POLL if local else POLL
+        until = time.monotonic() + POLL
+        while time.monotonic() < until:
+            if pushes:
+                done, _ = wait(pushes, timeout=step, return_when=FIRST_COMPLETED)
+                if done:
+                    return
+            else:
+                time.sleep(step)
+            if self._chain_news(local) != news:
+                return
 
     def _filled_deals(self, bid: Bid, known: dict[int, Deal]) -> dict[int, Deal]:
         """slot -> its active deal, for the bid's slots that are neither open nor closed; a deal is
@@ -429,10 +490,16 @@ class Uploads(FileEntries):
         return {s: latest[s] for s in filled if s in latest and latest[s].status == DealStatus.ACTIVE}
 
     def _reserved_to_push(
-        self, bid: Bid, session: UploadSession, inflight: Container[int], asked: dict[int, float]
+        self,
+        bid: Bid,
+        session: UploadSession,
+        inflight: Container[int],
+        asked: dict[int, float],
+        block: str = "latest",
     ) -> dict[int, str]:
         """slot -> the hoster holding it, for the reserved slots that may need a push: not those
-        being pushed, and those already pushed only when due for a recheck (every ``_RECHECK``)."""
+        being pushed, and those already pushed only when due for a recheck (every ``_RECHECK``).
+        ``bid`` and the reservations as of ``block``."""
         now = time.monotonic()
         held: dict[int, str] = {}
         for slot in bits(bid.reserved_slots & bid.open_slots, bid.slot_count):
@@ -441,60 +508,62 @@ class Uploads(FileEntries):
                 state is not None and state.pushed and now - asked.get(slot, 0.0) <= _RECHECK
             ):
                 continue
-            reservation = self.market.reservation_of(bid.bid_id, slot)
+            reservation = self.market.reservation_of(bid.bid_id, slot, block=block)
             if reservation.held:
                 held[slot] = reservation.hoster
         return held
 
-    def _record_metadata(self, session: UploadSession, manifest: Any, rep: Reporter) -> int:
-        from scatter.formats.metadata import decrypt_metadata
-
+    def _start_entry(
+        self, session: UploadSession, manifest: Manifest, pool: ThreadPoolExecutor, rep: Reporter
+    ) -> Future[int]:
+        """Send the metadata entry in the background: it needs only the bid id, so it is mined
+        while the shards are pushed. The session says ``recording`` before anything is sent, so
+        that after a crash the entry is looked for (``_find_my_entry``) before it is sent again."""
+        assert session.bid_id is not None
         if session.file_id is not None:
-            return session.file_id
-        version: FileVersion = manifest.file_version(bid_id=session.bid_id, created=int(time.time()))
-        if session.stage == "recording" and session.bid_block is not None and session.replaces is None:
-            found = self._find_my_entry(session.bid_id, session.bid_block)
-            if found is not None:
-                session.file_id = found
-                session.save()
-                return found
+            recorded: Future[int] = Future()
+            recorded.set_result(session.file_id)
+            return recorded
+        # Sent already, before a crash? Then it is looked for from the bid's block.
+        look_from = (session.bid_block or self.deployment.block) if session.stage == "recording" else None
         session.stage = "recording"
         session.save()
-        if session.replaces is not None:
-            old = decrypt_metadata(self.metadata_key, self.files.metadata(session.replaces))
-            if any(v.bid_id == session.bid_id for v in (old.current, *old.history)):
-                file_id = session.replaces
-            else:
-                record = old.with_new_version(version)
-                rep.step(f"recording version {len(record.history) + 1} of file {session.replaces}")
-                self.files.replace(session.replaces, self._seal(record))
-                file_id = session.replaces
-        else:
-            record = FileMetadata(name=manifest.name, media_type=manifest.media_type, current=version)
-            rep.step("recording the encrypted metadata entry")
-            file_id = self.files.add(self._seal(record))
-        session.file_id, session.stage = file_id, "recorded"
-        session.save()
-        return file_id
+        version = manifest.file_version(bid_id=session.bid_id, created=int(time.time()))
+        return pool.submit(self._send_entry, manifest, version, session.replaces, look_from, rep)
 
-    def _seal(self, record: FileMetadata) -> bytes:
-        from scatter.formats.metadata import encrypt_metadata
+    def _note_entry(self, session: UploadSession, entry: Future[int]) -> None:
+        """Once the entry is mined, record its file id (raising the error of its thread, if any)."""
+        if session.file_id is None and entry.done():
+            session.file_id, session.stage = entry.result(), "recorded"
+            session.save()
 
-        return encrypt_metadata(self.metadata_key, record)
-
-    def _find_my_entry(self, bid_id: int | None, from_block: int) -> int | None:
+    def _send_entry(
+        self,
+        manifest: Manifest,
+        version: FileVersion,
+        replaces: int | None,
+        look_from: int | None,
+        rep: Reporter,
+    ) -> int:
+        """The entry's thread: add the file's entry (or the new version of ``replaces``) unless it is
+        there already; returns its file id. It never touches the session (see the module's doc)."""
         from scatter.formats.metadata import decrypt_metadata
 
-        ev = self.files.contract.events.FileAdded()
-        logs = rpc_guard(
-            "reading FileAdded events",
-            lambda: ev.get_logs(from_block=from_block, argument_filters={"owner": self.address}),
-        )
-        for log in logs:
-            try:
-                record = decrypt_metadata(self.metadata_key, bytes(log["args"]["metadata"]))
-            except ScatterError:
-                continue
-            if record.current.bid_id == bid_id:
-                return int(log["args"]["fileId"])
-        return None
+        if replaces is not None:
+            old = decrypt_metadata(self.metadata_key, self.files.metadata(replaces))
+            if any(v.bid_id == version.bid_id for v in (old.current, *old.history)):
+                return replaces
+            record = old.with_new_version(version)
+            rep.step(f"recording version {len(record.history) + 1} of file {replaces}")
+            self.files.replace(replaces, self._seal(record))
+            rep.step(f"recorded the entry of file {replaces}")
+            return replaces
+        if look_from is not None:
+            found = self._find_my_entry(version.bid_id, look_from)
+            if found is not None:
+                return found
+        rep.step("recording the encrypted metadata entry")
+        record = FileMetadata(name=manifest.name, media_type=manifest.media_type, current=version)
+        file_id = self.files.add(self._seal(record))
+        rep.step(f"recorded the entry of file {file_id}")
+        return file_id

@@ -26,15 +26,15 @@ endpoints and the origins a user types.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from scatter.chain.tx import on_loopback
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -58,20 +58,10 @@ _PAGE_HEADERS: Final = {
 }
 
 
-def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def deployment_document(network: Network, public_rpc_url: str | None = None) -> dict[str, Any]:
     """The ``deployment.json`` the page reads (see the module)."""
     d = network.deployment
-    rpc = public_rpc_url or (network.rpc_url if is_loopback_url(network.rpc_url) else None)
+    rpc = public_rpc_url or (network.rpc_url if on_loopback(network.rpc_url) else None)
     chain = {
         "name": CHAIN_NAMES.get(d.chain_id, f"chain {d.chain_id}"),
         "rpcUrl": rpc,

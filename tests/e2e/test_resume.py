@@ -58,7 +58,8 @@ def test_interrupted_upload_resumes_pushes_the_rest_and_records_once(tmp_path: P
         with pytest.raises(Interrupt):
             sdk.upload(src, shards="2/3", duration="1h", reporter=InterruptAfterFirstPush())
         [session] = sdk.pending_uploads()
-        assert session.stage == "posted" and session.bid_id is not None
+        # The entry went out with the pushes (it needs only the bid id), and was waited for.
+        assert session.stage == "recorded" and session.bid_id is not None and session.file_id is not None
         pushed_before = {s for s, st in session.slots.items() if st.pushed}
         assert len(pushed_before) == 1
         result = sdk.upload(src, shards="2/3", duration="1h")

@@ -70,3 +70,11 @@ def test_a_faulted_slot_among_ended_ones_is_still_lost() -> None:
 def test_replicas_need_one() -> None:
     deals = [_deal(1, 0), _deal(2, 1, DealStatus.FAULTED), _deal(3, 2, DealStatus.FAULTED)]
     assert file_health(deals, total=3, needed=1, current_epoch=NOW).label == "1/3 AT RISK"
+
+
+def test_a_version_still_uploading_here_is_uploading_without_a_warning_until_every_slot_is_filled() -> None:
+    two = _six()[:2]
+    h = file_health(two, total=6, needed=3, current_epoch=NOW, uploading=True)
+    assert (h.live, h.state, h.label, h.warning) == (2, "uploading", "2/6 uploading", None)
+    assert file_health(_six(), total=6, needed=3, current_epoch=NOW, uploading=True).state == "healthy"
+    assert file_health(two, total=6, needed=3, current_epoch=NOW).state == "lost"

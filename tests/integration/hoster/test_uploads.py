@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.integration.hoster.conftest import (
     make_content,
     post_bid,
     signed_upload,
+    slot_state,
     wait_slot,
     wait_until,
 )
@@ -108,3 +110,30 @@ def test_content_that_does_not_match_the_slot_is_refused_and_nothing_is_kept(
     assert market.get_bid(bid_id).open_slots == 1  # nothing filled
     assert market.node(Role.HOSTER, me).locked == 0  # nothing locked
     assert nothing_kept(h, pushed) and nothing_kept(h, honest)
+
+
+def test_content_pushed_before_the_reservation_is_mined_is_filled_only_once_it_is(
+    chain: Chain, start_hoster: Callable[..., HosterThread]
+) -> None:
+    """A client that reads the node's pending state pushes while the hoster's reserve waits for
+    its block: the hoster takes the content, and sends its fill only after the reservation."""
+    h = start_hoster(H)
+    content = make_content(os.urandom(50_000))
+    rpc = chain.w3.provider.make_request
+    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            posted = pool.submit(post_bid, chain, [content])
+            wait_until(lambda: chain.w3.eth.get_block_transaction_count("pending") > 0, what="the bid sent")
+            rpc("evm_mine", [])  # type: ignore[arg-type]
+            bid_id = posted.result()
+        wait_slot(h, bid_id, "reserving")  # its reserve is in the pool, not mined
+        assert signed_upload(chain, h.url, bid_id, 0, content).status_code == 200
+        ticks = h.hoster._tick_count
+        wait_until(lambda: h.hoster._tick_count >= ticks + 3, what="three passes of the hoster")
+        assert slot_state(h, bid_id) == "verified"
+        assert h.hoster.journal.live("fill", f"{bid_id}:0") is None
+    finally:
+        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
+    rpc("evm_mine", [])  # type: ignore[arg-type]  # the reservation; the fill is mined as it is sent
+    wait_slot(h, bid_id, "filled")

@@ -38,7 +38,14 @@ def test_upload_without_hosters_times_out_then_resumes_the_same_bid(sdk: Scatter
     )  # 600s / 60s epochs
     assert bid.escrow == bid.price_per_epoch * 6 * 10
     [pending] = sdk.pending_uploads()
-    assert pending.bid_id == bid_id and pending.stage == "posted"
+    # The entry needs only the bid id: it is recorded while the shards wait for hosters.
+    assert pending.bid_id == bid_id and pending.stage == "recorded" and pending.file_id is not None
+    [listed] = sdk.ls()
+    assert (listed.file_id, listed.bid_id) == (pending.file_id, bid_id)
+    assert listed.health is not None and (listed.health.state, listed.health.label) == (
+        "uploading",
+        "0/6 uploading",
+    )
     # The bid commits to each shard's CID, possession root and exact size.
     manifest = load_manifest(pending.directory)
     info = sdk.bid_info(bid_id)
@@ -49,6 +56,7 @@ def test_upload_without_hosters_times_out_then_resumes_the_same_bid(sdk: Scatter
         sdk.upload(src, shards="3/6", duration="10m", timeout=0.5)
     assert second.value.bid_id == bid_id
     assert sdk.market.bid_count() == bid_id  # no second bid was posted
+    assert [f.file_id for f in sdk.ls()] == [pending.file_id]  # nor a second entry
 
 
 def test_resume_after_a_crash_between_sending_the_bid_and_recording_it_adopts_the_bid(
@@ -76,10 +84,13 @@ def test_abort_refunds_every_open_slot_and_withdraw_pays_it_out(
     bid = sdk.market.get_bid(info.value.bid_id)
     before = sdk.balance()
     assert before.escrow == bid.escrow > 0
+    [recorded] = sdk.ls()
     result = sdk.abort_upload(src)
     assert result is not None and result.cancelled_slots == (0, 1, 2, 3, 4, 5)
     assert result.refund == bid.escrow
     assert sdk.pending_uploads() == []
+    # The entry recorded for the bid named nothing stored: it went with the bid.
+    assert result.withdrawn_file == recorded.file_id and sdk.ls() == []
     after = sdk.balance()
     assert after.escrow == 0 and after.withdrawable == bid.escrow
     wallet_before = chain.balance(sdk.address)
