@@ -42,22 +42,28 @@ def test_the_page_gets_a_loopback_or_public_rpc_never_the_nodes_own(
 def test_the_licences_are_served_as_plain_text_beside_the_dapp() -> None:
     """/licenses.md and /licenses/... (zfec's licences, scatter.wasm's C source) are text, never
     a page that runs: plain text with the page's security headers; a path outside them is 404."""
+    import httpx
     from starlette.applications import Starlette
-    from starlette.testclient import TestClient
 
+    from scatter.ipfs.gateway.server import GatewayServer
     from scatter.web.dapp import dapp_routes
 
-    client = TestClient(Starlette(routes=dapp_routes(lambda: _Network("http://127.0.0.1:8545"))))  # type: ignore[arg-type,return-value]
-    for path in (
-        "/licenses.md",
-        "/licenses/scatter-wasm.md",
-        "/licenses/scatter-wasm-src/dapp/wasm/zfec/fec.c",
-    ):
-        response = client.get(path)
-        assert response.status_code == 200, path
-        assert response.headers["content-type"] == "text/plain; charset=utf-8", path
-        assert response.headers["x-content-type-options"] == "nosniff", path
-        assert "default-src 'self'" in response.headers["content-security-policy"], path
-    assert "## viem" in client.get("/licenses.md").text
-    assert client.get("/licenses/%2e%2e/index.html").status_code == 404
-    assert client.get("/licenses/nothing-here").status_code == 404
+    app = Starlette(routes=dapp_routes(lambda: _Network("http://127.0.0.1:8545")))  # type: ignore[arg-type,return-value]
+    server = GatewayServer(app, "127.0.0.1", 0).start()
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            for path in (
+                "/licenses.md",
+                "/licenses/scatter-wasm.md",
+                "/licenses/scatter-wasm-src/dapp/wasm/zfec/fec.c",
+            ):
+                response = client.get(path)
+                assert response.status_code == 200, path
+                assert response.headers["content-type"] == "text/plain; charset=utf-8", path
+                assert response.headers["x-content-type-options"] == "nosniff", path
+                assert "default-src 'self'" in response.headers["content-security-policy"], path
+            assert "## viem" in client.get("/licenses.md").text
+            assert client.get("/licenses/%2e%2e/index.html").status_code == 404
+            assert client.get("/licenses/nothing-here").status_code == 404
+    finally:
+        server.stop()
