@@ -77,37 +77,32 @@ def dapp_built(directory: Path = DAPP_DIR) -> bool:
     return (directory / "index.html").is_file()
 
 
-class _Assets(StaticFiles):
-    """Content-hashed assets: immutable, with the page's security headers."""
+class _Static(StaticFiles):
+    """Static files answered with ``headers`` (each replacing a header of the same name)."""
+
+    def __init__(self, *, directory: Path, headers: dict[str, str]) -> None:
+        super().__init__(directory=directory)
+        self._headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        names = {k for k, _v in self._headers}
+
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"cache-control", b"public, max-age=31536000, immutable"),
-                    (b"x-content-type-options", b"nosniff"),
-                ]
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = [*kept, *self._headers]
             await send(message)
 
         await super().__call__(scope, receive, with_headers)
 
 
-class _Texts(StaticFiles):
-    """The licence texts and the wasm's C source: shown as plain text, never run."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def as_text(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-type"]
-                message["headers"] = [
-                    *kept,
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    *((k.lower().encode(), v.encode()) for k, v in _PAGE_HEADERS.items()),
-                ]
-            await send(message)
-
-        await super().__call__(scope, receive, as_text)
+#: Content-hashed assets: immutable, with nosniff.
+_ASSET_HEADERS: Final = {
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "X-Content-Type-Options": "nosniff",
+}
+#: The licence texts and the wasm's C source: shown as plain text, never run.
+_TEXT_HEADERS: Final = {**_PAGE_HEADERS, "Content-Type": "text/plain; charset=utf-8"}
 
 
 def dapp_routes(
@@ -143,7 +138,19 @@ def dapp_routes(
 
     routes.append(Route("/licenses.md", licences, methods=["GET", "HEAD"]))
     if (directory / "assets").is_dir():
-        routes.append(Mount("/assets", app=_Assets(directory=directory / "assets"), name="dapp-assets"))
+        routes.append(
+            Mount(
+                "/assets",
+                app=_Static(directory=directory / "assets", headers=_ASSET_HEADERS),
+                name="dapp-assets",
+            )
+        )
     if (directory / "licenses").is_dir():
-        routes.append(Mount("/licenses", app=_Texts(directory=directory / "licenses"), name="dapp-licences"))
+        routes.append(
+            Mount(
+                "/licenses",
+                app=_Static(directory=directory / "licenses", headers=_TEXT_HEADERS),
+                name="dapp-licences",
+            )
+        )
     return routes

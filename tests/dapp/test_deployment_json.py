@@ -46,7 +46,7 @@ def test_the_licences_are_served_as_plain_text_beside_the_dapp() -> None:
     from starlette.applications import Starlette
 
     from scatter.ipfs.gateway.server import GatewayServer
-    from scatter.web.dapp import dapp_routes
+    from scatter.web.dapp import DAPP_DIR, dapp_routes
 
     app = Starlette(routes=dapp_routes(lambda: _Network("http://127.0.0.1:8545")))  # type: ignore[arg-type,return-value]
     server = GatewayServer(app, "127.0.0.1", 0).start()
@@ -65,5 +65,10 @@ def test_the_licences_are_served_as_plain_text_beside_the_dapp() -> None:
             assert "## viem" in client.get("/licenses.md").text
             assert client.get("/licenses/%2e%2e/index.html").status_code == 404
             assert client.get("/licenses/nothing-here").status_code == 404
+            [wasm] = (DAPP_DIR / "assets").glob("scatter-*.wasm")  # assets: immutable, typed, nosniff
+            asset = client.get(f"/assets/{wasm.name}")
+            assert (asset.status_code, asset.headers["content-type"]) == (200, "application/wasm")
+            assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert asset.headers["x-content-type-options"] == "nosniff"
     finally:
         server.stop()
